@@ -1,0 +1,77 @@
+"""The one-method protocol every execution backend implements.
+
+``Sandbox`` holds one backend, chosen from ``policy.isolation`` by
+:func:`ai_sandbox.isolation.create_backend`. The in-process backend (``isolation="none"``) lives
+here because it is the reference the isolated ones must agree with.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from ai_sandbox.policy import SandboxPolicy
+from ai_sandbox.results import ExecutionResult
+
+__all__ = ["ExecutionBackend", "ExecutionSession", "InProcessBackend"]
+
+
+@runtime_checkable
+class ExecutionSession(Protocol):
+    """A long-lived execution context that keeps variables between runs."""
+
+    def run(self, code: str, inputs: Mapping[str, Any] | None = None) -> ExecutionResult: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class ExecutionBackend(Protocol):
+    """Runs one snippet and reports what happened; never raises for the AI's mistakes."""
+
+    #: Isolation layers this backend applies to every run (reported in every result).
+    layers: tuple[str, ...]
+
+    def execute(self, code: str, inputs: Mapping[str, Any] | None = None) -> ExecutionResult: ...
+
+    def session(self) -> ExecutionSession: ...
+
+    def close(self) -> None: ...
+
+
+class InProcessBackend:
+    """``isolation="none"``: RestrictedPython only, in the host process.
+
+    There is no hard timeout, memory limit or OS boundary here: use it for tests and trusted
+    code only. Constructing it warns, so the choice is never silent.
+    """
+
+    layers: tuple[str, ...] = ("restricted_python",)
+
+    def __init__(self, root: Path, policy: SandboxPolicy, *, warn: bool = True) -> None:
+        self._root = root
+        self._policy = policy
+        if warn:
+            warnings.warn(
+                'isolation="none": AI code runs in this process with RestrictedPython only '
+                "(no OS isolation, no hard timeout or memory limit). Use it for trusted code.",
+                UserWarning,
+                stacklevel=4,
+            )
+
+    def execute(self, code: str, inputs: Mapping[str, Any] | None = None) -> ExecutionResult:
+        from ai_sandbox.executor.runtime import run_to_result
+
+        return run_to_result(
+            code, inputs, root=self._root, policy=self._policy, isolation="none", layers=self.layers
+        )
+
+    def session(self) -> ExecutionSession:
+        from ai_sandbox.executor.runtime import InProcessSession
+
+        return InProcessSession(self._root, self._policy, layers=self.layers)
+
+    def close(self) -> None:
+        return None

@@ -1,0 +1,102 @@
+"""``SandboxPolicy``: the one configuration value, immutable, with safe defaults.
+
+Units are in the field names (``timeout_s``, ``memory_limit_mb``) so a policy file reads
+unambiguously. Every default is the safe choice; loosening one is an explicit act.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = ["DEFAULT_ALLOWED_IMPORTS", "DEFAULT_DENY_PATTERNS", "IsolationLevel", "SandboxPolicy"]
+
+#: Modules the AI's code may import by default: pure data work, no I/O, no introspection.
+DEFAULT_ALLOWED_IMPORTS: frozenset[str] = frozenset(
+    {
+        "bisect",
+        "collections",
+        "datetime",
+        "decimal",
+        "fractions",
+        "heapq",
+        "itertools",
+        "json",
+        "math",
+        "random",
+        "re",
+        "statistics",
+        "string",
+        "textwrap",
+    }
+)
+
+#: Paths refused even inside the root (gitignore-style: a trailing ``/`` matches a directory
+#: at any depth, other patterns match any path component).
+DEFAULT_DENY_PATTERNS: tuple[str, ...] = (".git/", ".env*", "*.pem", "*.key", ".ssh/")
+
+IsolationLevel = Literal["strict", "process", "none"]
+
+
+class SandboxPolicy(BaseModel):
+    """What the sandbox allows. Frozen: build a new one with ``policy.model_copy(update=...)``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    isolation: IsolationLevel = Field(
+        default="strict",
+        description=(
+            '"strict": every OS layer this platform should have, or refuse to start; '
+            '"process": a separate killable process with rlimits and whatever layers exist; '
+            '"none": in-process, RestrictedPython only (trusted code and tests).'
+        ),
+    )
+    timeout_s: float = Field(default=5.0, gt=0, le=3600, description="Wall-clock limit per run.")
+    memory_limit_mb: int = Field(
+        default=256, ge=32, le=65536, description="Address-space limit of the worker process."
+    )
+    max_output_bytes: int = Field(
+        default=64 * 1024, ge=0, le=64 * 1024 * 1024, description="Cap on captured print output."
+    )
+    max_result_bytes: int = Field(
+        default=1024 * 1024, ge=64, le=256 * 1024 * 1024, description="Cap on the JSON result."
+    )
+    max_file_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=0, le=1024 * 1024 * 1024, description="Cap per file read/write."
+    )
+    max_open_files: int = Field(default=64, ge=16, le=4096, description="RLIMIT_NOFILE of a worker.")
+    max_path_length: int = Field(default=1024, ge=16, le=4096, description="Longest path accepted.")
+    allowed_imports: frozenset[str] = Field(
+        default=DEFAULT_ALLOWED_IMPORTS, description="Top-level modules the code may import."
+    )
+    allow_writes: bool = Field(
+        default=False, description="Whether tools and open() may create or change files."
+    )
+    deny_patterns: tuple[str, ...] = Field(
+        default=DEFAULT_DENY_PATTERNS, description="Paths refused even inside the root."
+    )
+    allow_hardlinks: bool = Field(
+        default=False,
+        description="Allow regular files with more than one hard link (e.g. pnpm stores).",
+    )
+    pool_size: int = Field(
+        default=2, ge=0, le=64, description="Pre-forked, locked-down workers kept waiting."
+    )
+
+    @field_validator("allowed_imports", mode="before")
+    @classmethod
+    def _to_frozenset(cls, value: object) -> object:
+        if isinstance(value, list | tuple | set):
+            return frozenset(value)
+        return value
+
+    @field_validator("allowed_imports")
+    @classmethod
+    def _check_module_names(cls, value: frozenset[str]) -> frozenset[str]:
+        for name in value:
+            if not name or not all(part.isidentifier() for part in name.split(".")):
+                raise ValueError(f"not a module name: {name!r}")
+            if any(part.startswith("_") for part in name.split(".")):
+                raise ValueError(f"private modules cannot be allowed: {name!r}")
+        return value

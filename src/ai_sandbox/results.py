@@ -1,0 +1,66 @@
+"""What a run or a tool call returns: plain, JSON-serialisable pydantic models."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["DirEntry", "ErrorInfo", "ExecutionResult", "ExecutionStatus", "ToolResult"]
+
+ExecutionStatus = Literal["ok", "error", "rejected", "timeout", "limit"]
+
+
+class ErrorInfo(BaseModel):
+    """An error as the model (and the audit log) sees it: never a traceback of our internals."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: str = Field(description="Exception type name, e.g. 'ZeroDivisionError' or 'SecurityError'.")
+    message: str = Field(description="What went wrong, in words the model can act on.")
+    line: int | None = Field(default=None, description="Line in the submitted code, if known.")
+    rule: str | None = Field(default=None, description="Policy rule that refused, if refused.")
+
+
+class ExecutionResult(BaseModel):
+    """The outcome of one run of AI code. ``Sandbox.run`` returns this and never raises for
+    the AI's mistakes: look at ``status``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    status: ExecutionStatus
+    result: Any = Field(default=None, description="What the code assigned to `result` (JSON data).")
+    stdout: str = Field(default="", description="Captured print output (capped).")
+    error: ErrorInfo | None = None
+    duration_ms: float = 0.0
+    isolation: str = Field(default="none", description="Isolation level the run used.")
+    layers: tuple[str, ...] = Field(
+        default=(), description="Isolation layers that were actually active for this run."
+    )
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+class DirEntry(BaseModel):
+    """One entry of a directory listing, with a path relative to the sandbox root."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    path: str
+    type: Literal["file", "dir", "symlink", "other"]
+    size: int | None = None
+
+
+class ToolResult(BaseModel):
+    """The outcome of ``Sandbox.call``: what every adapter hands back to the model."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tool: str
+    ok: bool
+    content: str = Field(description="Text for the model to read.")
+    data: Any = Field(default=None, description="Structured result (JSON data).")
+    error: ErrorInfo | None = None

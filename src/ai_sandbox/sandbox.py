@@ -1,0 +1,237 @@
+"""``Sandbox``: the single front door (validate -> run -> report).
+
+Every tool call goes through :meth:`Sandbox.call`, which validates the arguments against the
+tool's pydantic input model, runs the tool, and turns the model's mistakes into a
+:class:`ToolResult` it can read. The direct methods (``run``, ``read_file``, ``write_file``,
+``list_dir``) are the same operations for host code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ai_sandbox.backend import ExecutionBackend, ExecutionSession
+from ai_sandbox.exceptions import ConfigurationError, SandboxError, ToolInputError
+from ai_sandbox.policy import SandboxPolicy
+from ai_sandbox.results import DirEntry, ErrorInfo, ExecutionResult, ToolResult
+from ai_sandbox.security import SafeFS
+from ai_sandbox.tools import TOOL_SPECS, ListDirectory, ReadFile, RunPython, ToolSpec, WriteFile
+
+__all__ = ["Sandbox"]
+
+
+class Sandbox:
+    """Run AI code and file operations confined to ``root`` under ``policy``.
+
+    ``Sandbox()`` uses the current directory and the default (strict) policy. It is thread-safe;
+    close it (or use it as a context manager) to stop its worker processes.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        policy: SandboxPolicy | None = None,
+        *,
+        audit: Any = None,
+    ) -> None:
+        raw_root = Path.cwd() if root is None else Path(root)
+        try:
+            resolved = raw_root.resolve(strict=True)
+        except (OSError, RuntimeError) as exc:
+            raise ConfigurationError(f"sandbox root {str(raw_root)!r} does not exist") from exc
+        if not resolved.is_dir():
+            raise ConfigurationError(f"sandbox root {str(resolved)!r} is not a directory")
+        if policy is not None and not isinstance(policy, SandboxPolicy):
+            raise ConfigurationError("policy must be a SandboxPolicy")
+        self.root: Path = resolved
+        self.policy: SandboxPolicy = policy or SandboxPolicy()
+        self.fs = SafeFS(self.root, self.policy)
+        self._audit = audit
+        self._lock = threading.Lock()
+        self._backend: ExecutionBackend | None = None
+        self._closed = False
+        # Build the backend now so a missing isolation layer fails at construction (fail closed).
+        self._get_backend()
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def _get_backend(self) -> ExecutionBackend:
+        with self._lock:
+            if self._closed:
+                raise ConfigurationError("this Sandbox is closed")
+            if self._backend is None:
+                from ai_sandbox.isolation import create_backend
+
+                self._backend = create_backend(self.root, self.policy)
+            return self._backend
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """The isolation layers every run of this sandbox has active."""
+        return self._get_backend().layers
+
+    def close(self) -> None:
+        """Stop worker processes. Idempotent."""
+        with self._lock:
+            backend, self._backend, self._closed = self._backend, None, True
+        if backend is not None:
+            backend.close()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- direct operations -----------------------------------------------------------------
+    def run(self, code: str, inputs: Mapping[str, Any] | None = None) -> ExecutionResult:
+        """Run ``code``; the outcome is in ``status``. Never raises for the AI's mistakes."""
+        return self._get_backend().execute(code, inputs)
+
+    def session(self) -> ExecutionSession:
+        """A long-lived execution context that keeps variables between runs."""
+        return self._get_backend().session()
+
+    def read_file(self, path: str | os.PathLike[str]) -> str:
+        """Read a text file beneath the root. Raises ``SecurityError`` if the policy forbids."""
+        return self.fs.read_text(path)
+
+    def write_file(self, path: str | os.PathLike[str], content: str) -> int:
+        """Atomically create or replace a text file beneath the root; returns bytes written."""
+        return self.fs.write_text(path, content)
+
+    def list_dir(self, path: str | os.PathLike[str] = ".") -> list[DirEntry]:
+        """List a directory beneath the root."""
+        return self.fs.list_dir(path)
+
+    # -- the single dispatch point -----------------------------------------------------------
+    @staticmethod
+    def tool_specs() -> tuple[ToolSpec, ...]:
+        """The tools ``call`` dispatches to, for adapters to expose."""
+        return TOOL_SPECS
+
+    def call(self, tool_name: str, arguments: Mapping[str, Any] | str | None = None) -> ToolResult:
+        """Validate ``arguments`` (a dict or a JSON string) for ``tool_name`` and run the tool.
+
+        The model's mistakes (unknown tool, bad arguments, refused path, failing code) come back
+        as a ``ToolResult`` with ``ok=False`` and a message the model can act on.
+        """
+        try:
+            spec, args = self._validate(tool_name, arguments)
+        except ToolInputError as exc:
+            return _error_result(str(tool_name), exc)
+        handler = self._handlers()[spec.name]
+        try:
+            return handler(args)
+        except SandboxError as exc:
+            return _error_result(spec.name, exc)
+
+    def _validate(
+        self, tool_name: str, arguments: Mapping[str, Any] | str | None
+    ) -> tuple[ToolSpec, BaseModel]:
+        spec = next((s for s in TOOL_SPECS if s.name == tool_name), None)
+        if spec is None:
+            known = ", ".join(s.name for s in TOOL_SPECS)
+            raise ToolInputError(f"unknown tool {tool_name!r}; available tools: {known}")
+        if arguments is None:
+            arguments = {}
+        if isinstance(arguments, str | bytes):
+            try:
+                arguments = json.loads(arguments or "{}")
+            except ValueError as exc:
+                raise ToolInputError(
+                    f"arguments for {spec.name} are not valid JSON ({exc}); send a JSON object"
+                ) from None
+        if not isinstance(arguments, Mapping):
+            raise ToolInputError(f"arguments for {spec.name} must be a JSON object")
+        try:
+            return spec, spec.input_model.model_validate(dict(arguments))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}"
+                for err in exc.errors(include_url=False)
+            )
+            raise ToolInputError(f"invalid arguments for {spec.name}: {problems}") from None
+
+    def _handlers(self) -> dict[str, Callable[[Any], ToolResult]]:
+        return {
+            "run_python": self._tool_run_python,
+            "read_file": self._tool_read_file,
+            "write_file": self._tool_write_file,
+            "list_directory": self._tool_list_directory,
+        }
+
+    def _tool_run_python(self, args: RunPython) -> ToolResult:
+        res = self.run(args.code, args.inputs)
+        return ToolResult(
+            tool="run_python",
+            ok=res.ok,
+            content=_describe_execution(res),
+            data=res.model_dump(mode="json"),
+            error=res.error,
+        )
+
+    def _tool_read_file(self, args: ReadFile) -> ToolResult:
+        text = self.read_file(args.path)
+        return ToolResult(tool="read_file", ok=True, content=text, data={"path": args.path})
+
+    def _tool_write_file(self, args: WriteFile) -> ToolResult:
+        written = self.write_file(args.path, args.content)
+        return ToolResult(
+            tool="write_file",
+            ok=True,
+            content=f"wrote {written} bytes to {args.path}",
+            data={"path": args.path, "bytes": written},
+        )
+
+    def _tool_list_directory(self, args: ListDirectory) -> ToolResult:
+        entries = self.list_dir(args.path)
+        lines = [f"{e.path}/" if e.type == "dir" else e.path for e in entries]
+        return ToolResult(
+            tool="list_directory",
+            ok=True,
+            content="\n".join(lines) if lines else "(empty directory)",
+            data=[e.model_dump(mode="json") for e in entries],
+        )
+
+
+def _error_info(exc: SandboxError) -> ErrorInfo:
+    from ai_sandbox.exceptions import ExecutionError, SecurityError
+
+    if isinstance(exc, SecurityError):
+        return ErrorInfo(type="SecurityError", message=str(exc), rule=exc.rule)
+    if isinstance(exc, ExecutionError):
+        return ErrorInfo(type=exc.type_name, message=exc.message, line=exc.line)
+    return ErrorInfo(type=type(exc).__name__, message=str(exc))
+
+
+def _error_result(tool: str, exc: SandboxError) -> ToolResult:
+    info = _error_info(exc)
+    return ToolResult(tool=tool, ok=False, content=f"Error: {info.type}: {info.message}", error=info)
+
+
+def _describe_execution(res: ExecutionResult) -> str:
+    """The text a model reads back from run_python."""
+    parts: list[str] = []
+    if res.status == "ok":
+        parts.append("result: " + json.dumps(res.result, ensure_ascii=False, default=str))
+    elif res.error is not None:
+        where = f" (line {res.error.line})" if res.error.line is not None else ""
+        parts.append(f"{res.status}: {res.error.type}: {res.error.message}{where}")
+    else:
+        parts.append(res.status)
+    if res.stdout:
+        parts.append("stdout:\n" + res.stdout)
+    return "\n".join(parts)

@@ -1,0 +1,1 @@
+"""Path layer (stub: being written)."""

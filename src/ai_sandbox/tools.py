@@ -1,0 +1,89 @@
+"""Tool input models and the specs every adapter is generated from.
+
+One pydantic model per tool is the single source of truth: ``Sandbox.call`` validates with it,
+and the OpenAI, LangChain and MCP adapters derive their schemas from it. Field descriptions are
+written for a model to read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["TOOL_SPECS", "ListDirectory", "ReadFile", "RunPython", "ToolSpec", "WriteFile"]
+
+
+class _ToolInput(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RunPython(_ToolInput):
+    """Run a Python snippet in the sandbox and return what it assigned to `result`."""
+
+    code: str = Field(
+        description=(
+            "Python source to run. Assign the answer to a variable named `result` (JSON data: "
+            "dict, list, str, int, float, bool or None); print() output is returned too. "
+            "Only allow-listed modules can be imported; names starting with '_' are refused; "
+            "open() reads files beneath the project root."
+        ),
+        max_length=1_000_000,
+    )
+    inputs: dict[str, Any] | None = Field(
+        default=None,
+        description="Variables made available to the code, by name (JSON values).",
+    )
+
+
+class ReadFile(_ToolInput):
+    """Read a text file beneath the project root."""
+
+    path: str = Field(description="Path relative to the project root, e.g. 'data/report.csv'.")
+
+
+class WriteFile(_ToolInput):
+    """Create or replace a text file beneath the project root (atomic; only if writes are allowed)."""
+
+    path: str = Field(description="Path relative to the project root, e.g. 'out/summary.md'.")
+    content: str = Field(description="The complete new text content of the file.")
+
+
+class ListDirectory(_ToolInput):
+    """List the entries of a directory beneath the project root."""
+
+    path: str = Field(default=".", description="Directory relative to the project root.")
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A tool as adapters see it: its name, description and input model."""
+
+    name: str
+    description: str
+    input_model: type[BaseModel]
+
+    def parameters_schema(self) -> dict[str, Any]:
+        """The JSON schema of the tool's arguments (pydantic's, unchanged)."""
+        return self.input_model.model_json_schema()
+
+
+TOOL_SPECS: tuple[ToolSpec, ...] = (
+    ToolSpec(
+        "run_python",
+        "Run a Python snippet in an isolated sandbox. Assign the answer to `result`; "
+        "print() output is captured. No network, no processes, files only beneath the root.",
+        RunPython,
+    ),
+    ToolSpec("read_file", "Read a UTF-8 text file beneath the project root.", ReadFile),
+    ToolSpec(
+        "write_file",
+        "Create or replace a UTF-8 text file beneath the project root (atomic).",
+        WriteFile,
+    ),
+    ToolSpec(
+        "list_directory", "List files and folders of a directory beneath the project root.",
+        ListDirectory,
+    ),
+)
