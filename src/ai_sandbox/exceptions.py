@@ -4,7 +4,7 @@ Every error the library raises on purpose is a :class:`SandboxError`. They are s
 at fault, because each audience acts on a different kind of error::
 
     SandboxError
-    ├── SecurityError              the policy forbids it (path outside root, import, syntax, attribute)
+    ├── SecurityError              the policy forbids it (path, import, syntax, attribute)
     ├── ExecutionError             the AI's code raised an exception (type, message, line)
     ├── ExecutionTimeout           the code ran past ``policy.timeout_s`` and was killed
     ├── ResourceLimitExceeded      memory, output, result or file-size limit hit

@@ -63,9 +63,14 @@ class SandboxPolicy(BaseModel):
         default=1024 * 1024, ge=64, le=256 * 1024 * 1024, description="Cap on the JSON result."
     )
     max_file_bytes: int = Field(
-        default=10 * 1024 * 1024, ge=0, le=1024 * 1024 * 1024, description="Cap per file read/write."
+        default=10 * 1024 * 1024,
+        ge=0,
+        le=1024 * 1024 * 1024,
+        description="Cap per file read/write.",
     )
-    max_open_files: int = Field(default=64, ge=16, le=4096, description="RLIMIT_NOFILE of a worker.")
+    max_open_files: int = Field(
+        default=64, ge=16, le=4096, description="RLIMIT_NOFILE of a worker."
+    )
     max_path_length: int = Field(default=1024, ge=16, le=4096, description="Longest path accepted.")
     allowed_imports: frozenset[str] = Field(
         default=DEFAULT_ALLOWED_IMPORTS, description="Top-level modules the code may import."

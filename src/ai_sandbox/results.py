@@ -16,7 +16,9 @@ class ErrorInfo(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    type: str = Field(description="Exception type name, e.g. 'ZeroDivisionError' or 'SecurityError'.")
+    type: str = Field(
+        description="Exception type name, e.g. 'ZeroDivisionError' or 'SecurityError'."
+    )
     message: str = Field(description="What went wrong, in words the model can act on.")
     line: int | None = Field(default=None, description="Line in the submitted code, if known.")
     rule: str | None = Field(default=None, description="Policy rule that refused, if refused.")

@@ -4,10 +4,16 @@ Every tool call goes through :meth:`Sandbox.call`, which validates the arguments
 tool's pydantic input model, runs the tool, and turns the model's mistakes into a
 :class:`ToolResult` it can read. The direct methods (``run``, ``read_file``, ``write_file``,
 ``list_dir``) are the same operations for host code.
+
+With ``audit=AuditLog(...)`` every call, direct operation and session run writes a
+``requested`` record before it acts and an outcome record after; if a record cannot be written
+the action does not run and ``AuditError`` is raised (also from ``call``: it is the host's
+problem, not the model's).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -18,6 +24,15 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from ai_sandbox.audit.action import (
+    COMPLETED,
+    Action,
+    Via,
+    verdict_for_exception,
+    verdict_for_execution,
+    verdict_for_tool_result,
+)
+from ai_sandbox.audit.writer import AuditLog
 from ai_sandbox.backend import ExecutionBackend, ExecutionSession
 from ai_sandbox.exceptions import ConfigurationError, SandboxError, ToolInputError
 from ai_sandbox.policy import SandboxPolicy
@@ -26,6 +41,10 @@ from ai_sandbox.security import SafeFS
 from ai_sandbox.tools import TOOL_SPECS, ListDirectory, ReadFile, RunPython, ToolSpec, WriteFile
 
 __all__ = ["Sandbox"]
+
+#: How audit records describe file operations: they run in the host, guarded by the path layer.
+_FILE_ISOLATION = "host"
+_FILE_LAYERS: tuple[str, ...] = ("path_layer",)
 
 
 class Sandbox:
@@ -40,7 +59,7 @@ class Sandbox:
         root: str | os.PathLike[str] | None = None,
         policy: SandboxPolicy | None = None,
         *,
-        audit: Any = None,
+        audit: AuditLog | None = None,
     ) -> None:
         raw_root = Path.cwd() if root is None else Path(root)
         try:
@@ -51,10 +70,12 @@ class Sandbox:
             raise ConfigurationError(f"sandbox root {str(resolved)!r} is not a directory")
         if policy is not None and not isinstance(policy, SandboxPolicy):
             raise ConfigurationError("policy must be a SandboxPolicy")
+        if audit is not None and not isinstance(audit, AuditLog):
+            raise ConfigurationError("audit must be an ai_sandbox.audit.AuditLog")
         self.root: Path = resolved
         self.policy: SandboxPolicy = policy or SandboxPolicy()
         self.fs = SafeFS(self.root, self.policy)
-        self._audit = audit
+        self._audit: AuditLog | None = audit
         self._lock = threading.Lock()
         self._backend: ExecutionBackend | None = None
         self._closed = False
@@ -77,8 +98,20 @@ class Sandbox:
         """The isolation layers every run of this sandbox has active."""
         return self._get_backend().layers
 
+    @property
+    def audit(self) -> AuditLog | None:
+        """The audit log every action is recorded in (``None``: not audited)."""
+        return self._audit
+
+    def audit_caller(self, caller_id: str) -> contextlib.AbstractContextManager[None]:
+        """Tag the audit records of actions inside this ``with`` block with ``caller_id``
+        (e.g. the agent's run id). Per thread and task; a no-op without an audit log."""
+        if self._audit is None:
+            return contextlib.nullcontext()
+        return self._audit.caller(caller_id)
+
     def close(self) -> None:
-        """Stop worker processes. Idempotent."""
+        """Stop worker processes (the audit log stays open: the host owns it). Idempotent."""
         with self._lock:
             backend, self._backend, self._closed = self._backend, None, True
         if backend is not None:
@@ -98,23 +131,66 @@ class Sandbox:
     # -- direct operations -----------------------------------------------------------------
     def run(self, code: str, inputs: Mapping[str, Any] | None = None) -> ExecutionResult:
         """Run ``code``; the outcome is in ``status``. Never raises for the AI's mistakes."""
-        return self._get_backend().execute(code, inputs)
+        with self._action("run_python", {"code": code, "inputs": inputs}) as act:
+            res = self._get_backend().execute(code, inputs)
+            _finish_run(act, res)
+            return res
 
     def session(self) -> ExecutionSession:
         """A long-lived execution context that keeps variables between runs."""
-        return self._get_backend().session()
+        inner = self._get_backend().session()
+        return inner if self._audit is None else _AuditedSession(self, inner)
 
     def read_file(self, path: str | os.PathLike[str]) -> str:
         """Read a text file beneath the root. Raises ``SecurityError`` if the policy forbids."""
-        return self.fs.read_text(path)
+        with self._action("read_file", {"path": self._relative(path)}) as act:
+            text = self.fs.read_text(path)
+            act.finish(COMPLETED, payload=text)
+            return text
 
     def write_file(self, path: str | os.PathLike[str], content: str) -> int:
         """Atomically create or replace a text file beneath the root; returns bytes written."""
-        return self.fs.write_text(path, content)
+        with self._action("write_file", {"path": self._relative(path), "content": content}) as act:
+            written = self.fs.write_text(path, content)
+            act.finish(COMPLETED, payload={"bytes": written})
+            return written
 
     def list_dir(self, path: str | os.PathLike[str] = ".") -> list[DirEntry]:
         """List a directory beneath the root."""
-        return self.fs.list_dir(path)
+        with self._action("list_directory", {"path": self._relative(path)}) as act:
+            entries = self.fs.list_dir(path)
+            act.finish(COMPLETED, payload=[e.model_dump(mode="json") for e in entries])
+            return entries
+
+    # -- auditing ----------------------------------------------------------------------------
+    def _action(self, tool: str, args: Any, via: Via = "direct") -> Action:
+        """Write the ``requested`` record (``AuditError`` if impossible: do not act)."""
+        return Action(
+            self._audit, tool, args, via=via, isolation=_FILE_ISOLATION, layers=_FILE_LAYERS
+        )
+
+    def _relative(self, path: object) -> object:
+        """``path`` relative to the root for the audit record, or as given if it is not one."""
+        if self._audit is None:
+            return None
+        try:
+            return self.fs.relative(path)  # type: ignore[arg-type]
+        except (SandboxError, ValueError, TypeError, OSError):
+            return path if isinstance(path, str) else str(path)
+
+    def _call_arguments(self, arguments: object) -> object:
+        """The arguments of a call as the audit record shows them."""
+        if self._audit is None:
+            return None
+        if isinstance(arguments, str | bytes):
+            with contextlib.suppress(ValueError):
+                arguments = json.loads(arguments or "{}")
+        if isinstance(arguments, Mapping):
+            shown = dict(arguments)
+            if "path" in shown:
+                shown["path"] = self._relative(shown["path"])
+            return shown
+        return arguments
 
     # -- the single dispatch point -----------------------------------------------------------
     @staticmethod
@@ -128,15 +204,28 @@ class Sandbox:
         The model's mistakes (unknown tool, bad arguments, refused path, failing code) come back
         as a ``ToolResult`` with ``ok=False`` and a message the model can act on.
         """
-        try:
-            spec, args = self._validate(tool_name, arguments)
-        except ToolInputError as exc:
-            return _error_result(str(tool_name), exc)
-        handler = self._handlers()[spec.name]
-        try:
-            return handler(args)
-        except SandboxError as exc:
-            return _error_result(spec.name, exc)
+        with self._action(str(tool_name), self._call_arguments(arguments), "call") as act:
+            try:
+                spec, args = self._validate(tool_name, arguments)
+            except ToolInputError as exc:
+                result = _error_result(str(tool_name), exc)
+                act.finish(verdict_for_exception(exc), payload=result.content)
+                return result
+            handler = self._handlers()[spec.name]
+            try:
+                result = handler(args)
+            except SandboxError as exc:
+                result = _error_result(spec.name, exc)
+                act.finish(verdict_for_exception(exc), payload=result.content)
+                return result
+            data = result.data if isinstance(result.data, Mapping) else {}
+            act.finish(
+                verdict_for_tool_result(result),
+                payload=result.content,
+                isolation=data.get("isolation"),
+                layers=tuple(data["layers"]) if "layers" in data else None,
+            )
+            return result
 
     def _validate(
         self, tool_name: str, arguments: Mapping[str, Any] | str | None
@@ -174,7 +263,7 @@ class Sandbox:
         }
 
     def _tool_run_python(self, args: RunPython) -> ToolResult:
-        res = self.run(args.code, args.inputs)
+        res = self._get_backend().execute(args.code, args.inputs)
         return ToolResult(
             tool="run_python",
             ok=res.ok,
@@ -184,11 +273,11 @@ class Sandbox:
         )
 
     def _tool_read_file(self, args: ReadFile) -> ToolResult:
-        text = self.read_file(args.path)
+        text = self.fs.read_text(args.path)
         return ToolResult(tool="read_file", ok=True, content=text, data={"path": args.path})
 
     def _tool_write_file(self, args: WriteFile) -> ToolResult:
-        written = self.write_file(args.path, args.content)
+        written = self.fs.write_text(args.path, args.content)
         return ToolResult(
             tool="write_file",
             ok=True,
@@ -197,7 +286,7 @@ class Sandbox:
         )
 
     def _tool_list_directory(self, args: ListDirectory) -> ToolResult:
-        entries = self.list_dir(args.path)
+        entries = self.fs.list_dir(args.path)
         lines = [f"{e.path}/" if e.type == "dir" else e.path for e in entries]
         return ToolResult(
             tool="list_directory",
@@ -205,6 +294,40 @@ class Sandbox:
             content="\n".join(lines) if lines else "(empty directory)",
             data=[e.model_dump(mode="json") for e in entries],
         )
+
+
+class _AuditedSession:
+    """A session whose every run is audited like ``Sandbox.run`` (``via="session"``)."""
+
+    def __init__(self, sandbox: Sandbox, inner: ExecutionSession) -> None:
+        self._sandbox = sandbox
+        self._inner = inner
+
+    def run(self, code: str, inputs: Mapping[str, Any] | None = None) -> ExecutionResult:
+        with self._sandbox._action(
+            "run_python", {"code": code, "inputs": inputs}, "session"
+        ) as act:
+            res = self._inner.run(code, inputs)
+            _finish_run(act, res)
+            return res
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def __enter__(self) -> _AuditedSession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _finish_run(act: Action, res: ExecutionResult) -> None:
+    act.finish(
+        verdict_for_execution(res),
+        payload={"result": res.result, "stdout": res.stdout},
+        isolation=res.isolation,
+        layers=res.layers,
+    )
 
 
 def _error_info(exc: SandboxError) -> ErrorInfo:
@@ -219,7 +342,9 @@ def _error_info(exc: SandboxError) -> ErrorInfo:
 
 def _error_result(tool: str, exc: SandboxError) -> ToolResult:
     info = _error_info(exc)
-    return ToolResult(tool=tool, ok=False, content=f"Error: {info.type}: {info.message}", error=info)
+    return ToolResult(
+        tool=tool, ok=False, content=f"Error: {info.type}: {info.message}", error=info
+    )
 
 
 def _describe_execution(res: ExecutionResult) -> str:

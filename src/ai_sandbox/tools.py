@@ -44,7 +44,7 @@ class ReadFile(_ToolInput):
 
 
 class WriteFile(_ToolInput):
-    """Create or replace a text file beneath the project root (atomic; only if writes are allowed)."""
+    """Create or replace a text file beneath the project root (atomic; needs allow_writes)."""
 
     path: str = Field(description="Path relative to the project root, e.g. 'out/summary.md'.")
     content: str = Field(description="The complete new text content of the file.")
@@ -83,7 +83,8 @@ TOOL_SPECS: tuple[ToolSpec, ...] = (
         WriteFile,
     ),
     ToolSpec(
-        "list_directory", "List files and folders of a directory beneath the project root.",
+        "list_directory",
+        "List files and folders of a directory beneath the project root.",
         ListDirectory,
     ),
 )

@@ -1,6 +1,16 @@
-"""OS isolation: choosing and building the execution backend for a policy.
+"""OS isolation: every run in a locked-down, single-use worker process.
 
-(Stub until the worker backend lands: only ``isolation="none"`` is available.)
+The pieces, host side first:
+
+* :mod:`.backend` -- ``WorkerBackend`` (``execute``, ``session``) and ``WorkerSession``;
+* :mod:`.pool` -- ready workers, forked ahead and refilled in the background;
+* :mod:`.exchange` -- one job on one worker: wall-clock kill, file requests, result checks;
+* :mod:`.broker` -- the host answering a worker's file requests through ``SafeFS``;
+* :mod:`.zygote_client` / :mod:`.zygote` -- the small parent process that forks workers;
+* :mod:`.worker` -- a worker's life: lockdown, hello, one job (or a session), exit;
+* :mod:`.protocol` / :mod:`.limits` -- size-capped JSON frames, never pickle;
+* :mod:`.layers` -- the kernel layers (namespaces, rlimits, privileges, Landlock, seccomp);
+* :mod:`.doctor` -- ``ai-sandbox doctor``: each layer and a live containment check.
 """
 
 from __future__ import annotations
@@ -8,14 +18,23 @@ from __future__ import annotations
 from pathlib import Path
 
 from ai_sandbox.backend import ExecutionBackend, InProcessBackend
-from ai_sandbox.exceptions import IsolationUnavailable
+from ai_sandbox.exceptions import ConfigurationError
 from ai_sandbox.policy import SandboxPolicy
 
 __all__ = ["create_backend"]
 
 
 def create_backend(root: Path, policy: SandboxPolicy) -> ExecutionBackend:
-    """The backend ``policy.isolation`` asks for, or ``IsolationUnavailable`` (fail closed)."""
+    """The backend ``policy.isolation`` asks for.
+
+    ``"none"`` runs in this process (with a warning); ``"strict"`` and ``"process"`` start a
+    zygote and run every call in a fresh worker. ``strict`` raises ``IsolationUnavailable``
+    naming the first missing layer (fail closed).
+    """
     if policy.isolation == "none":
         return InProcessBackend(root, policy)
-    raise IsolationUnavailable("worker_process", "the isolated worker is not built yet")
+    if policy.isolation in ("strict", "process"):
+        from ai_sandbox.isolation.backend import WorkerBackend
+
+        return WorkerBackend(root, policy)
+    raise ConfigurationError(f"unknown isolation level {policy.isolation!r}")

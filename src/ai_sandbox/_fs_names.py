@@ -1,0 +1,208 @@
+"""Lexical checks on a path string: type, length, names, ``~``, absolute prefixes, deny patterns.
+
+These run before the file system is touched. They never confine a path on their own: that is
+the job of the walk beneath the root's directory fd (``_fs_walk``) or ``openat2``.
+
+Decisions worth knowing:
+
+* Names are checked with pathvalidate for the running platform, and more strictly than it does:
+  control, format (bidi overrides such as U+202E, zero-width characters), surrogate, private-use
+  and unassigned characters are refused, as are backslashes (a model means a separator) and names
+  that begin or end with whitespace or end with a dot (Windows silently drops those, so
+  ``".env."`` could name ``.env`` there).
+* Deny patterns are matched case-insensitively on NFKC-normalised names with trailing dots and
+  spaces stripped: on case-insensitive file systems ``.GIT`` *is* ``.git``, and ``.env`` spelled
+  in full-width letters must not slip past ``.env*``. Refusing a few extra look-alikes is the
+  safe error.
+"""
+
+from __future__ import annotations
+
+import os
+import unicodedata
+from collections.abc import Sequence
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Final, NamedTuple
+
+from pathvalidate import ValidationError, validate_filename
+
+from ai_sandbox._fs_errors import refuse
+from ai_sandbox.exceptions import ConfigurationError
+
+__all__ = [
+    "MAX_NAME_BYTES",
+    "DenyPattern",
+    "check_name",
+    "compile_deny_patterns",
+    "denied_by",
+    "split_path",
+    "to_text",
+]
+
+#: NAME_MAX on Linux and most file systems.
+MAX_NAME_BYTES: Final = 255
+
+#: Unicode categories refused in names: controls, format (bidi, zero-width), surrogates,
+#: private use, unassigned, line and paragraph separators.
+_REFUSED_CATEGORIES: Final = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+#: How many leading components of an absolute path may be tried as another spelling of the root.
+_MAX_ROOT_ALIAS_DEPTH: Final = 40
+
+
+def to_text(path: object) -> str:
+    """``path`` as a ``str`` (``os.PathLike`` accepted); anything else is refused."""
+    try:
+        raw = os.fspath(path)  # type: ignore[call-overload]
+    except TypeError:
+        raise refuse("invalid_name", repr(path), "refused: a path must be a string") from None
+    if not isinstance(raw, str):
+        raise refuse("invalid_name", repr(raw), "refused: give the path as text, not bytes")
+    return raw
+
+
+def split_path(raw: str, root: Path, max_path_length: int) -> list[str]:
+    """Check ``raw`` lexically and return its components relative to ``root``.
+
+    ``.`` and empty components are dropped; ``..`` is kept for the walk to judge. An absolute
+    path is accepted only if it names something beneath ``root``.
+    """
+    size = len(raw.encode("utf-8", "surrogatepass"))
+    if size > max_path_length:
+        raise refuse(
+            "path_too_long",
+            raw,
+            f"refused: the path is {size} bytes long; the limit is {max_path_length}",
+        )
+    if not raw:
+        raise refuse("invalid_name", raw, "refused: empty path; use '.' for the project root")
+    if "\x00" in raw:
+        raise refuse("invalid_name", raw, "refused: the path contains a null byte; remove it")
+    if raw.startswith("~"):
+        raise refuse("home_dir", raw)
+    parts = [p for p in raw.split("/") if p not in ("", ".")]
+    if raw.startswith("/"):
+        parts = _strip_root(parts, root, raw)
+    for name in parts:
+        if name != "..":
+            check_name(name, raw)
+    return parts
+
+
+def check_name(name: str, raw: str) -> None:
+    """Refuse a single path component that is not a safe, valid name on this platform."""
+    if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+        raise refuse(
+            "path_too_long",
+            raw,
+            f"refused: a file or directory name is longer than {MAX_NAME_BYTES} bytes",
+        )
+    for char in name:
+        if unicodedata.category(char) in _REFUSED_CATEGORIES:
+            label = unicodedata.name(char, "a control character")
+            raise refuse(
+                "invalid_name",
+                raw,
+                f"refused: the name {name!r} contains the invisible or control character "
+                f"U+{ord(char):04X} ({label}); use a name without it",
+            )
+    if "\\" in name:
+        raise refuse(
+            "invalid_name", raw, "refused: backslash in a name; use '/' to separate directories"
+        )
+    if name[0].isspace() or name[-1].isspace() or name.endswith("."):
+        raise refuse(
+            "invalid_name",
+            raw,
+            f"refused: the name {name!r} begins or ends with a space or ends with a dot, which "
+            "some systems silently drop; use a name without them",
+        )
+    try:
+        validate_filename(name, platform="auto", max_len=MAX_NAME_BYTES)
+    except ValidationError as exc:
+        raise refuse(
+            "invalid_name",
+            raw,
+            f"refused: {name!r} is not a valid file name on this platform "
+            f"({exc.reason.description})",
+        ) from None
+
+
+def _strip_root(parts: list[str], root: Path, raw: str) -> list[str]:
+    """The components of absolute ``raw`` below ``root``; refuse if it is not beneath it."""
+    root_parts = list(root.parts[1:])
+    if parts[: len(root_parts)] == root_parts:
+        return parts[len(root_parts) :]
+    # Another spelling of the root (e.g. through a symlinked /tmp): a point-in-time lookup is
+    # enough, because what remains is still walked beneath the root's own directory fd.
+    for depth in range(1, min(len(parts), _MAX_ROOT_ALIAS_DEPTH) + 1):
+        prefix = parts[:depth]
+        if ".." in prefix:
+            break
+        if os.path.realpath("/" + "/".join(prefix)) == str(root):
+            return parts[depth:]
+    raise refuse(
+        "outside_root",
+        raw,
+        "refused: absolute paths outside the project root are not allowed; use a path relative "
+        "to the project root, e.g. 'data/file.txt'",
+    )
+
+
+class DenyPattern(NamedTuple):
+    """One compiled deny pattern: ``parts`` are folded globs; ``anchored`` ones match from root."""
+
+    source: str
+    anchored: bool
+    parts: tuple[str, ...]
+
+
+def _fold(name: str) -> str:
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+    return folded.rstrip(" .") if name not in (".", "..") else name
+
+
+def compile_deny_patterns(patterns: Sequence[str]) -> tuple[DenyPattern, ...]:
+    """Compile gitignore-style ``patterns``; unsupported ones are a ``ConfigurationError``.
+
+    ``name/`` refuses any component called ``name`` (and so everything below it); a pattern
+    without ``/`` matches any component (``.env*``, ``*.pem``); one with a leading or inner ``/``
+    is anchored at the root (``/build``, ``config/secrets.*``), and ``**`` spans components.
+    """
+    compiled: list[DenyPattern] = []
+    for source in patterns:
+        text = source.strip()
+        if not text or text.startswith("#"):
+            continue
+        if text.startswith("!"):
+            raise ConfigurationError(
+                f"deny pattern {source!r}: negation is not supported; list only what to refuse"
+            )
+        body = text.rstrip("/")
+        parts = tuple(_fold(p) for p in body.strip("/").split("/") if p)
+        if not parts:
+            raise ConfigurationError(f"deny pattern {source!r} names nothing")
+        compiled.append(DenyPattern(source, body.startswith("/") or "/" in body, parts))
+    return tuple(compiled)
+
+
+def denied_by(names: Sequence[str], patterns: Sequence[DenyPattern]) -> str | None:
+    """The first pattern refusing the path made of ``names`` (relative to root), if any."""
+    folded = [_fold(n) for n in names if n != ".."]
+    for pattern in patterns:
+        if pattern.anchored:
+            if _match_anchored(folded, pattern.parts):
+                return pattern.source
+        elif any(fnmatchcase(name, pattern.parts[0]) for name in folded):
+            return pattern.source
+    return None
+
+
+def _match_anchored(names: Sequence[str], globs: Sequence[str]) -> bool:
+    """Whether ``globs`` match a leading run of ``names`` (a denied directory covers its tree)."""
+    if not globs:
+        return True
+    if globs[0] == "**":
+        return any(_match_anchored(names[i:], globs[1:]) for i in range(len(names) + 1))
+    return bool(names) and fnmatchcase(names[0], globs[0]) and _match_anchored(names[1:], globs[1:])

@@ -1,0 +1,129 @@
+"""LangChain tools: the sandbox's tools as ``StructuredTool``s and a ``BaseToolkit``.
+
+::
+
+    from ai_sandbox import Sandbox
+    from ai_sandbox.adapters.langchain import langchain_tools
+
+    tools = langchain_tools(Sandbox("project"))
+    model = ChatOpenAI(model="gpt-5-mini").bind_tools(tools)
+    ...
+    message = tools_by_name[call["name"]].invoke(call)   # a ToolMessage
+
+Each tool's ``args_schema`` is our pydantic input model. Invoked with a ``ToolCall`` it returns a
+``ToolMessage`` whose ``status`` is ``"error"`` when the sandbox refused or the code failed (the
+error is the content, never an exception) and whose ``artifact`` is the full
+:class:`~ai_sandbox.ToolResult` (for ``run_python`` its ``data`` is the ``ExecutionResult``).
+``ainvoke`` runs the sandbox call in a worker thread, so it never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+try:
+    from langchain_core.messages import ToolMessage
+    from langchain_core.tools import BaseTool, BaseToolkit, StructuredTool
+except ImportError as _exc:  # pragma: no cover - exercised by the missing-extra test
+    raise ImportError(
+        "ai_sandbox.adapters.langchain needs langchain-core: pip install 'ai-sandbox[langchain]'"
+    ) from _exc
+
+from pydantic import ConfigDict
+
+from ai_sandbox.adapters._agent import run_tool_call
+from ai_sandbox.results import ToolResult
+from ai_sandbox.sandbox import Sandbox
+from ai_sandbox.tools import ToolSpec
+
+__all__ = ["SandboxTool", "SandboxToolkit", "langchain_tools"]
+
+_Output = tuple[Any, ToolResult]
+
+
+class SandboxTool(StructuredTool):
+    """A ``StructuredTool`` whose arguments are validated by ``Sandbox.call`` itself.
+
+    ``args_schema`` (our pydantic model) is what models see; validation happens once, in the
+    sandbox, so a bad argument gets the same words on every surface and comes back as an error
+    ``ToolMessage`` instead of a raised ``ValidationError``.
+    """
+
+    def _parse_input(
+        self, tool_input: str | dict[str, Any], tool_call_id: str | None
+    ) -> str | dict[str, Any]:
+        if isinstance(tool_input, dict):
+            return {"arguments": dict(tool_input), "tool_call_id": tool_call_id}
+        # A bare string is LangChain's shorthand for the first argument.
+        return super()._parse_input(tool_input, tool_call_id)
+
+
+def langchain_tools(sandbox: Sandbox) -> list[BaseTool]:
+    """The sandbox's tools as LangChain ``StructuredTool``s (sync and async)."""
+    return [_make_tool(sandbox, spec) for spec in sandbox.tool_specs()]
+
+
+class SandboxToolkit(BaseToolkit):
+    """A LangChain toolkit over one :class:`~ai_sandbox.Sandbox`."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    sandbox: Sandbox
+
+    def get_tools(self) -> list[BaseTool]:
+        """The sandbox's tools, as :func:`langchain_tools` builds them."""
+        return langchain_tools(self.sandbox)
+
+
+def _make_tool(sandbox: Sandbox, spec: ToolSpec) -> BaseTool:
+    first_field = next(iter(spec.input_model.model_fields), None)
+
+    def call(
+        text: str | None = None,
+        *,
+        arguments: dict[str, Any] | None = None,
+        tool_call_id: str | None = None,
+    ) -> _Output:
+        if arguments is None:
+            arguments = {first_field: text} if first_field is not None else {}
+        result = run_tool_call(sandbox, spec.name, arguments)
+        return _output(spec.name, result, tool_call_id)
+
+    async def acall(
+        text: str | None = None,
+        *,
+        arguments: dict[str, Any] | None = None,
+        tool_call_id: str | None = None,
+    ) -> _Output:
+        return await asyncio.to_thread(call, text, arguments=arguments, tool_call_id=tool_call_id)
+
+    func: Callable[..., _Output] = call
+    return SandboxTool.from_function(
+        func=func,
+        coroutine=acall,
+        name=spec.name,
+        description=spec.description,
+        args_schema=spec.input_model,
+        infer_schema=False,
+        response_format="content_and_artifact",
+    )
+
+
+def _output(name: str, result: ToolResult, tool_call_id: str | None) -> _Output:
+    """``(content, artifact)``; with a call id, the content is the finished ``ToolMessage``.
+
+    LangChain only sets ``status="error"`` for exceptions, which would drop the artifact; a
+    ``ToolMessage`` returned as content is passed through as is, status and artifact included.
+    """
+    if tool_call_id is None:
+        return result.content, result
+    message = ToolMessage(
+        content=result.content,
+        artifact=result,
+        tool_call_id=tool_call_id,
+        name=name,
+        status="success" if result.ok else "error",
+    )
+    return message, result

@@ -1,0 +1,160 @@
+"""MCP server: the sandbox's tools for Claude Desktop, Cursor, the Agents SDK and any MCP client.
+
+``ai-sandbox mcp --root DIR [--policy FILE]`` (or ``python -m ai_sandbox.adapters.mcp``) serves
+them over stdio. In code::
+
+    from ai_sandbox import Sandbox
+    from ai_sandbox.adapters.mcp import create_server
+
+    server = create_server(Sandbox("project"))   # an mcp MCPServer: add your own tools to it
+    server.run("stdio")
+
+Each tool publishes the input schema derived from our pydantic model and the
+:class:`~ai_sandbox.ToolResult` schema as its output schema. A call returns the result text
+as content plus the ``ToolResult`` as structured content; refusals and failures are results with
+``is_error=True``. Arguments are validated once, by ``Sandbox.call``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+try:
+    import anyio.to_thread
+    from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver.tools import Tool
+    from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
+    from mcp_types import CallToolResult, TextContent, ToolAnnotations
+except ImportError as _exc:  # pragma: no cover - exercised by the missing-extra test
+    raise ImportError(
+        "ai_sandbox.adapters.mcp needs the MCP SDK: pip install 'ai-sandbox[mcp]'"
+    ) from _exc
+
+from pydantic import ConfigDict, ValidationError
+
+from ai_sandbox.adapters._agent import run_tool_call
+from ai_sandbox.adapters._schema import parameters_schema
+from ai_sandbox.exceptions import ConfigurationError
+from ai_sandbox.policy import SandboxPolicy
+from ai_sandbox.results import ToolResult
+from ai_sandbox.sandbox import Sandbox
+from ai_sandbox.tools import ToolSpec
+
+__all__ = ["create_server", "load_policy_file", "main", "serve_stdio"]
+
+_INSTRUCTIONS = (
+    "These tools run Python and touch files inside a sandbox confined to one project "
+    "directory. Paths are relative to that directory. A refused operation comes back as an "
+    "error result that says why; adjust the call rather than retrying it unchanged."
+)
+
+#: Hints for clients (e.g. whether to ask the user before a call). Hints only: the policy rules.
+_ANNOTATIONS = {
+    "run_python": ToolAnnotations(
+        title="Run Python in the sandbox", read_only_hint=False, destructive_hint=False
+    ),
+    "read_file": ToolAnnotations(title="Read a file", read_only_hint=True),
+    "write_file": ToolAnnotations(
+        title="Write a file", read_only_hint=False, destructive_hint=True, idempotent_hint=True
+    ),
+    "list_directory": ToolAnnotations(title="List a directory", read_only_hint=True),
+}
+
+
+def create_server(sandbox: Sandbox, *, name: str = "ai-sandbox") -> MCPServer[Any]:
+    """An ``MCPServer`` exposing the sandbox's tools (add your own tools to it if you like)."""
+    tools = [_make_tool(sandbox, spec) for spec in sandbox.tool_specs()]
+    return MCPServer(name, instructions=_INSTRUCTIONS, tools=tools)
+
+
+def serve_stdio(root: Path, policy: SandboxPolicy) -> None:
+    """Serve a sandbox on ``root`` over stdio until the client closes stdin."""
+    with Sandbox(root, policy) as sandbox:
+        create_server(sandbox).run("stdio")
+
+
+def load_policy_file(path: Path) -> SandboxPolicy:
+    """Read a :class:`~ai_sandbox.SandboxPolicy` from a ``.json`` or ``.toml`` file.
+
+    The file holds the policy's fields at its top level, e.g. ``allow_writes = true``.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read policy file {str(path)!r}: {exc.strerror}") from None
+    try:
+        data: Any = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigurationError(f"policy file {str(path)!r} is not valid: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigurationError(f"policy file {str(path)!r} must hold a table of settings")
+    try:
+        return SandboxPolicy.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'policy'}: {err['msg']}"
+            for err in exc.errors(include_url=False)
+        )
+        raise ConfigurationError(f"policy file {str(path)!r}: {problems}") from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m ai_sandbox.adapters.mcp --root DIR [--policy FILE]``."""
+    parser = argparse.ArgumentParser(
+        prog="ai-sandbox mcp", description="Serve the sandbox's tools over MCP (stdio)."
+    )
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="project directory")
+    parser.add_argument("--policy", type=Path, help="SandboxPolicy as a .json or .toml file")
+    args = parser.parse_args(argv)
+    try:
+        policy = load_policy_file(args.policy) if args.policy else SandboxPolicy()
+        serve_stdio(args.root, policy)
+    except ConfigurationError as exc:
+        print(f"ai-sandbox mcp: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+class _RawArguments(ArgModelBase):
+    """Passes the client's arguments through untouched: ``Sandbox.call`` validates them."""
+
+    model_config = ConfigDict(extra="allow", arbitrary_types_allowed=True)
+
+    def model_dump_one_level(self) -> dict[str, Any]:
+        return {"arguments": dict(self.__pydantic_extra__ or {})}
+
+
+def _make_tool(sandbox: Sandbox, spec: ToolSpec) -> Tool:
+    async def call(arguments: dict[str, Any]) -> CallToolResult:
+        result = await anyio.to_thread.run_sync(run_tool_call, sandbox, spec.name, arguments)
+        return _to_mcp(result)
+
+    return Tool(
+        fn=call,
+        name=spec.name,
+        title=None,
+        description=spec.description,
+        parameters=parameters_schema(spec),
+        fn_metadata=FuncMetadata(arg_model=_RawArguments, output_model=ToolResult),
+        is_async=True,
+        context_kwarg=None,
+        annotations=_ANNOTATIONS.get(spec.name),
+    )
+
+
+def _to_mcp(result: ToolResult) -> CallToolResult:
+    return CallToolResult(
+        content=[TextContent(type="text", text=result.content)],
+        structured_content=result.model_dump(mode="json"),
+        is_error=not result.ok,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,329 @@
+"""OpenAI function calling: tool definitions, call handling and a complete agent loop.
+
+Works with the Chat Completions and the Responses API, sync (``OpenAI``) and async
+(``AsyncOpenAI``), and with any OpenAI-compatible server::
+
+    from openai import OpenAI
+    from ai_sandbox import Sandbox
+    from ai_sandbox.adapters.openai import run_agent_loop
+
+    with Sandbox("project") as sandbox:
+        run = run_agent_loop(OpenAI(), sandbox, model="gpt-5-mini",
+                             messages=[{"role": "user", "content": "Summarise data.csv"}])
+        print(run.final_output)
+
+Every call goes through :meth:`ai_sandbox.Sandbox.call`: malformed JSON, unknown tools, bad
+arguments and refused operations come back to the model as tool output it can act on; only the
+API's own errors (``openai.RateLimitError``...) are raised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+try:
+    from openai import AsyncOpenAI, OpenAI
+except ImportError as _exc:  # pragma: no cover - exercised by the missing-extra test
+    raise ImportError(
+        "ai_sandbox.adapters.openai needs the OpenAI SDK: pip install 'ai-sandbox[openai]'"
+    ) from _exc
+
+from ai_sandbox.adapters._agent import (
+    AgentRun,
+    AgentTurn,
+    ToolCallRecord,
+    run_tool_call,
+    unsupported_call_result,
+)
+from ai_sandbox.adapters._schema import parameters_schema
+from ai_sandbox.exceptions import ConfigurationError
+from ai_sandbox.results import ToolResult
+from ai_sandbox.sandbox import Sandbox
+
+__all__ = [
+    "AgentRun",
+    "AgentTurn",
+    "Api",
+    "ToolCallRecord",
+    "ahandle_tool_calls",
+    "arun_agent_loop",
+    "handle_tool_calls",
+    "openai_tools",
+    "run_agent_loop",
+]
+
+Api = Literal["chat", "responses"]
+"""``"chat"``: Chat Completions (``client.chat.completions``); ``"responses"``: Responses API."""
+
+#: Output of a reply to answer: everything else (messages, reasoning, hosted tools) is not ours.
+_RESPONSES_CALL_TYPES = {"function_call": "function", "custom_tool_call": "custom"}
+
+
+def openai_tools(
+    sandbox: Sandbox, *, api: Api = "chat", strict: bool = True
+) -> list[dict[str, Any]]:
+    """The sandbox's tools in the exact shape ``api`` takes as ``tools=``.
+
+    Chat Completions nests each definition under ``"function"``; the Responses API is flat.
+    The schemas come from the pydantic models ``Sandbox.call`` validates with; ``strict=True``
+    applies OpenAI's strict-mode rules to them.
+    """
+    _check_api(api)
+    tools: list[dict[str, Any]] = []
+    for spec in sandbox.tool_specs():
+        definition = {
+            "name": spec.name,
+            "description": spec.description,
+            "parameters": parameters_schema(spec, strict=strict),
+            "strict": strict,
+        }
+        tools.append(
+            {"type": "function", "function": definition}
+            if api == "chat"
+            else {"type": "function", **definition}
+        )
+    return tools
+
+
+def handle_tool_calls(sandbox: Sandbox, response_or_message: Any) -> list[dict[str, Any]]:
+    """Run every function call in a model reply; return the messages to send back.
+
+    Accepts a ``ChatCompletion``, its ``message`` (object or dict), or a Responses API
+    ``Response``. Returns ``{"role": "tool", ...}`` messages for Chat and
+    ``{"type": "function_call_output", ...}`` items for Responses, in call order. Calls that are
+    not function calls (``custom``) get a refusal the model can read.
+    """
+    api, calls = _calls_of(response_or_message)
+    return [_answer(api, call, _run(sandbox, call)) for call in calls]
+
+
+async def ahandle_tool_calls(sandbox: Sandbox, response_or_message: Any) -> list[dict[str, Any]]:
+    """:func:`handle_tool_calls` for async code: calls run in a worker thread, in order."""
+    api, calls = _calls_of(response_or_message)
+    results = [await asyncio.to_thread(_run, sandbox, call) for call in calls]
+    return [_answer(api, call, result) for call, result in zip(calls, results, strict=True)]
+
+
+def run_agent_loop(
+    client: OpenAI,
+    sandbox: Sandbox,
+    *,
+    model: str,
+    messages: Sequence[Any] | None = None,
+    input: str | Sequence[Any] | None = None,
+    max_turns: int = 10,
+    strict: bool = True,
+    on_turn: Callable[[AgentTurn], None] | None = None,
+    **create_kwargs: Any,
+) -> AgentRun:
+    """Ask, run the calls, send the results, repeat until the model answers without calls.
+
+    Pass ``messages`` for Chat Completions or ``input`` (text or items) for the Responses API.
+    Stops after ``max_turns`` model requests (``AgentRun.completed`` is then False).
+    ``on_turn`` sees each turn as it finishes; ``create_kwargs`` go to every ``create`` call
+    (e.g. ``instructions=``, ``temperature=``).
+    """
+    loop = _Loop.start(sandbox, messages, input, max_turns, strict)
+    create = loop.create_method(client)
+    for index in range(1, max_turns + 1):
+        reply = create(model=model, tools=loop.tools, **loop.request(), **create_kwargs)
+        text, calls = loop.absorb(reply)
+        results = [_run(sandbox, call) for call in calls]
+        turn = loop.finish_turn(index, text, calls, results)
+        if on_turn is not None:
+            on_turn(turn)
+        if not calls:
+            break
+    return loop.outcome()
+
+
+async def arun_agent_loop(
+    client: AsyncOpenAI,
+    sandbox: Sandbox,
+    *,
+    model: str,
+    messages: Sequence[Any] | None = None,
+    input: str | Sequence[Any] | None = None,
+    max_turns: int = 10,
+    strict: bool = True,
+    on_turn: Callable[[AgentTurn], None] | None = None,
+    **create_kwargs: Any,
+) -> AgentRun:
+    """:func:`run_agent_loop` with ``AsyncOpenAI``; tool calls run in a worker thread."""
+    loop = _Loop.start(sandbox, messages, input, max_turns, strict)
+    create = loop.create_method(client)
+    for index in range(1, max_turns + 1):
+        reply = await create(model=model, tools=loop.tools, **loop.request(), **create_kwargs)
+        text, calls = loop.absorb(reply)
+        results = [await asyncio.to_thread(_run, sandbox, call) for call in calls]
+        turn = loop.finish_turn(index, text, calls, results)
+        if on_turn is not None:
+            on_turn(turn)
+        if not calls:
+            break
+    return loop.outcome()
+
+
+# -- one call --------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Call:
+    call_id: str
+    name: str
+    arguments: str
+    kind: str  # "function", or the type of a call we refuse
+
+
+def _run(sandbox: Sandbox, call: _Call) -> ToolResult:
+    if call.kind != "function":
+        return unsupported_call_result(call.name, call.kind, sandbox)
+    return run_tool_call(sandbox, call.name, call.arguments)
+
+
+def _answer(api: Api, call: _Call, result: ToolResult) -> dict[str, Any]:
+    if api == "chat":
+        return {"role": "tool", "tool_call_id": call.call_id, "content": result.content}
+    kind = "function_call_output" if call.kind == "function" else "custom_tool_call_output"
+    return {"type": kind, "call_id": call.call_id, "output": result.content}
+
+
+# -- reading replies -------------------------------------------------------------------------
+def _get(obj: Any, key: str) -> Any:
+    """A field of an SDK object or of the dict it serialises to."""
+    if isinstance(obj, Mapping):
+        return obj.get(key)
+    return getattr(obj, key, None)
+
+
+def _calls_of(reply: Any) -> tuple[Api, list[_Call]]:
+    """Which API ``reply`` came from, and the tool calls in it."""
+    if _get(reply, "object") == "response" or (
+        _get(reply, "output") is not None and _get(reply, "choices") is None
+    ):
+        return "responses", _responses_calls(_get(reply, "output") or [])
+    choices = _get(reply, "choices")
+    message = _get(choices[0], "message") if choices else reply
+    return "chat", _chat_calls(message)
+
+
+def _chat_calls(message: Any) -> list[_Call]:
+    calls: list[_Call] = []
+    for call in _get(message, "tool_calls") or []:
+        kind = str(_get(call, "type") or "function")
+        body = _get(call, kind) or {}
+        name = str(_get(body, "name") or "")
+        arguments = _get(body, "arguments") if kind == "function" else _get(body, "input")
+        calls.append(_Call(str(_get(call, "id")), name, _text(arguments), kind))
+    return calls
+
+
+def _responses_calls(output: Sequence[Any]) -> list[_Call]:
+    calls: list[_Call] = []
+    for item in output:
+        kind = _RESPONSES_CALL_TYPES.get(str(_get(item, "type")))
+        if kind is None:
+            continue
+        arguments = _get(item, "arguments") if kind == "function" else _get(item, "input")
+        calls.append(
+            _Call(str(_get(item, "call_id")), str(_get(item, "name")), _text(arguments), kind)
+        )
+    return calls
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _as_dict(item: Any) -> dict[str, Any]:
+    if isinstance(item, Mapping):
+        return dict(item)
+    to_dict = getattr(item, "to_dict", None)
+    if callable(to_dict):
+        result = to_dict()
+        if isinstance(result, dict):
+            return result
+    raise ConfigurationError(f"conversation items must be dicts or SDK models, not {type(item)}")
+
+
+def _check_api(api: str) -> None:
+    if api not in ("chat", "responses"):
+        raise ConfigurationError(f'api must be "chat" or "responses", not {api!r}')
+
+
+# -- the loop's state, shared by the sync and async drivers ----------------------------------
+class _Loop:
+    """The transcript and turns of one run; knows how its API shapes requests and replies."""
+
+    def __init__(self, api: Api, transcript: list[dict[str, Any]], tools: list[dict[str, Any]]):
+        self.api = api
+        self.transcript = transcript
+        self.tools = tools
+        self.turns: list[AgentTurn] = []
+        self.completed = False
+
+    @classmethod
+    def start(
+        cls,
+        sandbox: Sandbox,
+        messages: Sequence[Any] | None,
+        input_: str | Sequence[Any] | None,
+        max_turns: int,
+        strict: bool,
+    ) -> _Loop:
+        if (messages is None) == (input_ is None):
+            raise ConfigurationError(
+                "pass exactly one of messages= (Chat Completions) or input= (Responses API)"
+            )
+        if max_turns < 1:
+            raise ConfigurationError(f"max_turns must be at least 1, not {max_turns}")
+        api: Api = "chat" if messages is not None else "responses"
+        if isinstance(input_, str):
+            transcript = [{"role": "user", "content": input_}]
+        else:
+            items = messages if messages is not None else input_
+            transcript = [_as_dict(item) for item in items or ()]
+        return cls(api, transcript, openai_tools(sandbox, api=api, strict=strict))
+
+    def create_method(self, client: OpenAI | AsyncOpenAI) -> Callable[..., Any]:
+        if self.api == "chat":
+            return client.chat.completions.create
+        return client.responses.create
+
+    def request(self) -> dict[str, Any]:
+        key = "messages" if self.api == "chat" else "input"
+        return {key: list(self.transcript)}
+
+    def absorb(self, reply: Any) -> tuple[str, list[_Call]]:
+        """Append the model's reply to the transcript; return its text and tool calls."""
+        if self.api == "chat":
+            message = reply.choices[0].message
+            entry: dict[str, Any] = {"role": "assistant", "content": message.content}
+            if message.refusal:
+                entry["refusal"] = message.refusal
+            if message.tool_calls:
+                entry["tool_calls"] = [call.to_dict() for call in message.tool_calls]
+            self.transcript.append(entry)
+            return message.content or message.refusal or "", _chat_calls(message)
+        self.transcript.extend(item.to_dict() for item in reply.output)
+        return reply.output_text, _responses_calls(reply.output)
+
+    def finish_turn(
+        self, index: int, text: str, calls: list[_Call], results: list[ToolResult]
+    ) -> AgentTurn:
+        records = tuple(
+            ToolCallRecord(call.call_id, call.name, call.arguments, result)
+            for call, result in zip(calls, results, strict=True)
+        )
+        self.transcript.extend(
+            _answer(self.api, call, result) for call, result in zip(calls, results, strict=True)
+        )
+        turn = AgentTurn(index=index, text=text, calls=records)
+        self.turns.append(turn)
+        self.completed = not calls
+        return turn
+
+    def outcome(self) -> AgentRun:
+        final = self.turns[-1].text if self.turns else ""
+        return AgentRun(final, self.transcript, tuple(self.turns), self.completed)

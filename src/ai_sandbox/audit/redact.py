@@ -1,0 +1,152 @@
+"""Redaction: secrets are masked before anything is hashed or written.
+
+Two kinds of rules, both configurable on :class:`~ai_sandbox.audit.AuditLog`:
+
+- *keys*: case-insensitive glob patterns on mapping keys (``"*_token"``, ``"authorization"``);
+  the whole value under a matching key is replaced.
+- *patterns*: regular expressions on text (API keys such as ``sk-...``, ``Authorization``
+  headers, ``NAME_TOKEN = "..."`` assignments, PEM private-key blocks). A pattern with a group
+  named ``secret`` masks only that group; otherwise the whole match is masked.
+
+Every quantifier that is followed by more pattern is bounded, so redacting a megabyte of
+adversarial text stays linear (the text comes from the model).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+__all__ = ["DEFAULT_REDACT_KEYS", "DEFAULT_REDACT_PATTERNS", "MASK", "Redactor"]
+
+#: What a secret is replaced with.
+MASK = "[REDACTED]"
+
+#: Mapping keys whose values are always masked (case-insensitive globs).
+DEFAULT_REDACT_KEYS: tuple[str, ...] = (
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "*password*",
+    "*passwd*",
+    "*secret*",
+    "*token",
+    "*token_*",
+    "*_key",
+    "*-key",
+    "apikey",
+    "private_key",
+    "credentials",
+)
+
+#: Text patterns masked wherever they appear (in code, arguments, messages).
+DEFAULT_REDACT_PATTERNS: tuple[str, ...] = (
+    # PEM private-key blocks (an unterminated block is masked to the end of the text).
+    r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----[\s\S]*?"
+    r"(?:-----END [A-Z0-9 ]{0,40}PRIVATE KEY-----|\Z)",
+    # Authorization headers, in HTTP, JSON or code form.
+    r"(?i)\b(?:proxy-)?authorization[\"'\]]{0,3}\s{0,8}[:=]\s{0,8}[\"']?"
+    r"(?:(?:bearer|basic|token|digest)\s{1,8})?(?P<secret>[^\s\"',;]+)",
+    r"(?i)\bbearer\s{1,8}(?P<secret>[A-Za-z0-9._~+/=-]{8,})",
+    # NAME_TOKEN = "...", "api_key": "...", password=..., AWS_SECRET_ACCESS_KEY=...
+    r"(?i)(?:token|secret|passw(?:or)?d|api[_-]?key|_key)\b[\"'\]]{0,3}"
+    r"\s{0,8}[:=]\s{0,8}[\"']?(?P<secret>[^\"'\s,;})\]]+)",
+    # Well-known key formats.
+    r"\bsk-[A-Za-z0-9_-]{8,}",
+    r"\bAKIA[0-9A-Z]{16}\b",
+    r"\bgh[pousr]_[A-Za-z0-9]{20,}",
+    r"\bgithub_pat_[A-Za-z0-9_]{20,}",
+    r"\bxox[abposr]-[A-Za-z0-9-]{10,}",
+    r"\bAIza[0-9A-Za-z_-]{35}",
+    r"\beyJ[A-Za-z0-9_-]{8,2048}\.[A-Za-z0-9_-]{8,4096}\.[A-Za-z0-9_-]{8,}",
+)
+
+
+#: Lower-case literals one of which must occur for a default pattern to match at all: a
+#: substring test is ~100x cheaper than running the expression over a megabyte of code.
+_HINTS: dict[str, tuple[str, ...]] = dict(
+    zip(
+        DEFAULT_REDACT_PATTERNS,
+        (
+            ("private key-----",),
+            ("authorization",),
+            ("bearer",),
+            ("token", "secret", "passw", "apikey", "api_key", "api-key", "_key"),
+            ("sk-",),
+            ("akia",),
+            ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+            ("github_pat_",),
+            ("xox",),
+            ("aiza",),
+            ("eyj",),
+        ),
+        strict=True,
+    )
+)
+
+
+class Redactor:
+    """Masks secrets in text and in nested JSON-like values. Immutable after construction."""
+
+    __slots__ = ("_always", "_any_hint", "_key_cache", "_keys", "_patterns")
+
+    def __init__(
+        self,
+        keys: Iterable[str] = DEFAULT_REDACT_KEYS,
+        patterns: Iterable[str | re.Pattern[str]] = DEFAULT_REDACT_PATTERNS,
+    ) -> None:
+        globs = [fnmatch.translate(k.lower()) for k in keys]
+        self._keys = re.compile("|".join(globs)) if globs else None
+        self._key_cache: dict[str, bool] = {}
+        self._patterns: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = tuple(
+            (p, ()) if isinstance(p, re.Pattern) else (re.compile(p), _HINTS.get(p, ()))
+            for p in patterns
+        )
+        # One search for "could any hinted pattern match at all?" keeps short text cheap.
+        hints = sorted({h for _, hs in self._patterns for h in hs})
+        self._any_hint = re.compile("|".join(map(re.escape, hints))) if hints else None
+        self._always = any(not hs for _, hs in self._patterns)
+
+    def key_is_secret(self, key: str) -> bool:
+        """Whether values stored under ``key`` are masked."""
+        known = self._key_cache.get(key)
+        if known is None:
+            known = self._keys is not None and self._keys.match(key.lower()) is not None
+            if len(self._key_cache) < 4096:
+                self._key_cache[key] = known
+        return known
+
+    def text(self, value: str) -> str:
+        """``value`` with every pattern match masked."""
+        lowered = value.lower()
+        if not self._always and (self._any_hint is None or not self._any_hint.search(lowered)):
+            return value
+        for pattern, hints in self._patterns:
+            if not hints or any(hint in lowered for hint in hints):
+                value = pattern.sub(_mask, value)
+        return value
+
+    def value(self, value: Any) -> Any:
+        """A copy of a JSON-like ``value`` with secret keys and secret-looking text masked."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return {
+                str(k): MASK if self.key_is_secret(str(k)) else self.value(v)
+                for k, v in value.items()
+            }
+        if isinstance(value, list | tuple):
+            return [self.value(v) for v in value]
+        return value
+
+
+def _mask(match: re.Match[str]) -> str:
+    if "secret" in match.re.groupindex and match.group("secret") is not None:
+        whole = match.group(0)
+        start, end = match.span("secret")
+        offset = match.start()
+        return whole[: start - offset] + MASK + whole[end - offset :]
+    return MASK

@@ -1,0 +1,149 @@
+"""``ai-sandbox demo``: realistic AI-generated snippets against a throw-away project folder.
+
+No network and no API key: everything runs locally. Each snippet prints its first line and the
+outcome in one readable line, so a newcomer sees in a few seconds what is allowed and what is
+refused, and by which layer.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from ai_sandbox.policy import SandboxPolicy
+from ai_sandbox.results import ExecutionResult
+from ai_sandbox.sandbox import Sandbox
+
+__all__ = ["DEMO_SNIPPETS", "DemoSnippet", "make_demo_project", "run_demo"]
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSnippet:
+    title: str
+    code: str
+    expect: str  # the status a safe sandbox must report
+
+
+DEMO_SNIPPETS: tuple[DemoSnippet, ...] = (
+    DemoSnippet(
+        "analyse a CSV inside the project",
+        textwrap.dedent("""\
+            import statistics
+            with open("data/sales.csv") as f:
+                rows = [line.split(",") for line in f.read().splitlines()[1:]]
+            totals = {}
+            for region, amount in rows:
+                totals[region] = totals.get(region, 0) + float(amount)
+            result = {"regions": len(totals), "best": max(totals, key=totals.get),
+                      "mean_sale": round(statistics.mean(float(a) for region, a in rows), 2)}
+            """),
+        "ok",
+    ),
+    DemoSnippet(
+        "write a report file",
+        textwrap.dedent("""\
+            lines = ["# Sales report", "", "Regions: 3", "Status: reviewed"]
+            with open("reports/summary.md", "w") as f:
+                f.write("\\n".join(lines) + "\\n")
+            result = "reports/summary.md"
+            """),
+        "ok",
+    ),
+    DemoSnippet(
+        "read /etc/passwd",
+        'result = open("/etc/passwd").read()\n',
+        "rejected",
+    ),
+    DemoSnippet("import os", "import os\nresult = os.listdir('/')\n", "rejected"),
+    DemoSnippet(
+        "walk the class hierarchy",
+        "result = ().__class__.__bases__[0].__subclasses__()\n",
+        "rejected",
+    ),
+)
+
+
+def make_demo_project(root: Path) -> None:
+    """Lay out the small project the demo works in."""
+    (root / "data").mkdir()
+    (root / "reports").mkdir()
+    (root / "data" / "sales.csv").write_text(
+        "region,amount\nnorth,120.5\nsouth,98.0\nnorth,75.25\neast,210.0\nsouth,42.0\n",
+        encoding="utf-8",
+    )
+
+
+def _outcome(res: ExecutionResult) -> str:
+    if res.status == "ok":
+        return f"ok       result={res.result!r}"
+    err = res.error
+    detail = ""
+    if err is not None:
+        lines = [line.strip() for line in err.message.splitlines() if line.strip()]
+        # One readable line: restricted-syntax errors list one finding per line; show the first.
+        message = lines[1] if len(lines) > 1 and lines[0].endswith(":") else lines[0]
+        detail = f"{err.type}: {message}"
+        if len(detail) > 110:
+            detail = detail[:107] + "..."
+    return f"{res.status.upper():8} {detail}"
+
+
+def _first_line(code: str) -> str:
+    line = code.strip().splitlines()[0]
+    return line if len(line) <= 48 else line[:45] + "..."
+
+
+def run_demo(
+    out: TextIO,
+    *,
+    policy: SandboxPolicy | None = None,
+    live: bool = False,
+    model: str | None = None,
+) -> int:
+    """Run every demo snippet; returns 0 when each one ended as a safe sandbox must."""
+    policy = policy or SandboxPolicy(allow_writes=True)
+    failures = 0
+    with tempfile.TemporaryDirectory(prefix="ai-sandbox-demo-") as tmp:
+        root = Path(tmp)
+        make_demo_project(root)
+        with Sandbox(root=root, policy=policy) as sandbox:
+            out.write(f"ai-sandbox demo: project folder {root}\n")
+            out.write(
+                f"isolation={policy.isolation}; active layers: {', '.join(sandbox.layers)}\n\n"
+            )
+            for snippet in DEMO_SNIPPETS:
+                res = sandbox.run(snippet.code)
+                mark = "  " if res.status == snippet.expect else "!!"
+                failures += res.status != snippet.expect
+                out.write(f"{mark}{snippet.title}\n    >>> {_first_line(snippet.code)}\n")
+                out.write(f"    {_outcome(res)}  ({res.duration_ms:.1f} ms)\n")
+            report = root / "reports" / "summary.md"
+            if report.exists():
+                out.write(
+                    f"\nreports/summary.md now reads: {report.read_text().splitlines()[0]!r}\n"
+                )
+    out.write(
+        "\nall snippets behaved as expected\n"
+        if not failures
+        else f"\n{failures} snippet(s) did not behave as expected\n"
+    )
+    agent_status = _run_agent_part(out, policy, live=live, model=model)
+    return 1 if failures else agent_status
+
+
+def _run_agent_part(out: TextIO, policy: SandboxPolicy, *, live: bool, model: str | None) -> int:
+    """The agent part: a scripted (or, with ``live``, a real) model drives the OpenAI adapter."""
+    out.write("\n" + "-" * 72 + "\n")
+    try:
+        from ai_sandbox.adapters._scripted import run_demo_agent
+    except ImportError as exc:
+        out.write(f"(agent demo skipped: {exc})\n")
+        return 2 if live else 0
+    with (
+        tempfile.TemporaryDirectory(prefix="ai-sandbox-agent-") as tmp,
+        Sandbox(root=tmp, policy=policy) as sandbox,
+    ):
+        return run_demo_agent(sandbox, out, live=live, model=model)

@@ -1,0 +1,418 @@
+"""The run-time guards RestrictedPython's transformed code calls.
+
+The rule is *allow plain data, deny dangerous kinds*: instead of enumerating attribute names, the
+guards refuse whole classes of object. No attribute, item or iteration may produce a module, a
+frame, a traceback, a code object, a cell or a C function that reaches the operating system, and
+such objects cannot be inspected either. Names starting with ``_`` and the frame/code/hierarchy
+names of :data:`~ai_sandbox.executor.compiler.DENIED_ATTRIBUTES` are refused at compile time and
+again here whenever a name is computed (``getattr(x, name)``).
+
+The hot path is cheap: exact builtin types (``list``, ``dict``, ``str``...) are answered from a
+precomputed table of their public, safe attribute names, and ``_getiter_``/``_getitem_``/``_write_``
+pass them through after one type lookup.
+"""
+
+from __future__ import annotations
+
+import collections
+import operator
+import string
+import types
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ai_sandbox.exceptions import SecurityError
+from ai_sandbox.executor.compiler import DENIED_ATTRIBUTES
+from ai_sandbox.executor.context import RunContext
+from ai_sandbox.executor.files import SandboxFile
+from ai_sandbox.executor.modules import ModuleProxy, is_dangerous_callable
+
+__all__ = [
+    "PASS_THROUGH_TYPES",
+    "PLAIN_ATTRIBUTES",
+    "PLAIN_WRITE_TYPES",
+    "SANDBOX_CLASS_MARKER",
+    "Guards",
+    "check_format_template",
+    "make_guards",
+]
+
+#: Set on every class the AI's code defines (by ``__metaclass__``); their instances are writable.
+SANDBOX_CLASS_MARKER = "_ai_sandbox_class_"
+
+#: Objects that must never reach the AI's code, nor be inspected if they somehow did.
+DENIED_KINDS: frozenset[type] = frozenset(
+    {
+        types.ModuleType,
+        types.FrameType,
+        types.TracebackType,
+        types.CodeType,
+        types.CellType,
+        types.CoroutineType,
+        types.AsyncGeneratorType,
+    }
+)
+
+_GENERATOR_ATTRIBUTES = frozenset({"send", "throw", "close"})
+_FORMAT_METHODS = frozenset({"format", "format_map"})
+_FORMATTER_METHODS = frozenset({"format", "vformat", "get_field", "get_value", "parse"})
+
+#: Exact builtin data types whose public attributes are all safe to read (less ``format``).
+_PLAIN_TYPES: tuple[type, ...] = (
+    str, bytes, bytearray, int, float, complex, bool, list, tuple, dict, set, frozenset,
+    range, slice, type(None),
+)  # fmt: skip
+
+PLAIN_ATTRIBUTES: Mapping[type, frozenset[str]] = types.MappingProxyType(
+    {
+        t: frozenset(
+            n
+            for n in dir(t)
+            if not n.startswith("_") and n not in DENIED_ATTRIBUTES and n not in _FORMAT_METHODS
+        )
+        for t in _PLAIN_TYPES
+    }
+)
+
+#: Exact types ``_getitem_``/``_getiter_`` pass through unchanged.
+PASS_THROUGH_TYPES: frozenset[type] = frozenset(_PLAIN_TYPES) | frozenset(
+    {
+        type({}.items()),
+        type({}.keys()),
+        type({}.values()),
+        enumerate,
+        zip,
+        map,
+        filter,
+        reversed,
+        types.GeneratorType,
+    }
+)
+#: Exact types ``_write_`` returns unchanged (the compiler inlines this check for names).
+PLAIN_WRITE_TYPES: frozenset[type] = frozenset({dict, list, bytearray})
+_MUTABLE_CONTAINERS: frozenset[type] = frozenset({dict, list, set, bytearray})
+_WRITABLE_BASES: tuple[type, ...] = (dict, list, bytearray, collections.deque)
+
+INPLACE_OPERATORS: Mapping[str, Callable[[Any, Any], Any]] = types.MappingProxyType(
+    {
+        "+=": operator.iadd,
+        "-=": operator.isub,
+        "*=": operator.imul,
+        "/=": operator.itruediv,
+        "//=": operator.ifloordiv,
+        "%=": operator.imod,
+        "**=": operator.ipow,
+        "<<=": operator.ilshift,
+        ">>=": operator.irshift,
+        "|=": operator.ior,
+        "^=": operator.ixor,
+        "&=": operator.iand,
+        "@=": operator.imatmul,
+    }
+)
+
+
+#: Only its ``parse`` method is used (a pure function of the template).
+_FORMAT_PARSER = string.Formatter()
+
+
+def guarded_unpack_sequence(it: Any, spec: Mapping[str, Any], getiter: Callable[[Any], Any]) -> Any:
+    """RestrictedPython's nested-unpack guard: every level is iterated through ``getiter``."""
+    ret = list(getiter(it))
+    if len(ret) < spec["min_len"]:
+        return ret
+    for idx, child_spec in spec["childs"]:
+        ret[idx] = guarded_unpack_sequence(ret[idx], child_spec, getiter)
+    return ret
+
+
+def _kind_name(value: Any) -> str:
+    return type(value).__name__
+
+
+def check_format_template(ctx: RunContext, template: str) -> None:
+    """Refuse format fields that look attributes or items up (``{0.x}``, ``{a[0]}``)."""
+    for _literal, field, spec, _conversion in _FORMAT_PARSER.parse(template):
+        if field is None:
+            continue
+        if field and not (field.isdigit() or field.isidentifier()):
+            ctx.refuse(
+                f"format field {{{field}}} is not allowed: attribute ('.') and index ('[')"
+                " lookups inside format strings are refused. Compute the value first and pass"
+                f" it, e.g. '{{}}'.format(obj.name), or use an f-string: f'{{obj.name}}'",
+                "format",
+            )
+        if spec and "{" in spec:
+            check_format_template(ctx, spec)
+
+
+class Guards:
+    """The guard functions of one namespace, closed over its :class:`RunContext`."""
+
+    def __init__(self, ctx: RunContext) -> None:
+        self.ctx = ctx
+        refuse = ctx.refuse
+        plain = PLAIN_ATTRIBUTES
+        pass_through = PASS_THROUGH_TYPES
+        denied_kinds = DENIED_KINDS
+        denied_names = DENIED_ATTRIBUTES
+        inplace = INPLACE_OPERATORS
+
+        def check_value(value: Any) -> Any:
+            if type(value) in denied_kinds or isinstance(value, types.ModuleType):
+                refuse(f"a {_kind_name(value)} object cannot be used in the sandbox", "attribute")
+            if is_dangerous_callable(value):
+                refuse(f"the builtin {value.__name__}() is not available here", "attribute")
+            return value
+
+        def check_name(name: Any) -> None:
+            if type(name) is not str:
+                raise TypeError(f"attribute name must be string, not {type(name).__name__!r}")
+            if name.startswith("_"):
+                refuse(
+                    f'"{name}" is an invalid attribute name because it starts with "_": '
+                    "private and special attributes are not accessible in the sandbox",
+                    "attribute",
+                )
+            if name in denied_names:
+                refuse(
+                    f'"{name}" is a restricted name: frames, tracebacks, code objects and the '
+                    "class hierarchy cannot be inspected in the sandbox",
+                    "attribute",
+                )
+
+        def checked_format(template: str) -> Callable[..., str]:
+            def format(*args: Any, **kwargs: Any) -> str:
+                check_format_template(ctx, template)
+                return str.format(template, *args, **kwargs)
+
+            return format
+
+        def checked_format_map(template: str) -> Callable[[Any], str]:
+            def format_map(mapping: Any) -> str:
+                check_format_template(ctx, template)
+                return str.format_map(template, mapping)
+
+            return format_map
+
+        def unbound_format(template: Any, *args: Any, **kwargs: Any) -> str:
+            if not isinstance(template, str):
+                raise TypeError("descriptor 'format' requires a 'str' object")
+            return checked_format(template)(*args, **kwargs)
+
+        def unbound_format_map(template: Any, mapping: Any) -> str:
+            if not isinstance(template, str):
+                raise TypeError("descriptor 'format_map' requires a 'str' object")
+            return checked_format_map(template)(mapping)
+
+        def slow_getattr(obj: Any, name: Any) -> Any:
+            check_name(name)
+            kind = type(obj)
+            if kind is ModuleProxy:
+                try:
+                    return getattr(obj, name)
+                except SecurityError as exc:
+                    ctx.note(exc)
+                    raise
+            if kind in denied_kinds or isinstance(obj, types.ModuleType):
+                refuse(f"a {kind.__name__} object cannot be inspected in the sandbox", "attribute")
+            if kind is types.GeneratorType and name not in _GENERATOR_ATTRIBUTES:
+                refuse(f"generator attribute {name!r} is not accessible", "attribute")
+            if name in _FORMAT_METHODS:
+                if isinstance(obj, str):
+                    return checked_format(obj) if name == "format" else checked_format_map(obj)
+                if isinstance(obj, type) and issubclass(obj, str):
+                    return unbound_format if name == "format" else unbound_format_map
+            if name in _FORMATTER_METHODS and (
+                isinstance(obj, string.Formatter)
+                or (isinstance(obj, type) and issubclass(obj, string.Formatter))
+            ):
+                refuse("string.Formatter is not available in the sandbox", "format")
+            value = check_value(getattr(obj, name))
+            if (
+                type(value) in _MUTABLE_CONTAINERS
+                and isinstance(obj, type)
+                and getattr(obj, SANDBOX_CLASS_MARKER, False) is not True
+            ):
+                return value.copy()  # class-level state of a host class: never shared
+            return value
+
+        def guarded_getattr(obj: Any, name: str) -> Any:
+            allowed = plain.get(type(obj))
+            if allowed is not None and name in allowed:
+                return getattr(obj, name)
+            return slow_getattr(obj, name)
+
+        def guarded_getitem(obj: Any, key: Any) -> Any:
+            kind = type(obj)
+            if kind in pass_through:
+                return obj[key]
+            if kind is ModuleProxy or kind in denied_kinds:
+                refuse(f"a {kind.__name__} object cannot be indexed in the sandbox", "item")
+            return check_value(obj[key])
+
+        def guarded_getiter(obj: Any) -> Any:
+            kind = type(obj)
+            if kind in pass_through:
+                return obj
+            if kind is ModuleProxy or kind in denied_kinds:
+                refuse(f"a {kind.__name__} object cannot be iterated in the sandbox", "iter")
+            return obj
+
+        def guarded_write(obj: Any) -> Any:
+            kind = type(obj)
+            if kind is dict or kind is list:
+                return obj
+            if isinstance(obj, _WRITABLE_BASES):
+                return obj
+            if getattr(obj, SANDBOX_CLASS_MARKER, False) is True:
+                return obj
+            refuse(
+                f"cannot modify a {kind.__name__} object: only dicts, lists and instances of "
+                "classes defined in your code can be changed; build a new value instead",
+                "write",
+            )
+
+        def inplacevar(op: str, target: Any, value: Any) -> Any:
+            return inplace[op](target, value)
+
+        def inplace_item(obj: Any, key: Any, op: str, value: Any) -> None:
+            new = inplace[op](guarded_getitem(obj, key), value)
+            guarded_write(obj)[key] = new
+
+        def inplace_attr(obj: Any, name: str, op: str, value: Any) -> None:
+            new = inplace[op](guarded_getattr(obj, name), value)
+            setattr(guarded_write(obj), name, new)
+
+        def apply(func: Any, *args: Any, **kwargs: Any) -> Any:
+            return func(*args, **kwargs)
+
+        def unpack_sequence(it: Any, spec: Any, getiter: Any) -> Any:
+            if not spec["childs"] and type(it) in pass_through:
+                return it
+            return guarded_unpack_sequence(it, spec, guarded_getiter)
+
+        def iter_unpack_sequence(it: Any, spec: Any, getiter: Any) -> Any:
+            # A flat target (``for k, v in ...``) is unpacked by the interpreter from items
+            # that the guarded iteration produced; only nested targets need per-item guards.
+            if not spec["childs"]:
+                return guarded_getiter(it)
+            return (
+                guarded_unpack_sequence(item, spec, guarded_getiter) for item in guarded_getiter(it)
+            )
+
+        def sandbox_class(name: str, bases: tuple[Any, ...], namespace: dict[str, Any],
+                          **kwargs: Any) -> type:  # fmt: skip
+            if kwargs:
+                refuse("class keyword arguments are not allowed in the sandbox", "class")
+            for base in bases:
+                if isinstance(base, type) and issubclass(base, type):
+                    refuse("metaclasses cannot be defined in the sandbox", "class")
+                if type(base) is ModuleProxy or type(base) in denied_kinds:
+                    refuse(f"cannot subclass a {type(base).__name__}", "class")
+            cls = type(name, bases, namespace)
+            setattr(cls, SANDBOX_CLASS_MARKER, True)
+            return cls
+
+        def safe_getattr(obj: Any, name: Any, *default: Any) -> Any:
+            check_name(name)
+            if len(default) > 1:
+                raise TypeError(f"getattr expected at most 3 arguments, got {2 + len(default)}")
+            try:
+                return guarded_getattr(obj, name)
+            except AttributeError:
+                if default:
+                    return default[0]
+                raise
+
+        def safe_hasattr(obj: Any, name: Any) -> bool:
+            check_name(name)
+            try:
+                guarded_getattr(obj, name)
+            except AttributeError:
+                return False
+            return True
+
+        def safe_setattr(obj: Any, name: Any, value: Any) -> None:
+            check_name(name)
+            setattr(guarded_write(obj), name, value)
+
+        def safe_delattr(obj: Any, name: Any) -> None:
+            check_name(name)
+            delattr(guarded_write(obj), name)
+
+        self.check_value = check_value
+        self.getattr = guarded_getattr
+        self.getitem = guarded_getitem
+        self.getiter = guarded_getiter
+        self.write = guarded_write
+        self.safe_getattr = safe_getattr
+        self.safe_hasattr = safe_hasattr
+        self.safe_setattr = safe_setattr
+        self.safe_delattr = safe_delattr
+        self.namespace: dict[str, Any] = {
+            "_getattr_": guarded_getattr,
+            "_getitem_": guarded_getitem,
+            "_getiter_": guarded_getiter,
+            "_write_": guarded_write,
+            "_inplacevar_": inplacevar,
+            "_inplaceitem_": inplace_item,
+            "_inplaceattr_": inplace_attr,
+            "_apply_": apply,
+            "_unpack_sequence_": unpack_sequence,
+            "_iter_unpack_sequence_": iter_unpack_sequence,
+            "_print_": Printer.factory(ctx),
+            # The compiler's inline fast paths: exact types for which a guard is the identity.
+            "_type_": type,
+            "_plain_attr_": frozenset(PLAIN_ATTRIBUTES),
+            "_plain_item_": PASS_THROUGH_TYPES,
+            "_plain_write_": PLAIN_WRITE_TYPES,
+            "__metaclass__": sandbox_class,
+            "__name__": "ai_code",
+        }
+
+
+class Printer:
+    """What ``print`` compiles to: every call, in every function, writes to the run's output."""
+
+    __slots__ = ("_ai_ctx",)
+
+    def __init__(self, ctx: RunContext) -> None:
+        self._ai_ctx = ctx
+
+    @classmethod
+    def factory(cls, ctx: RunContext) -> Callable[..., Printer]:
+        printer = cls(ctx)
+
+        def print_factory(_getattr: Any = None) -> Printer:
+            return printer
+
+        return print_factory
+
+    def __call__(self) -> str:
+        """The ``printed`` variable: everything printed so far."""
+        return self._ai_ctx.output.text()
+
+    def _call_print(
+        self, *objects: Any, sep: Any = " ", end: Any = "\n", file: Any = None, flush: Any = False
+    ) -> None:
+        if sep is None:
+            sep = " "
+        if end is None:
+            end = "\n"
+        if not isinstance(sep, str) or not isinstance(end, str):
+            raise TypeError("print(): sep and end must be None or a string")
+        text = sep.join([str(o) for o in objects]) + end
+        if file is None:
+            self._ai_ctx.output.write(text)
+        elif type(file) is SandboxFile:
+            file.write(text)
+        else:
+            self._ai_ctx.refuse(
+                "print(file=...) can only write to a file returned by open()", "print"
+            )
+
+
+def make_guards(ctx: RunContext) -> Guards:
+    """The guards of a namespace."""
+    return Guards(ctx)

@@ -1,0 +1,218 @@
+"""Read-only module proxies and the import hook.
+
+The AI's code never holds a real module. ``import math`` binds a :class:`ModuleProxy` that
+exposes the module's public names only (its ``__all__`` when it has one) and filters every value:
+
+* a submodule or another module becomes a proxy only if the policy allows that exact module
+  name, otherwise it is hidden (``json.codecs``, ``statistics.sys``, ``re.functools``...);
+* functions that look attributes up by a string (``operator.attrgetter``/``methodcaller``),
+  the ``string.Formatter``/``Template`` machinery and builtins such as ``open`` or ``eval``
+  re-exported by a module are hidden;
+* ``string`` exposes its constants only.
+
+Modules that reach the file system, processes, the interpreter or that evaluate source text are
+refused even when a policy lists them (:data:`NEVER_IMPORTABLE`): fail closed.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import importlib
+import types
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ai_sandbox.exceptions import SecurityError
+
+__all__ = ["NEVER_IMPORTABLE", "ModuleProxy", "is_dangerous_callable", "make_import", "proxy_for"]
+
+#: Never importable from the sandbox, whatever the policy says (top-level names).
+NEVER_IMPORTABLE: frozenset[str] = frozenset(
+    {
+        "abc", "aifc", "antigravity", "ast", "asyncio", "atexit", "bdb", "builtins", "bz2",
+        "cgi", "cgitb", "code", "codecs", "codeop", "concurrent", "contextvars", "copyreg",
+        "cProfile", "crypt", "ctypes", "curses", "dbm", "dis", "distutils", "doctest",
+        "ensurepip", "faulthandler", "fcntl", "filecmp", "fileinput", "ftplib", "gc", "getpass",
+        "glob", "grp", "gzip", "http", "idlelib", "imaplib", "imp", "importlib", "inspect", "io",
+        "linecache", "logging", "lzma", "mailbox", "marshal", "mmap",
+        "modulefinder", "multiprocessing", "netrc", "nntplib", "ntpath", "nt", "opcode", "os",
+        "pathlib", "pdb", "pickle", "pickletools", "pipes", "pkgutil", "platform", "plistlib",
+        "poplib", "posix", "posixpath", "pty", "pwd", "py_compile", "pydoc", "pyexpat",
+        "resource", "rlcompleter", "runpy", "sched", "select", "selectors", "shelve", "shlex",
+        "shutil", "signal", "site", "smtpd", "smtplib", "socket", "socketserver", "sqlite3",
+        "ssl", "stat", "subprocess", "symtable", "sys", "sysconfig", "syslog", "tabnanny",
+        "tarfile", "telnetlib", "tempfile", "termios", "threading", "timeit", "tkinter",
+        "token", "tokenize", "trace", "traceback", "tracemalloc", "tty", "turtle", "types",
+        "typing", "unittest", "urllib", "uu", "uuid", "venv", "warnings", "wave", "weakref",
+        "webbrowser", "wsgiref", "xml", "xmlrpc", "zipapp", "zipfile", "zipimport", "zoneinfo",
+        "ai_sandbox", "RestrictedPython", "pydantic", "structlog",
+    }
+)  # fmt: skip
+
+#: Names hidden from a module proxy even when public: string lookups and code generation.
+_HIDDEN_NAMES: Mapping[str, frozenset[str]] = types.MappingProxyType(
+    {
+        "operator": frozenset({"attrgetter", "methodcaller"}),
+        "functools": frozenset({"singledispatch", "singledispatchmethod"}),
+        "string": frozenset({"Formatter", "Template"}),
+    }
+)
+
+#: Builtins that must never reach the code through a module attribute.
+_DANGEROUS_BUILTINS: frozenset[str] = frozenset(
+    {
+        "__import__", "breakpoint", "compile", "delattr", "dir", "eval", "exec", "getattr",
+        "globals", "hasattr", "help", "input", "locals", "memoryview", "open", "setattr",
+        "vars", "exit", "quit", "__build_class__", "print",
+    }
+)  # fmt: skip
+
+#: Modules whose C functions reach the operating system or the interpreter's internals.
+_DANGEROUS_C_MODULES: frozenset[str] = frozenset(
+    {"posix", "nt", "os", "sys", "io", "_io", "_imp", "gc", "_thread", "_signal", "_socket",
+     "marshal", "_pickle", "_ctypes", "_posixsubprocess", "fcntl", "resource", "select", "mmap",
+     "_tracemalloc", "faulthandler", "_warnings", "_weakref", "_abc", "_string"}
+)  # fmt: skip
+
+
+def is_dangerous_callable(value: Any) -> bool:
+    """True for a C function bound to an OS/interpreter module, or a builtin like ``open``."""
+    if type(value) is not types.BuiltinFunctionType:
+        return False
+    owner = getattr(value, "__self__", None)
+    if owner is builtins:
+        return value.__name__ in _DANGEROUS_BUILTINS
+    if isinstance(owner, types.ModuleType):
+        return owner.__name__ in _DANGEROUS_C_MODULES
+    module = getattr(value, "__module__", None)
+    return isinstance(module, str) and module in _DANGEROUS_C_MODULES
+
+
+def _top(name: str) -> str:
+    return name.partition(".")[0]
+
+
+def is_importable(name: str, allowed: frozenset[str]) -> bool:
+    """Exact allow-list match, never a module of :data:`NEVER_IMPORTABLE`, never private."""
+    parts = name.split(".")
+    if not name or any(not p.isidentifier() or p.startswith("_") for p in parts):
+        return False
+    return name in allowed and _top(name) not in NEVER_IMPORTABLE
+
+
+class ModuleProxy:
+    """A read-only view of a module's public names; never hands out a real module."""
+
+    __slots__ = ("_ai_hidden", "_ai_label", "_ai_names")
+
+    _ai_hidden: frozenset[str]
+    _ai_label: str
+    _ai_names: Mapping[str, Any]
+
+    def __init__(
+        self, label: str, names: Mapping[str, Any], hidden: frozenset[str] = frozenset()
+    ) -> None:
+        object.__setattr__(self, "_ai_label", label)
+        object.__setattr__(self, "_ai_names", types.MappingProxyType(dict(names)))
+        object.__setattr__(self, "_ai_hidden", hidden)
+
+    def __getattr__(self, name: str) -> Any:
+        # Reached only for names the class does not define. No ``__name__`` is answered: the
+        # ``from m import x`` fallback would otherwise look a real module up in sys.modules.
+        try:
+            return self._ai_names[name]
+        except KeyError:
+            pass
+        if name in self._ai_hidden:
+            raise SecurityError(
+                f"{self._ai_label}.{name} is not available in the sandbox: only the module's "
+                "public API is exposed (no other modules, system access or lookups by name)",
+                rule="import",
+            )
+        raise AttributeError(f"module {self._ai_label!r} has no public attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"module {self._ai_label!r} is read-only in the sandbox")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"module {self._ai_label!r} is read-only in the sandbox")
+
+    def __repr__(self) -> str:
+        return f"<module {self._ai_label!r} (sandboxed)>"
+
+    def __dir__(self) -> list[str]:
+        return sorted(self._ai_names)
+
+
+def _public_names(module: types.ModuleType) -> list[str]:
+    exported = getattr(module, "__all__", None)
+    if isinstance(exported, list | tuple):
+        names = [n for n in exported if isinstance(n, str)]
+    else:
+        names = list(vars(module))
+    return [n for n in names if n.isidentifier() and not n.startswith("_")]
+
+
+@functools.lru_cache(maxsize=128)
+def proxy_for(name: str, allowed: frozenset[str]) -> ModuleProxy:
+    """The proxy of allowed module ``name`` (cached: proxies are immutable)."""
+    module = importlib.import_module(name)
+    hidden = _HIDDEN_NAMES.get(name, frozenset())
+    exposed: dict[str, Any] = {}
+    for attr in _public_names(module):
+        if attr in hidden:
+            continue
+        try:
+            value = getattr(module, attr)
+        except AttributeError:
+            continue
+        if name == "string" and not isinstance(value, str):
+            continue  # `string` exposes constants only
+        if isinstance(value, types.ModuleType):
+            sub = value.__name__
+            if sub == f"{name}.{attr}" and is_importable(sub, allowed):
+                exposed[attr] = proxy_for(sub, allowed)
+            continue
+        if is_dangerous_callable(value):
+            continue
+        if isinstance(value, list | dict | set | bytearray):
+            continue  # module-level mutable state of the host: not shared
+        exposed[attr] = value
+    withheld = frozenset(n for n in dir(module) if not n.startswith("_")) - exposed.keys()
+    return ModuleProxy(name, exposed, withheld)
+
+
+def make_import(
+    allowed: frozenset[str], refuse: Callable[[str, str], Any]
+) -> Callable[..., ModuleProxy]:
+    """The sandbox's ``__import__``: allow-listed modules only, as proxies."""
+    listing = ", ".join(sorted(n for n in allowed if _top(n) not in NEVER_IMPORTABLE))
+
+    def guarded_import(
+        name: str,
+        globals: Any = None,
+        locals: Any = None,
+        fromlist: Any = (),
+        level: int = 0,
+    ) -> ModuleProxy:
+        if level != 0:
+            refuse("relative imports are not available in the sandbox", "import")
+        if type(name) is not str or not is_importable(name, allowed):
+            refuse(
+                f"import of module {name!r} is not allowed by the sandbox policy; "
+                f"allowed modules: {listing or '(none)'}",
+                "import",
+            )
+        if fromlist:
+            return proxy_for(name, allowed)
+        top = _top(name)
+        if top != name and not is_importable(top, allowed):
+            refuse(
+                f"import of module {name!r} binds {top!r}, which is not allowed; "
+                f"write `from {name} import ...` instead",
+                "import",
+            )
+        return proxy_for(top, allowed)
+
+    return guarded_import

@@ -1,0 +1,237 @@
+"""Running AI code: one namespace, the guards, and a JSON payload that never raises.
+
+This module runs inside the isolated worker, so it imports nothing heavy (no pydantic): the
+policy object is accepted, not imported. ``execute_payload`` and ``RestrictedSession.run`` catch
+every ``BaseException`` the AI's code raises (``SystemExit``, ``KeyboardInterrupt``,
+``GeneratorExit``, ``RecursionError``, ``MemoryError``...) and describe it as JSON data::
+
+    {"status": "ok" | "error" | "rejected" | "limit", "result": <JSON>, "stdout": str,
+     "error": None | {"type", "message", "line", "rule"}, "duration_ms": float}
+
+``language_guard=False`` is a test-only switch for the OS-isolation tests (never reachable from a
+policy): the code is then compiled with plain ``compile`` and runs with the real builtins, so
+only the operating system's layers stand in its way.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import CodeType
+from typing import TYPE_CHECKING, Any
+
+from ai_sandbox.exceptions import ConfigurationError, ResourceLimitExceeded, SecurityError
+from ai_sandbox.executor.compiler import CompileCache, CompileRefusal
+from ai_sandbox.executor.context import AI_FILENAME, FileAccess, RunContext, ai_line
+from ai_sandbox.executor.files import make_open
+from ai_sandbox.executor.guards import make_guards
+from ai_sandbox.executor.inputs import ResultError, copy_inputs, to_json_result
+from ai_sandbox.executor.modules import make_import
+from ai_sandbox.executor.safe_builtins import make_builtins
+
+if TYPE_CHECKING:
+    from ai_sandbox.policy import SandboxPolicy
+    from ai_sandbox.results import ExecutionResult
+
+__all__ = [
+    "COMPILE_CACHE",
+    "InProcessSession",
+    "RestrictedSession",
+    "execute_payload",
+    "run_to_result",
+]
+
+#: Compiled code by source hash, shared by every run in this process. A bounded cache of
+#: immutable code objects (not configuration): repeated calls pay compile once.
+COMPILE_CACHE = CompileCache(maxsize=256)
+
+_MAX_MESSAGE = 2000
+
+
+def _message(exc: BaseException) -> str:
+    try:
+        text = str(exc)
+    except BaseException:  # a message that cannot even be printed
+        text = f"<unprintable {type(exc).__name__}>"
+    if len(text) > _MAX_MESSAGE:
+        text = text[:_MAX_MESSAGE] + "... [truncated]"
+    return text
+
+
+def _error(
+    status: str, type_name: str, message: str, line: int | None = None, rule: str | None = None
+) -> dict[str, Any]:
+    return {
+        "status": status,
+        "result": None,
+        "error": {"type": type_name, "message": message, "line": line, "rule": rule},
+    }
+
+
+def _refused(exc: SecurityError, line: int | None) -> dict[str, Any]:
+    return _error("rejected", "SecurityError", _message(exc), line, exc.rule)
+
+
+def _describe_failure(exc: BaseException, ctx: RunContext) -> dict[str, Any]:
+    """The payload for an exception that ended the run (the first refusal wins)."""
+    if ctx.violation is not None:
+        refused, line = ctx.violation
+        return _refused(refused, line)
+    line = ai_line(exc.__traceback__)
+    if isinstance(exc, SecurityError):
+        return _refused(exc, line)
+    if isinstance(exc, ResourceLimitExceeded):
+        return _error("limit", "ResourceLimitExceeded", _message(exc), line, exc.limit)
+    if isinstance(exc, MemoryError):
+        return _error("limit", "MemoryError", "the code ran out of memory", line, "memory")
+    if isinstance(exc, ResultError):
+        return _error("error", "TypeError", _message(exc), None, None)
+    return _error("error", type(exc).__name__, _message(exc), line, None)
+
+
+class RestrictedSession:
+    """One namespace kept between runs (what ``Sandbox.session()`` builds on)."""
+
+    def __init__(
+        self, *, policy: SandboxPolicy, fs: FileAccess, language_guard: bool = True
+    ) -> None:
+        self._ctx = RunContext(policy, fs)
+        self._guarded = language_guard
+        self._namespace = self._build_namespace()
+
+    def _build_namespace(self) -> dict[str, Any]:
+        ctx = self._ctx
+        if not self._guarded:
+            return {"__builtins__": builtins, "__name__": "__main__"}
+        guards = make_guards(ctx)
+        namespace = dict(guards.namespace)
+        namespace["__builtins__"] = make_builtins(
+            ctx,
+            guards,
+            import_hook=make_import(ctx.policy.allowed_imports, ctx.refuse),
+            open_file=make_open(ctx),
+        )
+        return namespace
+
+    def _compile(self, code: str) -> CodeType | CompileRefusal:
+        if self._guarded:
+            return COMPILE_CACHE.get(code)
+        try:
+            return compile(code, AI_FILENAME, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError) as exc:
+            line = getattr(exc, "lineno", None)
+            return CompileRefusal("error", type(exc).__name__, _message(exc), line, None)
+
+    def run(self, code: str, inputs: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Run ``code`` in this session's namespace; never raises."""
+        started = time.perf_counter()
+        ctx = self._ctx
+        ctx.reset()
+        try:
+            payload = self._run(code, inputs)
+        except BaseException as exc:
+            payload = _describe_failure(exc, ctx)
+        payload["stdout"] = ctx.output.text()
+        payload["duration_ms"] = (time.perf_counter() - started) * 1000.0
+        payload.setdefault("error", None)
+        return payload
+
+    def _run(self, code: str, inputs: Mapping[str, Any] | None) -> dict[str, Any]:
+        ctx = self._ctx
+        if not isinstance(code, str):
+            return _error("error", "TypeError", "code must be a string of Python source")
+        try:
+            copied = copy_inputs(inputs)
+        except SecurityError as exc:
+            return _refused(exc, None)
+        compiled = self._compile(code)
+        if isinstance(compiled, CompileRefusal):
+            return _error(
+                compiled.status, compiled.type, compiled.message, compiled.line, compiled.rule
+            )
+        namespace = self._namespace
+        namespace.pop("result", None)
+        namespace.update(copied)
+        try:
+            # The one exec: restricted code in a guarded namespace, or (test-only switch, see
+            # the module docstring) plain code that only the OS layers contain.
+            if self._guarded:
+                exec(compiled, namespace)  # noqa: S102  # nosec B102
+            else:
+                with contextlib.redirect_stdout(ctx.output):
+                    exec(compiled, namespace)  # noqa: S102  # nosec B102
+            self._close_files()
+        except BaseException as exc:
+            with contextlib.suppress(BaseException):
+                self._close_files()
+            return _describe_failure(exc, ctx)
+        if ctx.violation is not None:
+            refused, line = ctx.violation
+            return _refused(refused, line)
+        try:
+            result = to_json_result(namespace.get("result"), ctx.policy.max_result_bytes)
+        except ResourceLimitExceeded as exc:
+            return _error("limit", "ResourceLimitExceeded", _message(exc), None, exc.limit)
+        return {"status": "ok", "result": result, "error": None}
+
+    def _close_files(self) -> None:
+        """Save files the code left open (as the interpreter would at exit)."""
+        files, self._ctx.open_files = self._ctx.open_files, []
+        for handle in files:
+            handle.close()
+
+
+def execute_payload(
+    code: str,
+    inputs: Mapping[str, Any] | None,
+    *,
+    policy: SandboxPolicy,
+    fs: FileAccess,
+    language_guard: bool = True,
+) -> dict[str, Any]:
+    """Run ``code`` once in a fresh namespace and describe the outcome as JSON data."""
+    return RestrictedSession(policy=policy, fs=fs, language_guard=language_guard).run(code, inputs)
+
+
+def run_to_result(
+    code: str,
+    inputs: Mapping[str, Any] | None,
+    *,
+    root: Path,
+    policy: SandboxPolicy,
+    isolation: str,
+    layers: tuple[str, ...],
+) -> ExecutionResult:
+    """In-process convenience for ``InProcessBackend``: one run as an ``ExecutionResult``."""
+    from ai_sandbox.results import ExecutionResult
+    from ai_sandbox.security import SafeFS
+
+    payload = execute_payload(code, inputs, policy=policy, fs=SafeFS(root, policy))
+    return ExecutionResult(**payload, isolation=isolation, layers=layers)
+
+
+class InProcessSession:
+    """``ExecutionSession`` for ``isolation="none"``: a :class:`RestrictedSession` in this
+    process."""
+
+    def __init__(self, root: Path, policy: SandboxPolicy, *, layers: tuple[str, ...]) -> None:
+        from ai_sandbox.security import SafeFS
+
+        self._session: RestrictedSession | None = RestrictedSession(
+            policy=policy, fs=SafeFS(root, policy)
+        )
+        self._layers = layers
+
+    def run(self, code: str, inputs: Mapping[str, Any] | None = None) -> ExecutionResult:
+        from ai_sandbox.results import ExecutionResult
+
+        if self._session is None:
+            raise ConfigurationError("this session is closed; start a new one")
+        payload = self._session.run(code, inputs)
+        return ExecutionResult(**payload, isolation="none", layers=self._layers)
+
+    def close(self) -> None:
+        self._session = None

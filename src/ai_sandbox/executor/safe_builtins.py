@@ -1,0 +1,187 @@
+"""The builtins the AI's code sees.
+
+Types and pure functions are the real ones (so ``isinstance(x, list)`` and subclassing work).
+Functions that iterate an argument (``sorted``, ``sum``, ``min``, ``zip``...) route it through
+``_getiter_``. ``getattr``/``hasattr``/``setattr``/``delattr``, ``type``, ``open`` and
+``__import__`` are guarded versions, and introspection or code-execution builtins (``eval``,
+``exec``, ``compile``, ``globals``, ``vars``, ``dir``, ``help``, ``input``...) are stubs that refuse
+with an explanation instead of failing with a bare ``NameError``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import collections
+from collections.abc import Callable
+from typing import Any
+
+from ai_sandbox.executor.context import RunContext
+from ai_sandbox.executor.guards import SANDBOX_CLASS_MARKER, Guards
+from ai_sandbox.executor.modules import NEVER_IMPORTABLE
+
+__all__ = ["SAFE_BUILTIN_NAMES", "make_builtins"]
+
+#: Real builtins handed to the code unchanged: types, constants and pure functions.
+SAFE_BUILTIN_NAMES: tuple[str, ...] = (
+    "None", "True", "False", "Ellipsis", "NotImplemented",
+    "__build_class__",
+    "abs", "ascii", "bin", "bool", "bytearray", "bytes", "callable", "chr", "classmethod",
+    "complex", "dict", "divmod", "float", "format", "frozenset", "hash", "hex", "id", "int",
+    "isinstance", "issubclass", "len", "list", "next", "object", "oct", "ord", "pow",
+    "property", "range", "repr", "round", "set", "slice", "staticmethod", "str", "tuple",
+    # exceptions
+    "ArithmeticError", "AssertionError", "AttributeError", "BaseException", "BufferError",
+    "EOFError", "Exception", "FileExistsError", "FileNotFoundError", "FloatingPointError",
+    "GeneratorExit", "ImportError", "IndexError", "IsADirectoryError", "KeyError",
+    "KeyboardInterrupt", "LookupError", "MemoryError", "ModuleNotFoundError", "NameError",
+    "NotADirectoryError", "NotImplementedError", "OSError", "OverflowError", "PermissionError",
+    "RecursionError", "ReferenceError", "RuntimeError", "StopIteration", "SyntaxError",
+    "SystemExit", "TimeoutError", "TypeError", "UnboundLocalError", "UnicodeDecodeError",
+    "UnicodeEncodeError", "UnicodeError", "ValueError", "ZeroDivisionError",
+    # warnings (as values only; there is no warnings module)
+    "DeprecationWarning", "FutureWarning", "RuntimeWarning", "UserWarning", "Warning",
+)  # fmt: skip
+
+#: Builtins replaced by a stub that refuses, with the advice the model gets.
+_REFUSED: dict[str, str] = {
+    "eval": "write the expression directly instead of building it as a string",
+    "exec": "write the code directly instead of building it as a string",
+    "compile": "write the code directly instead of building it as a string",
+    "globals": "keep shared values in a dict you create",
+    "locals": "keep values in a dict you create",
+    "vars": "keep values in a dict you create",
+    "dir": "use isinstance() or hasattr() with a public name",
+    "help": "documentation lookup is not available",
+    "input": "there is no interactive input; take values from your inputs",
+    "breakpoint": "debugging is not available",
+    "memoryview": "use bytes or bytearray",
+    "super": "call the base class method directly, e.g. Base.method(self, ...)",
+    "exit": "let the code finish, or raise an exception",
+    "quit": "let the code finish, or raise an exception",
+    "aiter": "async code is not available",
+    "anext": "async code is not available",
+}
+
+_TYPE_RESULTS: frozenset[type] = frozenset(
+    {
+        bool, bytearray, bytes, complex, dict, float, frozenset, int, list, object, range, set,
+        slice, str, tuple, type(None), enumerate, zip, map, filter, reversed,
+        collections.Counter, collections.OrderedDict, collections.defaultdict, collections.deque,
+    }
+)  # fmt: skip
+
+
+def _refusing(ctx: RunContext, name: str, advice: str) -> Callable[..., Any]:
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        ctx.refuse(f"{name}() is not available in the sandbox; {advice}", "builtin")
+
+    refused.__name__ = name
+    return refused
+
+
+def make_builtins(
+    ctx: RunContext,
+    guards: Guards,
+    *,
+    import_hook: Callable[..., Any],
+    open_file: Callable[..., Any],
+) -> dict[str, Any]:
+    """The ``__builtins__`` dict of one namespace."""
+    getiter = guards.getiter
+    allowed_modules = ctx.policy.allowed_imports
+    table: dict[str, Any] = {name: getattr(builtins, name) for name in SAFE_BUILTIN_NAMES}
+
+    def sandbox_sorted(iterable: Any, /, *, key: Any = None, reverse: bool = False) -> list[Any]:
+        return sorted(getiter(iterable), key=key, reverse=reverse)
+
+    def sandbox_sum(iterable: Any, /, start: Any = 0) -> Any:
+        return sum(getiter(iterable), start)
+
+    def sandbox_min(*args: Any, **kwargs: Any) -> Any:
+        if len(args) == 1:
+            return min(getiter(args[0]), **kwargs)
+        return min(*args, **kwargs)
+
+    def sandbox_max(*args: Any, **kwargs: Any) -> Any:
+        if len(args) == 1:
+            return max(getiter(args[0]), **kwargs)
+        return max(*args, **kwargs)
+
+    def sandbox_any(iterable: Any, /) -> bool:
+        return any(getiter(iterable))
+
+    def sandbox_all(iterable: Any, /) -> bool:
+        return all(getiter(iterable))
+
+    def sandbox_enumerate(iterable: Any, start: int = 0) -> enumerate[Any]:
+        return enumerate(getiter(iterable), start)
+
+    def sandbox_zip(*iterables: Any, strict: bool = False) -> zip[Any]:
+        return zip(*[getiter(it) for it in iterables], strict=strict)
+
+    def sandbox_map(function: Any, iterable: Any, /, *iterables: Any) -> map[Any]:
+        return map(function, getiter(iterable), *[getiter(it) for it in iterables])
+
+    def sandbox_filter(function: Any, iterable: Any, /) -> filter[Any]:
+        return filter(function, getiter(iterable))
+
+    def sandbox_reversed(sequence: Any, /) -> Any:
+        return reversed(getiter(sequence))
+
+    def sandbox_iter(obj: Any, *sentinel: Any) -> Any:
+        if sentinel:
+            return iter(obj, *sentinel)
+        return iter(getiter(obj))
+
+    def sandbox_type(*args: Any) -> type:
+        if len(args) != 1:
+            ctx.refuse(
+                "type() with three arguments (creating classes) is not allowed; "
+                "use a class statement",
+                "type",
+            )
+        cls = type(args[0])
+        module = getattr(cls, "__module__", None)
+        if (
+            cls in _TYPE_RESULTS
+            or getattr(cls, SANDBOX_CLASS_MARKER, False) is True
+            or issubclass(cls, BaseException)
+            or (
+                isinstance(module, str)
+                and module in allowed_modules
+                and module.partition(".")[0] not in NEVER_IMPORTABLE
+            )
+        ):
+            return cls
+        ctx.refuse(
+            f"type() of a {cls.__name__} object is not available in the sandbox; "
+            "use isinstance(value, SomeType)",
+            "type",
+        )
+
+    table.update(
+        {
+            "sorted": sandbox_sorted,
+            "sum": sandbox_sum,
+            "min": sandbox_min,
+            "max": sandbox_max,
+            "any": sandbox_any,
+            "all": sandbox_all,
+            "enumerate": sandbox_enumerate,
+            "zip": sandbox_zip,
+            "map": sandbox_map,
+            "filter": sandbox_filter,
+            "reversed": sandbox_reversed,
+            "iter": sandbox_iter,
+            "type": sandbox_type,
+            "getattr": guards.safe_getattr,
+            "hasattr": guards.safe_hasattr,
+            "setattr": guards.safe_setattr,
+            "delattr": guards.safe_delattr,
+            "open": open_file,
+            "__import__": import_hook,
+        }
+    )
+    for name, advice in _REFUSED.items():
+        table[name] = _refusing(ctx, name, advice)
+    return table

@@ -1,0 +1,243 @@
+"""``WorkerBackend``: every run in a fresh, locked-down, single-use worker process.
+
+One backend owns one zygote (a small parent that forks workers), a pool of ready workers and
+the host side of file access. ``execute`` takes a ready worker, runs one job on it and throws it
+away; ``session`` keeps one worker for a series of runs. Thread-safe: concurrent calls run in
+parallel workers, at most ``max_parallel`` at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import weakref
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ai_sandbox.backend import ExecutionSession
+from ai_sandbox.exceptions import ConfigurationError, SandboxError
+from ai_sandbox.isolation.broker import Broker
+from ai_sandbox.isolation.exchange import Outcome, run_job
+from ai_sandbox.isolation.pool import WorkerPool
+from ai_sandbox.isolation.protocol import encode_json
+from ai_sandbox.isolation.zygote_client import Worker, ZygoteClient
+from ai_sandbox.policy import SandboxPolicy
+from ai_sandbox.results import ErrorInfo, ExecutionResult
+from ai_sandbox.security import SafeFS
+
+__all__ = ["WorkerBackend", "WorkerSession"]
+
+#: Upper bound on concurrently running workers per backend.
+_MAX_PARALLEL_CAP = 64
+
+
+class WorkerBackend:
+    """``isolation="strict"`` / ``"process"``: the OS is the boundary.
+
+    ``_language_guard=False`` switches RestrictedPython off inside the workers. It exists only
+    so tests and ``ai-sandbox doctor`` can prove the OS layers hold on their own; no policy can
+    reach it.
+    """
+
+    layers: tuple[str, ...]
+
+    def __init__(self, root: Path, policy: SandboxPolicy, *, _language_guard: bool = True) -> None:
+        self._root = root
+        self._policy = policy
+        self._guard: tuple[str, ...] = ("restricted_python",) if _language_guard else ()
+        fs = SafeFS(root, policy)
+        try:
+            self._zygote = ZygoteClient.start(root, policy, language_guard=_language_guard)
+        except BaseException:
+            fs.close()
+            raise
+        try:
+            # Spawn one worker now: a layer that cannot be applied fails here (fail closed).
+            first = self._zygote.spawn()
+        except BaseException:
+            self._zygote.close()
+            fs.close()
+            raise
+        self._broker = Broker(fs, policy)
+        self._sessions: weakref.WeakSet[WorkerSession] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._closed = False
+        cpus = os.cpu_count() or 1
+        #: At most this many workers run jobs at once; further calls wait for a slot.
+        self.max_parallel = min(_MAX_PARALLEL_CAP, 2 * max(cpus, policy.pool_size, 1))
+        self._slots = threading.BoundedSemaphore(self.max_parallel)
+        self.layers = self._layers_of(first)
+        self._pool = WorkerPool(self._zygote.spawn, self._discard, size=policy.pool_size)
+        self._pool.start(first)
+        self._finalizer = weakref.finalize(self, _shutdown, self._pool, self._zygote, fs)
+
+    @property
+    def available(self) -> dict[str, tuple[bool, str]]:
+        """Each layer the zygote probed: (available on this kernel?, detail)."""
+        return dict(self._zygote.info.probe)
+
+    @property
+    def required(self) -> frozenset[str]:
+        """The layers this policy's isolation level requires."""
+        return self._zygote.info.required
+
+    def execute(self, code: str, inputs: Mapping[str, Any] | None = None) -> ExecutionResult:
+        """Run ``code`` in a fresh worker; the outcome is in the result's ``status``."""
+        job = _job(code, inputs)
+        if isinstance(job, ExecutionResult):
+            return self._stamp(job)
+        with self._slots:
+            for _attempt in range(2):  # once more if a pooled worker had died before its job
+                try:
+                    worker = self._pool.take()
+                except SandboxError as exc:
+                    return self._stamp(_failure(exc))
+                try:
+                    outcome = self._run_on(worker, job)
+                finally:
+                    self._discard(worker)
+                    self._pool.refill()
+                if outcome.delivered:
+                    break
+            return outcome.result
+
+    def session(self) -> ExecutionSession:
+        """A long-lived worker that keeps variables between runs (same layers)."""
+        with self._lock:
+            if self._closed:
+                raise ConfigurationError("this Sandbox is closed")
+        worker = self._zygote.spawn(session=True)
+        session = WorkerSession(self, worker)
+        with self._lock:
+            self._sessions.add(session)
+        return session
+
+    def close(self) -> None:
+        """Stop the pool, every session and the zygote. Idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            sessions = list(self._sessions)
+        for session in sessions:
+            session.close()
+        self._finalizer()
+
+    # -- internals used by sessions ----------------------------------------------------------
+    def _run_on(self, worker: Worker, job: bytes) -> Outcome:
+        return run_job(
+            worker,
+            job,
+            zygote=self._zygote,
+            broker=self._broker,
+            timeout_s=self._policy.timeout_s,
+            isolation=self._policy.isolation,
+            layers=self._layers_of(worker),
+        )
+
+    def _layers_of(self, worker: Worker) -> tuple[str, ...]:
+        """What a result from ``worker`` reports: its active OS layers, the wall clock, and
+        the language guard when it is on."""
+        return (*worker.layers, "wall_clock_kill", *self._guard)
+
+    def _discard(self, worker: Worker) -> None:
+        worker.close()
+
+    def _stamp(self, result: ExecutionResult) -> ExecutionResult:
+        return result.model_copy(
+            update={"isolation": self._policy.isolation, "layers": self.layers}
+        )
+
+
+class WorkerSession:
+    """Runs on one long-lived worker, keeping variables; thread-safe (one run at a time).
+
+    A timeout or crash ends the session: that run reports what happened, and every later run
+    returns ``status="error"`` with ``error.type == "SessionClosed"``.
+    """
+
+    def __init__(self, backend: WorkerBackend, worker: Worker) -> None:
+        self._backend = backend
+        self._worker = worker
+        self._lock = threading.Lock()
+        self._ended: str | None = None
+        try:
+            worker.channel.send({"type": "session"}, deadline=time.monotonic() + 5.0)
+        except (SandboxError, TimeoutError) as exc:
+            self._end(f"the session's worker could not start ({exc})")
+
+    @property
+    def closed(self) -> bool:
+        return self._ended is not None
+
+    def run(self, code: str, inputs: Mapping[str, Any] | None = None) -> ExecutionResult:
+        """Run ``code`` in this session's worker; variables persist between runs."""
+        job = _job(code, inputs)
+        if isinstance(job, ExecutionResult):
+            return self._backend._stamp(job)
+        with self._lock:
+            if self._ended is not None:
+                return self._closed_result()
+            outcome = self._backend._run_on(self._worker, job)
+            result = outcome.result
+            if not outcome.worker_alive:
+                self._end(f"the session ended after a {result.status} ({_why(result)})")
+            return result
+
+    def close(self) -> None:
+        """End the session and its worker. Idempotent."""
+        with self._lock:
+            self._end("the session was closed")
+
+    def __enter__(self) -> WorkerSession:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _end(self, reason: str) -> None:
+        if self._ended is None:
+            self._ended = reason
+            self._backend._discard(self._worker)
+
+    def _closed_result(self) -> ExecutionResult:
+        error = ErrorInfo(
+            type="SessionClosed",
+            message=f"{self._ended}; start a new session to keep working",
+        )
+        return self._backend._stamp(ExecutionResult(status="error", error=error))
+
+
+def _job(code: str, inputs: Mapping[str, Any] | None) -> bytes | ExecutionResult:
+    """The encoded job message, or an error result when it cannot cross the channel."""
+    if not isinstance(code, str):
+        return _input_error("code must be a string of Python source")
+    if inputs is not None and not isinstance(inputs, Mapping):
+        return _input_error("inputs must be a mapping of names to JSON values")
+    plain = dict(inputs) if inputs is not None else None
+    try:
+        return encode_json({"type": "run", "code": code, "inputs": plain})
+    except (TypeError, ValueError, RecursionError):
+        return _input_error("inputs must be JSON data (dict, list, str, int, float, bool, None)")
+
+
+def _input_error(message: str) -> ExecutionResult:
+    return ExecutionResult(status="error", error=ErrorInfo(type="ToolInputError", message=message))
+
+
+def _failure(exc: SandboxError) -> ExecutionResult:
+    return ExecutionResult(
+        status="error", error=ErrorInfo(type=type(exc).__name__, message=str(exc))
+    )
+
+
+def _why(result: ExecutionResult) -> str:
+    return result.error.message if result.error is not None else result.status
+
+
+def _shutdown(pool: WorkerPool, zygote: ZygoteClient, fs: SafeFS) -> None:
+    pool.close()
+    zygote.close()
+    fs.close()

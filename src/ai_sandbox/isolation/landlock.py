@@ -1,0 +1,243 @@
+"""Landlock: read-only access to the interpreter's own files, no TCP, no signals out.
+
+One ruleset covers three layers:
+
+- ``landlock_fs``: every filesystem right the kernel's ABI knows is *handled* (denied unless
+  a rule grants it); the only rules grant ``READ_FILE | READ_DIR`` beneath the directories the
+  interpreter imports from, and ``READ_FILE`` (no listing) beneath the system library
+  directories extension modules load shared libraries from. Nothing is writable or executable
+  anywhere. The worker never opens files of the sandbox root itself: its ``open()`` is
+  brokered to the host.
+- ``landlock_net`` (ABI >= 4): ``BIND_TCP`` and ``CONNECT_TCP`` are handled with no rule.
+- ``landlock_scope`` (ABI >= 6): abstract unix sockets and signals are scoped to the domain,
+  so a worker cannot signal the host, the zygote or another Sandbox's workers.
+
+The ruleset is built once (in the zygote); each worker calls :func:`restrict_self` itself, so
+each gets its own nested domain. Landlock binds the calling thread only: restrict a
+single-threaded process. Only access bits the running kernel's ABI knows are requested
+(best effort, as in the kernel documentation).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import fcntl
+import os
+import stat
+import sys
+import sysconfig
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from ai_sandbox.isolation._syscalls import syscall
+
+__all__ = [
+    "LandlockRuleset",
+    "abi_version",
+    "create_ruleset",
+    "interpreter_read_paths",
+    "restrict_self",
+    "system_library_paths",
+]
+
+_CREATE_RULESET_VERSION: Final = 1
+_RULE_PATH_BENEATH: Final = 1
+
+FS_EXECUTE: Final = 1 << 0
+FS_READ_FILE: Final = 1 << 2
+FS_READ_DIR: Final = 1 << 3
+# Bits each ABI added: v1 has 0..12, v2 REFER, v3 TRUNCATE, v5 IOCTL_DEV.
+_FS_BY_ABI: Final = ((1, (1 << 13) - 1), (2, 1 << 13), (3, 1 << 14), (5, 1 << 15))
+_SYSTEM_LIBRARY_PATHS: Final = (
+    "/lib",
+    "/lib64",
+    "/usr/lib",
+    "/usr/lib64",
+    "/usr/local/lib",
+    "/etc/ld.so.cache",
+)
+_NET_BIND_TCP: Final = 1 << 0
+_NET_CONNECT_TCP: Final = 1 << 1
+_SCOPE_ABSTRACT_UNIX_SOCKET: Final = 1 << 0
+_SCOPE_SIGNAL: Final = 1 << 1
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = (
+        ("handled_access_fs", ctypes.c_uint64),
+        ("handled_access_net", ctypes.c_uint64),
+        ("scoped", ctypes.c_uint64),
+    )
+
+
+class _PathBeneathAttr(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = (("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32))
+
+
+@dataclass(frozen=True, slots=True)
+class LandlockRuleset:
+    """A prepared ruleset: ``fd`` is inherited by forked workers and consumed by them."""
+
+    fd: int
+    abi: int
+    handled_fs: int
+    handled_net: int
+    scoped: int
+    read_paths: tuple[str, ...]
+
+    @property
+    def layers(self) -> tuple[str, ...]:
+        """The layer names this ruleset enforces once applied."""
+        names = ["landlock_fs"]
+        if self.handled_net:
+            names.append("landlock_net")
+        if self.scoped:
+            names.append("landlock_scope")
+        return tuple(names)
+
+
+def abi_version() -> int:
+    """The kernel's Landlock ABI version, or 0 when Landlock is missing or disabled."""
+    try:
+        return syscall("landlock_create_ruleset", 0, 0, _CREATE_RULESET_VERSION)
+    except OSError:
+        return 0
+
+
+def handled_fs_access(abi: int) -> int:
+    """Every filesystem access right ABI ``abi`` knows."""
+    mask = 0
+    for since, bits in _FS_BY_ABI:
+        if abi >= since:
+            mask |= bits
+    return mask
+
+
+def interpreter_read_paths() -> tuple[str, ...]:
+    """Directories (and zip files) the interpreter imports from, readable by workers.
+
+    The standard library of ``sys.base_prefix`` and ``sys.prefix``, every ``sys.path`` entry
+    inside those prefixes or named ``site-packages``/``dist-packages``, and the directory
+    ai_sandbox itself is imported from (an editable install). The current directory and
+    other ``sys.path`` entries are left out: they may be the host's project, secrets included.
+    Paths that do not exist are skipped.
+    """
+    prefixes = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    candidates: list[str] = []
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        for scheme_vars in ({"base": sys.base_prefix}, {"base": sys.prefix}):
+            with contextlib.suppress(KeyError):
+                candidates.append(sysconfig.get_path(key, vars=scheme_vars))
+    for entry in sys.path:
+        if not entry or not os.path.isabs(entry):
+            continue
+        path = Path(entry).resolve()
+        if path.name in {"site-packages", "dist-packages"} or any(
+            path.is_relative_to(prefix) for prefix in prefixes
+        ):
+            candidates.append(str(path))
+    candidates.append(str(Path(__file__).resolve().parents[2]))  # where ai_sandbox lives
+    seen: dict[str, None] = {}
+    for candidate in candidates:
+        resolved = str(Path(candidate).resolve())
+        if os.path.exists(resolved):
+            seen.setdefault(resolved, None)
+    return tuple(seen)
+
+
+def system_library_paths() -> tuple[str, ...]:
+    """Where the dynamic loader finds the shared libraries extension modules link against.
+
+    Workers get ``READ_FILE`` (not ``READ_DIR``: no listing) beneath these, so importing an
+    extension module such as ``_bz2`` (which loads ``libbz2``) still works.
+    """
+    found: dict[str, None] = {}
+    for candidate in _SYSTEM_LIBRARY_PATHS:
+        if os.path.exists(candidate):
+            found.setdefault(str(Path(candidate).resolve()), None)
+    return tuple(found)
+
+
+def create_ruleset(
+    read_paths: Iterable[str],
+    *,
+    library_paths: Iterable[str] = (),
+    abi: int | None = None,
+) -> LandlockRuleset:
+    """Build the worker ruleset; ``OSError`` when Landlock is unavailable or a rule is refused.
+
+    ``read_paths`` get ``READ_FILE | READ_DIR`` beneath them, ``library_paths`` only
+    ``READ_FILE``. ``abi`` caps the ABI used (tests); by default the kernel's own.
+    """
+    kernel_abi = abi_version()
+    if kernel_abi < 1:
+        raise OSError(errno.EOPNOTSUPP, "Landlock is not supported or not enabled by the kernel")
+    used = kernel_abi if abi is None else min(abi, kernel_abi)
+    attr = _RulesetAttr(
+        handled_access_fs=handled_fs_access(used),
+        handled_access_net=(_NET_BIND_TCP | _NET_CONNECT_TCP) if used >= 4 else 0,
+        scoped=(_SCOPE_ABSTRACT_UNIX_SOCKET | _SCOPE_SIGNAL) if used >= 6 else 0,
+    )
+    fd = syscall("landlock_create_ruleset", ctypes.byref(attr), ctypes.sizeof(attr), 0)
+    fd = _above_stdio(fd)
+    added: list[str] = []
+    try:
+        for path in read_paths:
+            if _add_rule(fd, path, FS_READ_FILE | FS_READ_DIR):
+                added.append(path)
+        for path in library_paths:
+            if _add_rule(fd, path, FS_READ_FILE):
+                added.append(path)
+    except OSError:
+        os.close(fd)
+        raise
+    return LandlockRuleset(
+        fd=fd,
+        abi=used,
+        handled_fs=attr.handled_access_fs,
+        handled_net=attr.handled_access_net,
+        scoped=attr.scoped,
+        read_paths=tuple(added),
+    )
+
+
+def _above_stdio(fd: int) -> int:
+    """Move ``fd`` above 0-2, which workers point at ``/dev/null``."""
+    if fd > 2:
+        return fd
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+    os.close(fd)
+    return moved
+
+
+def _add_rule(ruleset_fd: int, path: str, access: int) -> bool:
+    """Allow ``access`` beneath ``path``; ``False`` if it vanished or cannot be opened."""
+    try:
+        path_fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        if not stat.S_ISDIR(os.fstat(path_fd).st_mode):
+            access &= FS_READ_FILE  # directory rights on a file are refused (EINVAL)
+        rule = _PathBeneathAttr(allowed_access=access, parent_fd=path_fd)
+        syscall("landlock_add_rule", ruleset_fd, _RULE_PATH_BENEATH, ctypes.byref(rule), 0)
+    finally:
+        os.close(path_fd)
+    return True
+
+
+def restrict_self(ruleset: LandlockRuleset) -> None:
+    """Enforce ``ruleset`` on the calling thread (and its future children), then close it.
+
+    Needs ``no_new_privs`` (or ``CAP_SYS_ADMIN``). Raises ``OSError`` if the kernel refuses.
+    """
+    try:
+        syscall("landlock_restrict_self", ruleset.fd, 0)
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(ruleset.fd)

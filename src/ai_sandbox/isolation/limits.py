@@ -1,0 +1,35 @@
+"""Frame caps for each direction of the host <-> worker channel, derived from the policy.
+
+Both ends compute the same numbers: the worker refuses to send more than the host will read,
+and the host refuses to read more than these caps (checked on the header, before the body).
+(The worker's rlimits live in :mod:`~ai_sandbox.isolation.rlimits`.)
+"""
+
+from __future__ import annotations
+
+from ai_sandbox.policy import SandboxPolicy
+
+__all__ = ["MAX_JOB_BYTES", "host_recv_cap", "worker_recv_cap"]
+
+#: Largest job frame (code + inputs as JSON) the host sends a worker.
+MAX_JOB_BYTES = 16 * 1024 * 1024
+#: Room for the JSON envelope around the capped fields.
+_SLACK = 64 * 1024
+#: Worst-case growth of text when JSON-escaped (a control character becomes ``\\u0000``).
+_ESCAPE_FACTOR = 6
+
+
+def _b64_len(size: int) -> int:
+    return 4 * ((size + 2) // 3)
+
+
+def host_recv_cap(policy: SandboxPolicy) -> int:
+    """Largest frame a worker may send: a result payload or a file-write request."""
+    payload = _ESCAPE_FACTOR * policy.max_output_bytes + policy.max_result_bytes
+    write_request = _b64_len(policy.max_file_bytes) + _ESCAPE_FACTOR * policy.max_path_length
+    return max(payload, write_request) + _SLACK
+
+
+def worker_recv_cap(policy: SandboxPolicy) -> int:
+    """Largest frame the host may send a worker: a job or a file-read reply."""
+    return max(MAX_JOB_BYTES, _b64_len(policy.max_file_bytes)) + _SLACK

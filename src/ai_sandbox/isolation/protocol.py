@@ -1,0 +1,190 @@
+"""The wire format between host, zygote and worker: JSON only, size-capped on both sides.
+
+Two transports:
+
+* :class:`Channel` wraps a ``SOCK_STREAM`` socket (host <-> worker). A frame is a 4-byte
+  big-endian length followed by that many bytes of UTF-8 JSON. The sender refuses to send a
+  frame over its cap and the receiver refuses to read one over its cap *before* reading the
+  body, so neither side ever buffers unbounded data from the other.
+* :func:`send_message` / :func:`recv_message` use a ``SOCK_SEQPACKET`` socket (host <-> zygote):
+  one JSON document per datagram, optionally carrying file descriptors (``SCM_RIGHTS``).
+
+Nothing here unpickles or evaluates anything: a peer can at worst send valid JSON we then
+validate. Violations raise :class:`~ai_sandbox.exceptions.WorkerError` (the peer spoke
+nonsense) or :class:`TimeoutError` (a deadline passed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import struct
+import time
+from typing import Any
+
+from ai_sandbox.exceptions import ResourceLimitExceeded, WorkerError
+
+__all__ = [
+    "HEADER",
+    "Channel",
+    "decode_json",
+    "encode_json",
+    "recv_message",
+    "send_message",
+]
+
+#: Frame header: the body's length as an unsigned 32-bit big-endian integer.
+HEADER = struct.Struct(">I")
+_RECV_CHUNK = 256 * 1024
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-standard JSON constant {name}")
+
+
+def encode_json(obj: Any) -> bytes:
+    """``obj`` as compact UTF-8 JSON (standard JSON only: no NaN or Infinity)."""
+    try:
+        text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates cannot be UTF-8: escape them instead (still valid JSON).
+        text = json.dumps(obj, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+        return text.encode("ascii")
+
+
+def decode_json(data: bytes) -> Any:
+    """Parse JSON from a peer; any malformation (or absurd nesting) is a :class:`WorkerError`."""
+    try:
+        return json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
+    except (ValueError, RecursionError, MemoryError) as exc:
+        raise WorkerError(f"the peer sent malformed JSON ({type(exc).__name__})") from None
+
+
+class Channel:
+    """Length-prefixed JSON frames over a stream socket, with a cap per direction.
+
+    Not thread-safe: one thread talks on a channel at a time.
+    """
+
+    __slots__ = ("_buf", "eof", "max_recv", "max_send", "sock")
+
+    def __init__(self, sock: socket.socket, *, max_send: int, max_recv: int) -> None:
+        self.sock = sock
+        self.max_send = max_send
+        self.max_recv = max_recv
+        self._buf = bytearray()
+        #: True once the peer closed its end (EOF or a broken pipe), as opposed to misbehaving.
+        self.eof = False
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def send(self, obj: Any, *, deadline: float | None = None) -> None:
+        """Send one frame; :class:`ResourceLimitExceeded` if it is over ``max_send``."""
+        self.send_bytes(encode_json(obj), deadline=deadline)
+
+    def send_bytes(self, body: bytes, *, deadline: float | None = None) -> None:
+        """Send an already-encoded JSON body as one frame."""
+        if len(body) > self.max_send:
+            raise ResourceLimitExceeded(
+                "message",
+                f"message of {len(body)} bytes exceeds the channel cap of {self.max_send}",
+            )
+        self.sock.settimeout(_remaining(deadline))
+        try:
+            self.sock.sendall(HEADER.pack(len(body)) + body)
+        except TimeoutError:
+            raise
+        except OSError as exc:
+            self.eof = True
+            raise WorkerError(f"the channel is broken ({exc.strerror or exc})") from None
+
+    def recv(self, *, deadline: float | None = None) -> Any:
+        """Receive and parse one frame.
+
+        Raises :class:`WorkerError` on EOF, an oversized frame or bad JSON, and
+        :class:`TimeoutError` once ``deadline`` (a ``time.monotonic()`` value) has passed.
+        """
+        return decode_json(self.recv_bytes(deadline=deadline))
+
+    def recv_bytes(self, *, deadline: float | None = None) -> bytes:
+        """Receive one frame's body without parsing it."""
+        self._fill(HEADER.size, deadline)
+        (size,) = HEADER.unpack_from(self._buf)
+        if size > self.max_recv:
+            raise WorkerError(
+                f"the peer announced a {size}-byte message; the cap is {self.max_recv} bytes"
+            )
+        self._fill(HEADER.size + size, deadline)
+        body = bytes(self._buf[HEADER.size : HEADER.size + size])
+        del self._buf[: HEADER.size + size]
+        return body
+
+    def _fill(self, need: int, deadline: float | None) -> None:
+        while len(self._buf) < need:
+            self.sock.settimeout(_remaining(deadline))
+            try:
+                chunk = self.sock.recv(max(_RECV_CHUNK, need - len(self._buf)))
+            except TimeoutError:
+                raise
+            except OSError as exc:
+                self.eof = True
+                raise WorkerError(f"the channel is broken ({exc.strerror or exc})") from None
+            if not chunk:
+                self.eof = True
+                raise WorkerError("the peer closed the channel")
+            self._buf += chunk
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _remaining(deadline: float | None) -> float | None:
+    if deadline is None:
+        return None
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("deadline passed")
+    return left
+
+
+def send_message(sock: socket.socket, obj: Any, *, fds: tuple[int, ...] = ()) -> None:
+    """Send one JSON datagram on a ``SOCK_SEQPACKET`` socket, optionally with descriptors."""
+    body = encode_json(obj)
+    if fds:
+        socket.send_fds(sock, [body], list(fds))
+    else:
+        sock.sendall(body)
+
+
+def recv_message(sock: socket.socket, *, max_bytes: int, max_fds: int = 0) -> tuple[Any, list[int]]:
+    """Receive one JSON datagram and any descriptors it carries.
+
+    Raises :class:`WorkerError` on EOF, truncation (a datagram over ``max_bytes``), or bad JSON;
+    received descriptors are closed before raising so none leak.
+    """
+    anc = socket.CMSG_SPACE(max_fds * 4) if max_fds else 0
+    data, ancdata, flags, _addr = sock.recvmsg(max_bytes + 1, anc)
+    fds: list[int] = []
+    for level, kind, payload in ancdata:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            usable = len(payload) - len(payload) % 4
+            fds.extend(struct.unpack(f"{usable // 4}i", payload[:usable]))
+    try:
+        if flags & (socket.MSG_TRUNC | socket.MSG_CTRUNC) or len(data) > max_bytes:
+            raise WorkerError(f"a control message exceeded {max_bytes} bytes or its descriptors")
+        if not data:
+            raise WorkerError("the peer closed the control channel")
+        return decode_json(data), fds
+    except BaseException:
+        for fd in fds:
+            _close_quietly(fd)
+        raise
+
+
+def _close_quietly(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        os.close(fd)

@@ -1,0 +1,240 @@
+"""What a forked worker does: lock itself down, say hello, run one job (or a session), exit.
+
+Runs in the child of a fork from the zygote. The order matters: ``lockdown_worker`` closes every
+descriptor except the channel and applies the OS layers *before* the worker reads any job, so
+no AI code ever runs in a process that is not locked down. The worker never touches the sandbox
+root itself: file access goes over the channel to the host (:class:`ChannelFS`), which applies
+the path policy with :class:`~ai_sandbox.security.SafeFS`.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import os
+import resource
+import socket
+from typing import Any, NoReturn
+
+from ai_sandbox.exceptions import (
+    IsolationUnavailable,
+    ResourceLimitExceeded,
+    SandboxError,
+    SecurityError,
+    WorkerError,
+)
+from ai_sandbox.isolation.limits import host_recv_cap, worker_recv_cap
+from ai_sandbox.isolation.protocol import Channel, decode_json, encode_json
+from ai_sandbox.policy import SandboxPolicy
+
+__all__ = ["ChannelFS", "run_worker"]
+
+_EXIT_OK = 0
+_EXIT_LOCKDOWN_FAILED = 3
+_EXIT_CHANNEL_LOST = 4
+
+_OS_ERRORS: dict[str, type[OSError]] = {
+    cls.__name__: cls
+    for cls in (
+        FileNotFoundError,
+        FileExistsError,
+        IsADirectoryError,
+        NotADirectoryError,
+        PermissionError,
+    )
+}
+
+
+class ChannelFS:
+    """The worker's ``FileAccess``: every read and write is a request to the host."""
+
+    def __init__(self, channel: Channel, policy: SandboxPolicy) -> None:
+        self._channel = channel
+        self._policy = policy
+
+    def read_bytes(self, path: str) -> bytes:
+        reply = self._ask({"type": "read", "path": str(path)})
+        data = reply.get("data_b64")
+        if not isinstance(data, str):
+            raise WorkerError("the host sent a malformed file reply")
+        return base64.b64decode(data, validate=True)
+
+    def write_bytes(self, path: str, data: bytes) -> int:
+        if len(data) > self._policy.max_file_bytes:
+            raise ResourceLimitExceeded(
+                "file_size",
+                f"refusing to write {len(data)} bytes: the file size limit is "
+                f"{self._policy.max_file_bytes} bytes",
+            )
+        payload = base64.b64encode(bytes(data)).decode("ascii")
+        reply = self._ask({"type": "write", "path": str(path), "data_b64": payload})
+        written = reply.get("written")
+        if not isinstance(written, int):
+            raise WorkerError("the host sent a malformed file reply")
+        return written
+
+    def _ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        self._channel.send(request)
+        reply = self._channel.recv()
+        if not isinstance(reply, dict):
+            raise WorkerError("the host sent a malformed file reply")
+        if reply.get("ok") is True:
+            return reply
+        raise _error_from_reply(reply.get("error"))
+
+
+def _error_from_reply(error: Any) -> Exception:
+    """Rebuild the host's refusal as the exception the executor reports to the AI."""
+    if not isinstance(error, dict):
+        return WorkerError("the host sent a malformed file reply")
+    kind = str(error.get("type", ""))
+    message = str(error.get("message", "file operation refused"))
+    rule = error.get("rule")
+    if kind == "SecurityError":
+        return SecurityError(message, rule=str(rule) if rule else "policy")
+    if kind == "ResourceLimitExceeded":
+        return ResourceLimitExceeded(str(rule) if rule else "file_size", message)
+    return _OS_ERRORS.get(kind, OSError)(message)
+
+
+def run_worker(
+    plan: Any, sock: socket.socket, policy: SandboxPolicy, *, language_guard: bool
+) -> NoReturn:
+    """The worker's whole life, from just after ``fork`` to ``_exit``."""
+    from ai_sandbox.isolation.layers import lockdown_worker
+
+    channel = Channel(sock, max_send=host_recv_cap(policy), max_recv=worker_recv_cap(policy))
+    try:
+        active = lockdown_worker(plan, keep_fds=(sock.fileno(),))
+    except IsolationUnavailable as exc:
+        _say(channel, {"type": "failed", "layer": exc.layer, "message": str(exc)})
+        os._exit(_EXIT_LOCKDOWN_FAILED)
+    except BaseException as exc:
+        message = f"lockdown failed: {type(exc).__name__}: {exc}"
+        _say(channel, {"type": "failed", "layer": "lockdown", "message": message})
+        os._exit(_EXIT_LOCKDOWN_FAILED)
+    _warm_up(policy, language_guard)
+    if not _say(channel, {"type": "hello", "layers": list(active)}):
+        os._exit(_EXIT_CHANNEL_LOST)
+    try:
+        job = channel.recv()
+    except (SandboxError, OSError):
+        os._exit(_EXIT_CHANNEL_LOST)
+    fs = ChannelFS(channel, policy)
+    if isinstance(job, dict) and job.get("type") == "session":
+        _serve_session(channel, fs, policy, language_guard)
+    elif isinstance(job, dict) and job.get("type") == "run":
+        _run_one(channel, fs, policy, language_guard, job)
+    os._exit(_EXIT_OK)
+
+
+class _NoFiles:
+    """The file access of the warm-up run: none."""
+
+    def read_bytes(self, path: str) -> bytes:
+        raise PermissionError("no file access during warm-up")
+
+    def write_bytes(self, path: str, data: bytes) -> int:
+        raise PermissionError("no file access during warm-up")
+
+
+def _warm_up(policy: SandboxPolicy, language_guard: bool) -> None:
+    """Run our own tiny job once, before saying hello, so the pages and caches a job needs are
+    already this process's own (copy-on-write done) when the AI's job arrives. No AI code has
+    run yet, so nothing of this can leak into a job."""
+    from ai_sandbox.executor.runtime import execute_payload
+
+    job = encode_json({"type": "run", "code": "result = {'warm': [1, 2.5]}", "inputs": None})
+    code, inputs = _job_fields(decode_json(job))
+    payload = execute_payload(
+        code, inputs, policy=policy, fs=_NoFiles(), language_guard=language_guard
+    )
+    encode_json({"type": "result", "payload": payload})
+
+
+def _run_one(
+    channel: Channel, fs: ChannelFS, policy: SandboxPolicy, language_guard: bool, job: Any
+) -> None:
+    from ai_sandbox.executor.runtime import execute_payload
+
+    code, inputs = _job_fields(job)
+    payload = execute_payload(code, inputs, policy=policy, fs=fs, language_guard=language_guard)
+    _reply(channel, payload)
+
+
+def _serve_session(
+    channel: Channel, fs: ChannelFS, policy: SandboxPolicy, language_guard: bool
+) -> None:
+    from ai_sandbox.executor.runtime import RestrictedSession
+
+    session = RestrictedSession(policy=policy, fs=fs, language_guard=language_guard)
+    while True:
+        try:
+            job = channel.recv()
+        except (SandboxError, OSError):
+            return  # the host closed the session
+        code, inputs = _job_fields(job)
+        _arm_cpu_limit(policy)
+        if not _reply(channel, session.run(code, inputs)):
+            return
+
+
+def _arm_cpu_limit(policy: SandboxPolicy) -> None:
+    """Hold the next run of a session to one run's CPU time: soft RLIMIT_CPU = used + limit.
+
+    Lowering or raising one's own soft limit up to the hard limit needs no privilege; the hard
+    limit (the session's total budget) stays where the zygote put it.
+    """
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    wanted = math.ceil(usage.ru_utime + usage.ru_stime) + math.ceil(policy.timeout_s) + 1
+    try:
+        _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        soft = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+    except (OSError, ValueError):
+        pass  # the wall clock still bounds the run
+
+
+def _job_fields(job: Any) -> tuple[str, dict[str, Any] | None]:
+    code = job.get("code") if isinstance(job, dict) else None
+    inputs = job.get("inputs") if isinstance(job, dict) else None
+    return (code if isinstance(code, str) else ""), (inputs if isinstance(inputs, dict) else None)
+
+
+def _reply(channel: Channel, payload: dict[str, Any]) -> bool:
+    """Send the final payload; if it is over the channel cap, send a ``limit`` result instead."""
+    try:
+        channel.send({"type": "result", "payload": payload})
+        return True
+    except ResourceLimitExceeded:
+        limited = {
+            "status": "limit",
+            "result": None,
+            "stdout": "",
+            "error": {
+                "type": "ResourceLimitExceeded",
+                "message": "the output and result together exceed the size the host accepts",
+                "rule": "result",
+            },
+            "duration_ms": payload.get("duration_ms", 0.0),
+        }
+        return _say(channel, {"type": "result", "payload": limited})
+    except (TypeError, ValueError):
+        broken = {
+            "status": "error",
+            "result": None,
+            "stdout": "",
+            "error": {"type": "TypeError", "message": "the result is not JSON data"},
+            "duration_ms": payload.get("duration_ms", 0.0),
+        }
+        return _say(channel, {"type": "result", "payload": broken})
+    except (SandboxError, OSError):
+        return False
+
+
+def _say(channel: Channel, message: dict[str, Any]) -> bool:
+    try:
+        channel.send(message)
+        return True
+    except (SandboxError, OSError, TypeError, ValueError):
+        return False

@@ -1,0 +1,311 @@
+"""The zygote: a small, single-threaded parent that forks locked-down workers on request.
+
+Started by :class:`~ai_sandbox.isolation.zygote_client.ZygoteClient` as
+``python -I -c BOOTSTRAP <control-fd>`` (``python -I -m ai_sandbox.isolation.zygote <fd>`` works
+too), with an empty environment, only the control socket open, and cwd = the sandbox root. It
+
+1. reads its configuration (the policy and the language-guard switch) from the control socket;
+2. imports the executor and the policy's allowed modules once, so workers inherit them;
+3. probes the kernel's layers and calls ``prepare_zygote`` once (empty network namespace,
+   Landlock ruleset, seccomp program): per-Sandbox work paid once, not per call;
+4. answers ``spawn`` (fork a worker, hand the host its socket and a pidfd via ``SCM_RIGHTS``),
+   ``kill`` (SIGKILL a worker's process group; safe from pid reuse because only the zygote
+   reaps its children), and ``status`` (a worker's exit status, so the host can tell a memory
+   kill from a crash);
+5. exits, killing its workers, when the host closes the control socket or dies.
+
+The zygote runs none of the AI's code itself: only forked workers do, after lockdown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import gc
+import importlib
+import os
+import select
+import signal
+import socket
+import sys
+from collections import OrderedDict
+from typing import Any
+
+from ai_sandbox.exceptions import IsolationUnavailable, SandboxError
+from ai_sandbox.isolation.protocol import recv_message, send_message
+
+__all__ = ["BOOTSTRAP", "CONTROL_MAX_BYTES", "main"]
+
+#: The zygote's command line program. It registers the ``ai_sandbox`` package *without running
+#: its ``__init__``* (which imports the whole library: Sandbox, audit, structlog...), so the
+#: zygote holds only what workers need. Every worker is forked from it and fork cost grows with
+#: the parent's memory: this keeps each call's fork about a third cheaper.
+BOOTSTRAP = (
+    "import importlib.util as u, sys; "
+    "sys.modules['ai_sandbox'] = u.module_from_spec(u.find_spec('ai_sandbox')); "
+    "from ai_sandbox.isolation.zygote import main; "
+    "sys.exit(main(sys.argv))"
+)
+
+#: Cap on one control message in either direction (the configuration is the largest).
+CONTROL_MAX_BYTES = 1024 * 1024
+#: At most this many live workers per zygote; a spawn beyond it is refused.
+MAX_CHILDREN = 512
+#: Total CPU seconds a session's worker may use over its life (each run is held to one
+#: run's limit by its soft limit and by the wall clock).
+SESSION_CPU_S = 3600
+_STATUS_MEMORY = 1024
+#: Modules the stdlib imports lazily, inside functions (``datetime.strptime``, codecs).
+#: A worker cannot import them itself: once its uid is dropped it may not be able to read
+#: the interpreter's directory at all (e.g. under /root), and Landlock limits reads anyway.
+_LAZY_STDLIB = (
+    "_strptime",
+    "encodings.ascii",
+    "encodings.idna",
+    "encodings.punycode",
+    "encodings.latin_1",
+    "encodings.utf_16",
+    "encodings.utf_32",
+    "encodings.utf_8_sig",
+    "encodings.cp1252",
+    "encodings.unicode_escape",
+)
+_POLL_MS = 1000
+
+
+def main(argv: list[str]) -> int:
+    """Entry point: serve the control socket whose descriptor number is ``argv[1]``."""
+    ctl = socket.socket(fileno=int(argv[1]))
+    try:
+        config, _ = recv_message(ctl, max_bytes=CONTROL_MAX_BYTES)
+        ready = _setup(config)
+    except IsolationUnavailable as exc:
+        _send_quietly(ctl, {"type": "unavailable", "layer": exc.layer, "message": str(exc)})
+        return 0
+    except (SandboxError, ValueError, KeyError, TypeError, ImportError, OSError) as exc:
+        _send_quietly(ctl, {"type": "error", "message": f"{type(exc).__name__}: {exc}"})
+        return 1
+    plan, policy, language_guard, hello = ready
+    send_message(ctl, hello)
+    # Everything imported so far is shared with every worker: keep the collector off it, so a
+    # worker's GC passes do not dirty (copy) the zygote's pages.
+    gc.collect()
+    gc.freeze()
+    _Zygote(ctl, plan, policy, language_guard).serve()
+    return 0
+
+
+def _setup(config: Any) -> tuple[Any, Any, bool, dict[str, Any]]:
+    """Import what workers need, probe the layers and prepare the per-Sandbox plan."""
+    from ai_sandbox.isolation import layers
+    from ai_sandbox.policy import SandboxPolicy
+
+    if not isinstance(config, dict):
+        raise ValueError("the configuration must be a JSON object")
+    policy = SandboxPolicy.model_validate(config["policy"])
+    language_guard = config["language_guard"] is not False
+    _preload(policy)
+    probe = layers.probe_layers()
+    required = layers.required_layers(policy.isolation, probe)
+    plan = layers.prepare_zygote(policy, required=required)
+    hello = {
+        "type": "ready",
+        "required": sorted(required),
+        "probe": {
+            name: {"available": bool(status.available), "detail": str(status.detail)}
+            for name, status in probe.items()
+        },
+    }
+    return plan, policy, language_guard, hello
+
+
+def _preload(policy: Any) -> None:
+    """Import the executor and every allowed module now, once, before any worker exists."""
+    import ai_sandbox.executor.runtime
+    import ai_sandbox.isolation.worker  # noqa: F401
+
+    for name in (*sorted(policy.allowed_imports), *_LAZY_STDLIB):
+        # A module that does not exist here simply stays unavailable to the AI's code.
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+
+
+class _Zygote:
+    """The serving loop: one thread, a poll over the control socket and a SIGCHLD pipe."""
+
+    def __init__(self, ctl: socket.socket, plan: Any, policy: Any, language_guard: bool) -> None:
+        self.ctl = ctl
+        self.plan = plan
+        self.policy = policy
+        self.language_guard = language_guard
+        self.children: set[int] = set()
+        self.statuses: OrderedDict[int, dict[str, Any]] = OrderedDict()
+        self.waiting: dict[int, list[int]] = {}
+        self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def serve(self) -> None:
+        parent = os.getppid()
+        signal.signal(signal.SIGCHLD, _ignore_signal)
+        signal.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
+        poller = select.poll()
+        poller.register(self.ctl.fileno(), select.POLLIN)
+        poller.register(self.wake_r, select.POLLIN)
+        try:
+            while True:
+                events = poller.poll(_POLL_MS)
+                self._drain_wakeups()
+                self._reap()
+                if os.getppid() != parent:
+                    return  # the host died without closing the socket
+                if any(fd == self.ctl.fileno() for fd, _ in events) and not self._serve_one():
+                    return
+        finally:
+            self._kill_all()
+
+    def _serve_one(self) -> bool:
+        """Handle one request; False when the host has gone away."""
+        try:
+            request, fds = recv_message(self.ctl, max_bytes=CONTROL_MAX_BYTES)
+        except (SandboxError, OSError):
+            return False
+        for fd in fds:
+            os.close(fd)
+        if not isinstance(request, dict):
+            return True
+        op = request.get("op")
+        if op == "spawn":
+            self._spawn(request.get("id"), session=request.get("session") is True)
+        elif op == "kill":
+            self._kill(request.get("pid"))
+        elif op == "status":
+            self._status(request.get("id"), request.get("pid"))
+        return True
+
+    # -- requests ---------------------------------------------------------------------------
+    def _spawn(self, req_id: Any, *, session: bool) -> None:
+        if len(self.children) >= MAX_CHILDREN:
+            self._reply({"id": req_id, "error": f"too many live workers ({MAX_CHILDREN})"})
+            return
+        parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the worker
+            plan = _session_plan(self.plan) if session else self.plan
+            self._become_worker(plan, parent_end, child_end)
+        child_end.close()
+        self.children.add(pid)
+        # A pidfd lets the host kill exactly this process later without asking us, and without
+        # a pid-reuse race: it is opened here, before the child can have been reaped.
+        pidfd = os.pidfd_open(pid)
+        try:
+            send_message(self.ctl, {"id": req_id, "pid": pid}, fds=(parent_end.fileno(), pidfd))
+        except OSError:
+            self._kill(pid)
+        finally:
+            parent_end.close()
+            os.close(pidfd)
+
+    def _become_worker(
+        self, plan: Any, parent_end: socket.socket, child_end: socket.socket
+    ) -> None:
+        """In the forked child: drop the zygote's resources and run the worker; never returns."""
+        code = 70
+        try:
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            os.close(self.wake_r)
+            os.close(self.wake_w)
+            self.ctl.close()
+            parent_end.close()
+            from ai_sandbox.isolation.worker import run_worker
+
+            run_worker(plan, child_end, self.policy, language_guard=self.language_guard)
+        except BaseException:  # noqa: S110 - nothing can be reported from here; exit
+            pass
+        finally:
+            os._exit(code)
+
+    def _kill(self, pid: Any) -> None:
+        # Only our own, not yet reaped child: its pid (and process group id) cannot have been
+        # reused, because it stays a zombie until this thread reaps it.
+        if not isinstance(pid, int) or pid not in self.children:
+            return
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)  # the worker's group, once it has called setsid()
+
+    def _status(self, req_id: Any, pid: Any) -> None:
+        if isinstance(pid, int) and pid in self.statuses:
+            self._reply({"id": req_id, **self.statuses[pid]})
+        elif isinstance(pid, int) and pid in self.children:
+            self.waiting.setdefault(pid, []).append(req_id)
+        else:
+            self._reply({"id": req_id, "unknown": True})
+
+    # -- children ---------------------------------------------------------------------------
+    def _reap(self) -> None:
+        while self.children:
+            try:
+                pid, raw = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                self.children.clear()
+                return
+            if pid == 0:
+                return
+            self.children.discard(pid)
+            status: dict[str, Any] = {
+                "signal": os.WTERMSIG(raw) if os.WIFSIGNALED(raw) else None,
+                "code": os.WEXITSTATUS(raw) if os.WIFEXITED(raw) else None,
+            }
+            self.statuses[pid] = status
+            while len(self.statuses) > _STATUS_MEMORY:
+                self.statuses.popitem(last=False)
+            for req_id in self.waiting.pop(pid, []):
+                self._reply({"id": req_id, **status})
+
+    def _drain_wakeups(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self.wake_r, 4096):
+                pass
+
+    def _kill_all(self) -> None:
+        for pid in list(self.children):
+            self._kill(pid)
+        for pid in list(self.children):
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+    def _reply(self, message: dict[str, Any]) -> None:
+        with contextlib.suppress(OSError):
+            send_message(self.ctl, message)
+
+
+def _session_plan(plan: Any) -> Any:
+    """The plan for a session's worker: the CPU *hard* limit becomes a whole-session budget.
+
+    RLIMIT_CPU counts a process's whole life, and nobody here may raise another process's
+    limit; so a session worker starts with room for ``SESSION_CPU_S`` and lowers its own *soft*
+    limit before every run to what one run may use (see ``worker._arm_cpu_limit``).
+    """
+    limits = tuple(
+        (
+            dataclasses.replace(limit, hard=max(limit.hard, SESSION_CPU_S))
+            if limit.name == "RLIMIT_CPU"
+            else limit
+        )
+        for limit in plan.limits
+    )
+    return dataclasses.replace(plan, limits=limits)
+
+
+def _ignore_signal(signum: int, frame: object) -> None:
+    """SIGCHLD only needs to wake the poll (through the wakeup pipe)."""
+
+
+def _send_quietly(ctl: socket.socket, message: dict[str, Any]) -> None:
+    with contextlib.suppress(OSError):
+        send_message(ctl, message)
+
+
+if __name__ == "__main__":  # pragma: no cover - the process entry point
+    sys.exit(main(sys.argv))

@@ -1,0 +1,256 @@
+"""Escape attempts against the restricted executor: each is refused and has no side effect.
+
+The attacks are data (``tests/attacks/escapes.toml``, one row each, grouped by attack class).
+Every row runs through the real path layer (``SafeFS``) with a canary file outside the root:
+the run must be refused, the canary's content must never come back, and nothing may be
+written outside the root.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ai_sandbox.executor.runtime import execute_payload
+from ai_sandbox.policy import SandboxPolicy
+from ai_sandbox.security import SafeFS
+
+CANARY_TEXT = "CANARY-7f3a-outside-the-root"
+ATTACKS: list[dict[str, Any]] = tomllib.loads(
+    (Path(__file__).parent / "attacks" / "escapes.toml").read_text(encoding="utf-8")
+)["attack"]
+
+
+def _run(code: str, root: Path, *, allow_writes: bool = False) -> dict[str, Any]:
+    policy = SandboxPolicy(isolation="none", allow_writes=allow_writes)
+    with SafeFS(root, policy) as fs:
+        return execute_payload(code, None, policy=policy, fs=fs)
+
+
+def test_attack_ids_are_unique() -> None:
+    """It keeps one row per attack: ids are unique."""
+    ids = [a["id"] for a in ATTACKS]
+    assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize("attack", ATTACKS, ids=[f"{a['cls']}-{a['id']}" for a in ATTACKS])
+def test_attack_is_refused_without_side_effect(
+    attack: dict[str, Any], project: Path, canary: Path
+) -> None:
+    """It refuses the attack; the canary stays unread and nothing is written outside root."""
+    outside = canary.parent
+    code = attack["code"].replace("{canary}", str(canary)).replace("{outside}", str(outside))
+    payload = _run(code, project, allow_writes=attack.get("allow_writes", False))
+
+    if attack.get("expect", "rejected") == "rejected":
+        assert payload["status"] == "rejected", payload
+        assert payload["error"]["type"] == "SecurityError"
+        assert payload["error"]["rule"]
+    else:
+        assert payload["status"] != "ok", payload
+    assert CANARY_TEXT not in json.dumps(payload)
+    assert canary.read_text(encoding="utf-8") == CANARY_TEXT
+    assert not (outside / "pwned.txt").exists()
+    assert payload["result"] is None
+
+
+@pytest.mark.parametrize(
+    ("code", "rule"),
+    [
+        ("import os", "import"),
+        ("x = ().__class__", "syntax"),
+        ("x = getattr(1, '__class__')", "attribute"),
+        ("x = '{0.real}'.format(1)", "format"),
+        ("x = eval", "syntax"),
+    ],
+    ids=["import", "syntax", "attribute", "format", "reserved-name"],
+)
+def test_refusal_names_its_rule(code: str, rule: str, project: Path) -> None:
+    """It names the policy rule that refused, so the audit log and the model can tell why."""
+    payload = _run(code, project)
+    if code == "x = eval":  # naming eval is allowed; calling the stub is refused
+        payload = _run("x = eval\nx('1')", project)
+        rule = "builtin"
+    assert payload["status"] == "rejected"
+    assert payload["error"]["rule"] == rule
+
+
+def test_refused_run_reports_line_of_refusal(project: Path) -> None:
+    """It reports the line of the AI's code where the refusal happened."""
+    payload = _run("a = 1\nb = 2\nc = getattr(a, '__class__')\n", project)
+    assert payload["error"]["line"] == 3
+
+
+def test_caught_refusal_still_rejects_run(project: Path) -> None:
+    """It rejects a run whose code caught a SecurityError and carried on."""
+    code = "try:\n    import os\nexcept BaseException:\n    pass\nresult = 'escaped'\n"
+    payload = _run(code, project)
+    assert payload["status"] == "rejected"
+    assert payload["error"]["line"] == 2
+
+
+def test_host_module_is_unchanged_after_overwrite_attempt(project: Path) -> None:
+    """It leaves the host's modules untouched when the code tries to overwrite them."""
+    import math
+
+    sqrt = math.sqrt
+    _run("import math\nmath.sqrt = None\n", project)
+    _run("import math\nsetattr(math, 'sqrt', None)\n", project)
+    assert math.sqrt is sqrt
+
+
+def test_host_decimal_context_is_not_writable(project: Path) -> None:
+    """It refuses writes to host-owned objects such as the decimal context."""
+    import decimal
+
+    prec = decimal.getcontext().prec
+    payload = _run("import decimal\ndecimal.getcontext().prec = 2\n", project)
+    assert payload["status"] == "rejected"
+    assert decimal.getcontext().prec == prec
+
+
+# -- module attribute chains ------------------------------------------------------------------
+def _dangerous_host_callables() -> set[int]:
+    """Ids of host callables that reach the OS, the interpreter or code execution."""
+    import builtins
+    import io
+    import os
+    import sys
+
+    found = {
+        id(getattr(builtins, n))
+        for n in ("open", "eval", "exec", "compile", "__import__", "getattr", "setattr",
+                  "delattr", "vars", "dir", "globals", "locals", "breakpoint", "input")
+    }  # fmt: skip
+    for module in (os, sys, io):
+        found.update(id(v) for v in vars(module).values() if callable(v))
+    return found
+
+
+def _walk_module(name: str, policy: SandboxPolicy, fs: SafeFS) -> list[tuple[str, Any]]:
+    """Every value reachable from module ``name`` through the sandbox's own getattr, 3 deep."""
+    from ai_sandbox.executor.context import RunContext
+    from ai_sandbox.executor.guards import make_guards
+    from ai_sandbox.executor.modules import make_import
+
+    ctx = RunContext(policy, fs)
+    guards = make_guards(ctx)
+    root = make_import(policy.allowed_imports, ctx.refuse)(name, None, None, ("x",), 0)
+    reached: list[tuple[str, Any]] = []
+    frontier: list[tuple[str, Any]] = [(name, root)]
+    seen: set[int] = set()
+    for _depth in range(3):
+        following: list[tuple[str, Any]] = []
+        for path, obj in frontier:
+            for attr in dir(obj):
+                if attr.startswith("_"):
+                    continue
+                try:
+                    value = guards.safe_getattr(obj, attr)
+                except Exception:  # refused, or a property that raises: nothing reached
+                    continue
+                if id(value) in seen:
+                    continue
+                seen.add(id(value))
+                reached.append((f"{path}.{attr}", value))
+                following.append((f"{path}.{attr}", value))
+        frontier = following
+    return reached
+
+
+@pytest.mark.parametrize("module", sorted(SandboxPolicy().allowed_imports))
+def test_module_attribute_chains_reach_nothing_dangerous(module: str, project: Path) -> None:
+    """It hands out no module, frame, code object or OS-reaching builtin from any allowed
+    module, following every public attribute three levels deep."""
+    import types
+
+    from ai_sandbox.executor.modules import ModuleProxy, is_dangerous_callable
+
+    policy = SandboxPolicy(isolation="none")
+    dangerous = _dangerous_host_callables()
+    forbidden = (types.ModuleType, types.FrameType, types.CodeType, types.TracebackType)
+    with SafeFS(project, policy) as fs:
+        reached = _walk_module(module, policy, fs)
+    assert reached, f"nothing reachable from {module}?"
+    for path, value in reached:
+        assert not isinstance(value, forbidden), path
+        assert id(value) not in dangerous, path
+        assert not is_dangerous_callable(value), path
+        if isinstance(value, ModuleProxy):
+            assert repr(value).split("'")[1] in policy.allowed_imports, path
+
+
+def test_string_module_exposes_constants_only(project: Path) -> None:
+    """It exposes only the string constants of the `string` module."""
+    from ai_sandbox.executor.modules import proxy_for
+
+    proxy = proxy_for("string", SandboxPolicy().allowed_imports)
+    values = [getattr(proxy, n) for n in dir(proxy)]
+    assert values
+    assert all(isinstance(v, str) for v in values)
+
+
+# -- objects smuggled in through inputs --------------------------------------------------------
+class _Spy:
+    """A host object that records any attribute lookup made on it."""
+
+    touched: list[str]
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "touched", [])
+
+    def __getattr__(self, name: str) -> Any:
+        self.touched.append(name)
+        raise AttributeError(name)
+
+
+def _smuggled() -> list[tuple[str, Any]]:
+    import io
+    import os
+
+    called: list[str] = []
+
+    def host_function() -> None:
+        called.append("called")
+
+    return [
+        ("function", host_function),
+        ("lambda-in-list", [1, lambda: os.system("true")]),
+        ("module", os),
+        ("builtin", open),
+        ("class", _Spy),
+        ("object", _Spy()),
+        ("object-in-dict", {"a": {"b": _Spy()}}),
+        ("file", io.StringIO("x")),
+        ("generator", (i for i in range(3))),
+        ("bytes", b"secret"),
+        ("set", {1, 2}),
+        ("non-string-key", {1: "a"}),
+    ]
+
+
+@pytest.mark.parametrize(("label", "value"), _smuggled(), ids=[s[0] for s in _smuggled()])
+def test_smuggled_input_is_refused(label: str, value: Any, project: Path) -> None:
+    """It refuses inputs that are not plain JSON data, naming the input, without touching it."""
+    policy = SandboxPolicy(isolation="none")
+    with SafeFS(project, policy) as fs:
+        payload = execute_payload("result = 1", {"x": value}, policy=policy, fs=fs)
+    assert payload["status"] == "rejected"
+    assert payload["error"]["rule"] == "inputs"
+    assert "inputs['x']" in payload["error"]["message"]
+    if isinstance(value, _Spy):
+        assert value.touched == []
+
+
+@pytest.mark.parametrize("name", ["_getattr_", "__builtins__", "_x", "not an identifier", ""])
+def test_input_names_cannot_shadow_guards(name: str, project: Path) -> None:
+    """It refuses input names that start with '_' or are not identifiers."""
+    policy = SandboxPolicy(isolation="none")
+    with SafeFS(project, policy) as fs:
+        payload = execute_payload("result = 1", {name: 1}, policy=policy, fs=fs)
+    assert payload["status"] == "rejected"
+    assert payload["error"]["rule"] == "inputs"

@@ -1,0 +1,202 @@
+"""The OS layers alone contain the code: every test here switches RestrictedPython OFF.
+
+The worker runs plain Python with the real builtins (``_language_guard=False``, a test-only
+switch no policy can reach), so whatever is stopped here is stopped by the kernel: Landlock,
+seccomp, the network namespace, rlimits, the uid drop and the clean start.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import CANARY
+
+from ai_sandbox import Sandbox, SandboxPolicy
+from ai_sandbox.isolation.backend import WorkerBackend
+from ai_sandbox.isolation.layers import LAYER_NAMES
+
+POLICY = SandboxPolicy(timeout_s=2.0, pool_size=1)
+
+
+@pytest.fixture(scope="module")
+def outside(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory beside the root, holding a canary secret."""
+    base = tmp_path_factory.mktemp("layers")
+    (base / "project").mkdir()
+    (base / "secret.txt").write_text(CANARY, encoding="utf-8")
+    return base
+
+
+@pytest.fixture(scope="module")
+def unguarded(outside: Path) -> Iterator[WorkerBackend]:
+    """A strict backend whose workers run with RestrictedPython switched off."""
+    backend = WorkerBackend(outside / "project", POLICY, _language_guard=False)
+    yield backend
+    backend.close()
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    """A TCP listener on loopback in the host's network namespace."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.setblocking(False)
+    yield server
+    server.close()
+
+
+def _no_connection_arrived(server: socket.socket) -> bool:
+    try:
+        server.accept()[0].close()
+    except BlockingIOError:
+        return True
+    return False
+
+
+def test_default_sandbox_reports_every_layer_active(tmp_path: Path) -> None:
+    """It reports every kernel layer active for the default Sandbox on this machine."""
+    with Sandbox(tmp_path) as sandbox:
+        result = sandbox.run("result = 1")
+        layers = sandbox.layers
+    expected = (*LAYER_NAMES, "wall_clock_kill", "restricted_python")
+    assert layers == expected
+    assert result.layers == expected
+    assert result.isolation == "strict"
+
+
+def test_the_guard_switch_is_reported(unguarded: WorkerBackend) -> None:
+    """It leaves restricted_python out of the layers when the language guard is off."""
+    assert "restricted_python" not in unguarded.layers
+    assert unguarded.execute("result = 1").layers == unguarded.layers
+
+
+ESCAPES = [
+    ("read-etc-passwd", "result = open('/etc/passwd').read()"),
+    ("read-proc-environ", "result = open('/proc/1/environ', 'rb').read().decode()"),
+    ("list-root-fs", "import os\nresult = os.listdir('/')"),
+    ("fork", "import os\npid = os.fork()\nif pid == 0:\n    os._exit(0)\nresult = pid"),
+    ("exec", "import os\nos.execv('/bin/sh', ['sh', '-c', 'true'])"),
+    ("subprocess", "import subprocess\nresult = subprocess.run(['true']).returncode"),
+    ("thread", "import _thread\nresult = _thread.start_new_thread(print, ())"),
+    ("raw-socket", "import socket\nresult = socket.socket().fileno()"),
+    ("unix-socketpair", "import socket\nresult = len(socket.socketpair())"),
+    ("unshare", "import os\nos.unshare(os.CLONE_NEWUSER)" if hasattr(os, "unshare") else "1/0"),
+    ("setuid-root", "import os\nos.setuid(0)\nresult = os.getuid()"),
+    ("chdir-and-read", "import os\nos.chdir('/etc')\nresult = open('hostname').read()"),
+]
+
+
+@pytest.mark.parametrize("code", [code for _, code in ESCAPES], ids=[i for i, _ in ESCAPES])
+def test_the_os_refuses(unguarded: WorkerBackend, code: str) -> None:
+    """It stops each escape with an OS-level refusal, RestrictedPython being off."""
+    result = unguarded.execute(code)
+    assert result.status != "ok", result
+
+
+def test_cannot_read_a_canary_outside_the_root(unguarded: WorkerBackend, outside: Path) -> None:
+    """It keeps a file beside the root unreadable, by absolute and by relative path."""
+    for path in (str(outside / "secret.txt"), "../secret.txt"):
+        result = unguarded.execute(f"result = open({path!r}).read()")
+        assert result.status == "error"
+        assert CANARY not in repr(result)
+
+
+def test_cannot_write_outside_the_root(unguarded: WorkerBackend, outside: Path) -> None:
+    """It refuses to create a file beside the root or in /tmp."""
+    for target in (outside / "owned.txt", Path("/tmp") / f"owned-{os.getpid()}.txt"):
+        result = unguarded.execute(f"open({str(target)!r}, 'w').write('owned')")
+        assert result.status == "error"
+        assert not target.exists()
+
+
+def test_cannot_write_inside_the_root_directly(unguarded: WorkerBackend, outside: Path) -> None:
+    """It refuses direct writes beneath the root too: only the host's broker writes files."""
+    result = unguarded.execute("open('planted.txt', 'w').write('x')")
+    assert result.status == "error"
+    assert not (outside / "project" / "planted.txt").exists()
+
+
+def test_cannot_reach_a_loopback_listener(
+    unguarded: WorkerBackend, listener: socket.socket
+) -> None:
+    """It keeps socket.create_connection from reaching a listener on the host's loopback."""
+    port = listener.getsockname()[1]
+    result = unguarded.execute(
+        f"import socket\nsocket.create_connection(('127.0.0.1', {port}), timeout=1)"
+    )
+    assert result.status == "error"
+    assert _no_connection_arrived(listener)
+
+
+def test_cannot_read_the_hosts_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """It starts workers with an empty environment: a host secret is nowhere to be found."""
+    monkeypatch.setenv("AI_SANDBOX_TEST_CANARY", CANARY)
+    backend = WorkerBackend(tmp_path, POLICY, _language_guard=False)
+    try:
+        result = backend.execute("import os\nresult = dict(os.environ)")
+        proc = backend.execute("result = open('/proc/self/environ', 'rb').read().decode()")
+    finally:
+        backend.close()
+    assert result.status == "ok"
+    assert result.result == {}
+    assert CANARY not in repr(proc)
+
+
+def test_cannot_signal_the_host(unguarded: WorkerBackend) -> None:
+    """It stops a worker from signalling the host process (Landlock scope, uid drop)."""
+    result = unguarded.execute(
+        "import os, signal\nos.kill(host, signal.SIGTERM)", {"host": os.getpid()}
+    )
+    assert result.status == "error"
+
+
+def test_runs_as_an_unprivileged_user(unguarded: WorkerBackend) -> None:
+    """It runs the code as an unprivileged uid, even though the host is root."""
+    result = unguarded.execute("import os\nresult = [os.getuid(), os.geteuid(), os.getgid()]")
+    assert result.status == "ok"
+    assert 0 not in result.result
+
+
+def test_sees_only_its_channel(unguarded: WorkerBackend) -> None:
+    """It leaves the worker no inherited descriptor beyond its channel."""
+    code = (
+        "import os\nresult = []\n"
+        "for fd in range(64):\n"
+        "    try:\n        os.fstat(fd)\n    except OSError:\n        continue\n"
+        "    result.append(fd)\n"
+    )
+    result = unguarded.execute(code)
+    assert result.status == "ok"
+    assert len([fd for fd in result.result if fd > 2]) == 1
+
+
+def test_a_fork_bomb_goes_nowhere(unguarded: WorkerBackend) -> None:
+    """It stops a fork bomb at the first fork, leaving no stray processes."""
+    before = _process_count()
+    result = unguarded.execute("import os\nwhile True:\n    os.fork()")
+    assert result.status != "ok"
+    assert _process_count() <= before + 2  # the pool's replacement worker, at most
+
+
+def test_worker_dies_with_its_zygote(tmp_path: Path) -> None:
+    """It kills waiting workers when their parent (the zygote) dies (pdeathsig)."""
+    backend = WorkerBackend(tmp_path, POLICY, _language_guard=False)
+    try:
+        worker = backend._pool.take()
+        os.kill(backend._zygote.pid, signal.SIGKILL)
+        died = bool(select.select([worker.pidfd], [], [], 2.0)[0])
+        worker.close()
+    finally:
+        backend.close()
+    assert died, "a worker outlived its zygote: PR_SET_PDEATHSIG is not in force"
+
+
+def _process_count() -> int:
+    time.sleep(0.2)  # let exits and the pool's refill settle
+    return sum(1 for name in os.listdir("/proc") if name.isdigit())

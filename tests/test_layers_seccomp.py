@@ -1,0 +1,154 @@
+"""seccomp alone: no new processes, sockets, tracing, namespaces or mounts; threads still work.
+
+Each test forks a child that sets ``no_new_privs``, installs the worker filter and attacks with
+plain Python. The tests run as root: without the filter every attack below would succeed.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+
+import pytest
+from layers_support import outcome, run_in_child
+
+from ai_sandbox.isolation import _syscalls, privileges, seccomp
+
+pytestmark = pytest.mark.skipif(
+    _syscalls.ARCH is None, reason="seccomp filters are built for Linux x86_64/aarch64 only"
+)
+
+
+def _filtered(attack: Callable[[], object]) -> Callable[[], str]:
+    def body() -> str:
+        privileges.set_no_new_privs()
+        seccomp.install_filter(seccomp.build_filter())
+        return outcome(attack)
+
+    return body
+
+
+def _attempt(attack: Callable[[], object]) -> str:
+    report = run_in_child(_filtered(attack))
+    assert isinstance(report.value, str), report
+    return str(report.value)
+
+
+def _fork_and_exit() -> None:
+    if os.fork() == 0:
+        os._exit(0)
+
+
+def _ptrace_traceme() -> None:
+    _syscalls.syscall("ptrace", 0, 0, 0, 0)  # PTRACE_TRACEME
+
+
+def _mount_tmpfs() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.mount(b"none", b"/mnt", b"tmpfs", 0, None) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, os.strerror(errno))
+
+
+def _read_other_process_memory() -> None:
+    _syscalls.syscall("process_vm_readv", os.getppid(), 0, 0, 0, 0, 0)
+
+
+def _bpf() -> None:
+    _syscalls.syscall("bpf", 0, 0, 0)
+
+
+def _io_uring() -> None:
+    params = ctypes.create_string_buffer(120)
+    _syscalls.syscall("io_uring_setup", 1, ctypes.byref(params))
+
+
+def _kill_everything() -> None:
+    os.kill(-1, 0)  # signal 0: probes, harms nothing if the filter fails
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        pytest.param(os.fork, id="os.fork"),
+        pytest.param(_fork_and_exit, id="fork-and-exit"),
+        pytest.param(lambda: subprocess.run(["/bin/true"], check=False), id="subprocess"),
+        pytest.param(lambda: os.execv(sys.executable, [sys.executable, "-c", "1"]), id="execv"),
+        pytest.param(lambda: os.posix_spawn("/bin/true", ["true"], {}), id="posix_spawn"),
+        pytest.param(socket.socket, id="socket"),
+        pytest.param(lambda: socket.socket(socket.AF_UNIX), id="unix-socket"),
+        pytest.param(socket.socketpair, id="socketpair"),
+        pytest.param(_ptrace_traceme, id="ptrace"),
+        pytest.param(_read_other_process_memory, id="process_vm_readv"),
+        pytest.param(lambda: _syscalls.unshare(_syscalls.CLONE_NEWUSER), id="unshare-user"),
+        pytest.param(lambda: _syscalls.unshare(_syscalls.CLONE_NEWNET), id="unshare-net"),
+        pytest.param(_mount_tmpfs, id="mount"),
+        pytest.param(lambda: os.chroot("/"), id="chroot"),
+        pytest.param(_bpf, id="bpf"),
+        pytest.param(_io_uring, id="io_uring"),
+        pytest.param(_kill_everything, id="kill-minus-one"),
+        pytest.param(lambda: os.killpg(os.getppid(), 0), id="killpg"),
+    ],
+)
+def test_it_refuses(attack: Callable[[], object]) -> None:
+    """It refuses the call with EPERM, so Python raises PermissionError."""
+    assert _attempt(attack) == "PermissionError:EPERM"
+
+
+def test_clone3_reports_enosys_so_libc_falls_back_to_clone() -> None:
+    """It answers clone3 with ENOSYS, so libc uses clone, whose flags the filter can read."""
+    assert _attempt(lambda: _syscalls.syscall("clone3", 0, 0)) == "OSError:ENOSYS"
+
+
+def test_threads_still_work() -> None:
+    """It still lets the worker start and join a thread."""
+
+    def run_thread() -> None:
+        seen: list[int] = []
+        thread = threading.Thread(target=lambda: seen.append(threading.get_native_id()))
+        thread.start()
+        thread.join()
+        assert len(seen) == 1
+        assert seen[0] != threading.get_native_id()
+
+    assert _attempt(run_thread) == "ok"
+
+
+def test_it_still_allows_ordinary_calls() -> None:
+    """It leaves ordinary calls alone: files, time, its own pid, signal 0 to itself."""
+
+    def ordinary() -> None:
+        os.getpid()
+        os.kill(os.getpid(), 0)
+        with open(os.devnull, "rb") as null:
+            null.read(1)
+        os.urandom(8)
+
+    assert _attempt(ordinary) == "ok"
+
+
+@pytest.mark.skipif(_syscalls.ARCH is None or not _syscalls.ARCH.x32_bit, reason="x86_64 only")
+def test_it_kills_a_process_that_uses_the_x32_abi() -> None:
+    """It kills the process outright when a call comes through the x32 ABI."""
+
+    def x32_getpid() -> None:
+        privileges.set_no_new_privs()
+        seccomp.install_filter(seccomp.build_filter())
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall(ctypes.c_long(0x40000000 | 39))  # x32 getpid
+
+    report = run_in_child(x32_getpid)
+    assert report.signal == signal.SIGSYS
+
+
+def test_the_program_is_whole_instructions() -> None:
+    """It assembles a program of 8-byte instructions that fits the kernel's 4096 limit."""
+    program = seccomp.build_filter()
+    assert len(program) % 8 == 0
+    assert 0 < len(program) // 8 <= 4096

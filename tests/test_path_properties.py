@@ -1,0 +1,164 @@
+"""Properties over hostile path strings and a real symlink tree (hypothesis).
+
+Whatever ``safe_path_access`` returns is inside the root; whatever ``SafeFS`` reads is a file
+beneath the root; the openat2 resolver and the fallback walk agree on every path; and writes
+never change anything outside the root.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_path_tree import CANARY, LINKS, build_tree, snapshot
+
+from ai_sandbox.exceptions import ConfigurationError, SandboxError, SecurityError
+from ai_sandbox.policy import SandboxPolicy
+from ai_sandbox.security import SafeFS, safe_path_access
+
+SETTINGS = settings(max_examples=200, deadline=None)
+
+#: Names from the tree (the links among them), so that many paths really resolve.
+TREE_NAMES = [
+    "..", ".", "data", "sub", "numbers.csv", "deep.txt", "notes.md", "new", "up", "up2",
+    *(name.split("/")[-1] for name in LINKS),
+]  # fmt: skip
+#: Hostile building blocks: names outside the root, odd characters, long names, deny bait.
+ODD_NAMES = [
+    "", "~", "~root", "secret.txt", "outside", "canary.txt", "project", ".git", ".GIT", ".env",
+    "config", "\x00", "\u202e", "\u200b", "\udcff", "a\\b", "x.", " x", "\n", "ü",
+    "\uff0eenv", "x" * 255, "x" * 256,
+]  # fmt: skip
+#: Mostly tree names (six branches in eight), so that hostile paths often get far.
+COMPONENT = st.one_of(
+    *[st.sampled_from(TREE_NAMES)] * 6, st.sampled_from(ODD_NAMES), st.text(max_size=4)
+)
+LEAD = st.sampled_from(
+    ["", "", "", "", "./", "/", "//", "{root}/", "{base}/", "{root}/../", "~/", "{base}/project/"]
+)
+
+
+@st.composite
+def hostile_paths(draw: st.DrawFn) -> str:
+    """A path string assembled from hostile components, maybe with an absolute lead."""
+    lead = draw(LEAD)
+    return lead + "/".join(draw(st.lists(COMPONENT, max_size=6)))
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tree(tmp_path_factory.mktemp("props"))
+
+
+@pytest.fixture(scope="module")
+def resolvers(tree: Path) -> Iterator[list[SafeFS]]:
+    """SafeFS with each resolver available here: openat2 (if the kernel has it) and the walk."""
+    built = [SafeFS(tree, SandboxPolicy(), _use_openat2=False)]
+    with contextlib.suppress(ConfigurationError):  # no openat2 here: the walk alone is tested
+        built.append(SafeFS(tree, SandboxPolicy(), _use_openat2=True))
+    yield built
+    for fs in built:
+        fs.close()
+
+
+def _fill(path: str, root: Path) -> str:
+    return path.replace("{root}", str(root)).replace("{base}", str(root.parent))
+
+
+def _within(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+@SETTINGS
+@given(raw=hostile_paths())
+def test_safe_path_access_result_is_inside_root(tree: Path, raw: str) -> None:
+    """It returns only absolute, fully resolved paths inside the root, or a SecurityError."""
+    path = _fill(raw, tree)
+    try:
+        got = safe_path_access(path, tree)
+    except SecurityError:
+        return
+    assert got.is_absolute()
+    assert _within(got, tree)
+    assert os.path.realpath(got) == str(got)
+
+
+def _read_outcome(fs: SafeFS, path: str) -> tuple[str, bytes | str]:
+    try:
+        return "ok", fs.read_bytes(path)
+    except SecurityError as exc:
+        return "refused", exc.rule
+    except SandboxError as exc:
+        return "error", type(exc).__name__
+
+
+@SETTINGS
+@given(raw=hostile_paths())
+def test_reads_return_only_files_beneath_root(
+    tree: Path, resolvers: list[SafeFS], raw: str
+) -> None:
+    """It reads only files beneath the root, and openat2 and the walk agree on every path."""
+    path = _fill(raw, tree)
+    outcomes = [_read_outcome(fs, path) for fs in resolvers]
+    for kind, value in outcomes:
+        if kind == "ok":
+            assert isinstance(value, bytes)
+            assert value.startswith(b"inside:")
+            assert CANARY.encode() not in value
+    assert len(set(outcomes)) == 1, outcomes
+
+
+@SETTINGS
+@given(raw=hostile_paths())
+def test_listings_stay_beneath_root(tree: Path, resolvers: list[SafeFS], raw: str) -> None:
+    """It lists only directories beneath the root, naming entries by root-relative paths."""
+    path = _fill(raw, tree)
+    results = []
+    for fs in resolvers:
+        try:
+            entries = fs.list_dir(path)
+        except SandboxError as exc:
+            results.append(getattr(exc, "rule", type(exc).__name__))
+            continue
+        for entry in entries:
+            assert not entry.path.startswith("/")
+            assert ".." not in entry.path.split("/")
+            assert _within(tree.joinpath(entry.path).parent.resolve(), tree)
+        results.append(repr(entries))
+    assert len(set(results)) == 1, results
+
+
+@pytest.fixture(scope="module")
+def writable(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tree(tmp_path_factory.mktemp("writes"))
+
+
+@SETTINGS
+@given(raw=hostile_paths(), use_openat2=st.booleans())
+def test_writes_never_change_anything_outside(writable: Path, raw: str, use_openat2: bool) -> None:
+    """It writes only where the path resolves beneath the root; nothing outside ever changes."""
+    path = _fill(raw, writable)
+    before = snapshot(writable.parent, writable)
+    try:
+        fs = SafeFS(writable, SandboxPolicy(allow_writes=True), _use_openat2=use_openat2)
+    except ConfigurationError:
+        fs = SafeFS(writable, SandboxPolicy(allow_writes=True), _use_openat2=False)
+    with fs:
+        try:
+            target: Path | None = fs.resolve(path)
+        except SandboxError:
+            target = None
+        try:
+            fs.write_bytes(path, b"written")
+        except SandboxError:
+            pass
+        else:  # it wrote exactly where safe_path_access said the path leads
+            assert target is not None
+            assert _within(target, writable)
+            assert target.read_bytes() == b"written"
+    assert snapshot(writable.parent, writable) == before
