@@ -16,20 +16,16 @@ from typing import Any
 import pytest
 from RestrictedPython.transformer import RestrictingNodeTransformer
 
-from ai_sandbox.executor.compiler import (
-    LEAF_NODES,
-    AgentPolicy,
-    CompileRefusal,
-    FastAgentPolicy,
-    compile_ai_code,
-)
+from ai_sandbox.executor.compiler import CompileRefusal, compile_ai_code
 from ai_sandbox.executor.context import RunContext
+from ai_sandbox.executor.fast_transformer import LEAF_NODES, FastAgentPolicy
 from ai_sandbox.executor.guards import (
     PASS_THROUGH_TYPES,
     PLAIN_ATTRIBUTES,
     PLAIN_WRITE_TYPES,
     make_guards,
 )
+from ai_sandbox.executor.transformer import AgentPolicy
 from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.security import SafeFS
 

@@ -19,8 +19,10 @@ import pytest
 from conftest import CANARY
 
 from ai_sandbox import Sandbox, SandboxPolicy
+from ai_sandbox.exceptions import IsolationUnavailable
 from ai_sandbox.isolation.backend import WorkerBackend
 from ai_sandbox.isolation.layers import LAYER_NAMES
+from ai_sandbox.isolation.zygote_client import ZygoteInfo, _unavailable
 
 POLICY = SandboxPolicy(timeout_s=2.0, pool_size=1)
 
@@ -200,3 +202,25 @@ def test_worker_dies_with_its_zygote(tmp_path: Path) -> None:
 def _process_count() -> int:
     time.sleep(0.2)  # let exits and the pool's refill settle
     return sum(1 for name in os.listdir("/proc") if name.isdigit())
+
+
+def test_a_worker_missing_a_required_layer_is_refused(tmp_path: Path) -> None:
+    """It refuses (fails closed) a worker that does not hold every required layer."""
+    backend = WorkerBackend(tmp_path, POLICY)
+    try:
+        info = backend._zygote.info
+        backend._zygote.info = ZygoteInfo(info.required | {"imaginary_layer"}, info.probe)
+        with pytest.raises(IsolationUnavailable, match="imaginary_layer") as caught:
+            backend._zygote.spawn()
+    finally:
+        backend.close()
+    assert caught.value.layer == "imaginary_layer"
+    assert 'isolation="process"' in str(caught.value)
+
+
+def test_an_unavailable_layer_keeps_its_detail() -> None:
+    """It rebuilds the zygote's IsolationUnavailable in the host with the same layer and detail."""
+    original = IsolationUnavailable("seccomp", "the kernel lacks seccomp")
+    rebuilt = _unavailable("seccomp", str(original))
+    assert rebuilt.layer == "seccomp"
+    assert str(rebuilt) == str(original)

@@ -7,12 +7,14 @@ refused, and by which layer.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from ai_sandbox.audit import AuditLog
 from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.results import ExecutionResult
 from ai_sandbox.sandbox import Sandbox
@@ -106,10 +108,13 @@ def run_demo(
     """Run every demo snippet; returns 0 when each one ended as a safe sandbox must."""
     policy = policy or SandboxPolicy(allow_writes=True)
     failures = 0
+    # The audit log outlives the throw-away project folders, so it can be reviewed afterwards.
+    audit_path = Path(tempfile.mkdtemp(prefix="ai-sandbox-audit-")) / "audit.jsonl"
+    audit = AuditLog(audit_path, session_id="demo")
     with tempfile.TemporaryDirectory(prefix="ai-sandbox-demo-") as tmp:
         root = Path(tmp)
         make_demo_project(root)
-        with Sandbox(root=root, policy=policy) as sandbox:
+        with Sandbox(root=root, policy=policy, audit=audit) as sandbox:
             out.write(f"ai-sandbox demo: project folder {root}\n")
             out.write(
                 f"isolation={policy.isolation}; active layers: {', '.join(sandbox.layers)}\n\n"
@@ -130,11 +135,29 @@ def run_demo(
         if not failures
         else f"\n{failures} snippet(s) did not behave as expected\n"
     )
-    agent_status = _run_agent_part(out, policy, live=live, model=model)
-    return 1 if failures else agent_status
+    agent_status = _run_agent_part(out, policy, audit, live=live, model=model)
+    audit.close()
+    audit_status = _review_audit_log(out, audit_path)
+    return 1 if failures or audit_status else agent_status
 
 
-def _run_agent_part(out: TextIO, policy: SandboxPolicy, *, live: bool, model: str | None) -> int:
+def _review_audit_log(out: TextIO, path: Path) -> int:
+    """Show what a reviewer sees: the chain verified, then the statistics."""
+    from ai_sandbox.audit.cli import main as audit_main
+
+    out.write("\n" + "-" * 72 + f"\nEvery action above is in the audit log {path}\n")
+    status = 0
+    for argv in (["verify", str(path)], ["stats", str(path)]):
+        out.write(f"\n$ ai-sandbox audit {' '.join(argv)}\n")
+        out.flush()
+        with contextlib.redirect_stdout(out):
+            status |= audit_main(argv)
+    return status
+
+
+def _run_agent_part(
+    out: TextIO, policy: SandboxPolicy, audit: AuditLog, *, live: bool, model: str | None
+) -> int:
     """The agent part: a scripted (or, with ``live``, a real) model drives the OpenAI adapter."""
     out.write("\n" + "-" * 72 + "\n")
     try:
@@ -144,6 +167,6 @@ def _run_agent_part(out: TextIO, policy: SandboxPolicy, *, live: bool, model: st
         return 2 if live else 0
     with (
         tempfile.TemporaryDirectory(prefix="ai-sandbox-agent-") as tmp,
-        Sandbox(root=tmp, policy=policy) as sandbox,
+        Sandbox(root=tmp, policy=policy, audit=audit) as sandbox,
     ):
         return run_demo_agent(sandbox, out, live=live, model=model)

@@ -22,10 +22,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ai_sandbox.exceptions import SecurityError
-from ai_sandbox.executor.compiler import DENIED_ATTRIBUTES
 from ai_sandbox.executor.context import RunContext
-from ai_sandbox.executor.files import SandboxFile
 from ai_sandbox.executor.modules import ModuleProxy, is_dangerous_callable
+from ai_sandbox.executor.printing import Printer
+from ai_sandbox.executor.transformer import DENIED_ATTRIBUTES
 
 __all__ = [
     "PASS_THROUGH_TYPES",
@@ -370,47 +370,6 @@ class Guards:
             "__metaclass__": sandbox_class,
             "__name__": "ai_code",
         }
-
-
-class Printer:
-    """What ``print`` compiles to: every call, in every function, writes to the run's output."""
-
-    __slots__ = ("_ai_ctx",)
-
-    def __init__(self, ctx: RunContext) -> None:
-        self._ai_ctx = ctx
-
-    @classmethod
-    def factory(cls, ctx: RunContext) -> Callable[..., Printer]:
-        printer = cls(ctx)
-
-        def print_factory(_getattr: Any = None) -> Printer:
-            return printer
-
-        return print_factory
-
-    def __call__(self) -> str:
-        """The ``printed`` variable: everything printed so far."""
-        return self._ai_ctx.output.text()
-
-    def _call_print(
-        self, *objects: Any, sep: Any = " ", end: Any = "\n", file: Any = None, flush: Any = False
-    ) -> None:
-        if sep is None:
-            sep = " "
-        if end is None:
-            end = "\n"
-        if not isinstance(sep, str) or not isinstance(end, str):
-            raise TypeError("print(): sep and end must be None or a string")
-        text = sep.join([str(o) for o in objects]) + end
-        if file is None:
-            self._ai_ctx.output.write(text)
-        elif type(file) is SandboxFile:
-            file.write(text)
-        else:
-            self._ai_ctx.refuse(
-                "print(file=...) can only write to a file returned by open()", "print"
-            )
 
 
 def make_guards(ctx: RunContext) -> Guards:

@@ -187,7 +187,6 @@ def make_import(
     allowed: frozenset[str], refuse: Callable[[str, str], Any]
 ) -> Callable[..., ModuleProxy]:
     """The sandbox's ``__import__``: allow-listed modules only, as proxies."""
-    listing = ", ".join(sorted(n for n in allowed if _top(n) not in NEVER_IMPORTABLE))
 
     def guarded_import(
         name: str,
@@ -199,6 +198,7 @@ def make_import(
         if level != 0:
             refuse("relative imports are not available in the sandbox", "import")
         if type(name) is not str or not is_importable(name, allowed):
+            listing = ", ".join(sorted(n for n in allowed if _top(n) not in NEVER_IMPORTABLE))
             refuse(
                 f"import of module {name!r} is not allowed by the sandbox policy; "
                 f"allowed modules: {listing or '(none)'}",

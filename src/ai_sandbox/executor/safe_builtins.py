@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import builtins
 import collections
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from ai_sandbox.executor.context import RunContext
@@ -62,6 +63,11 @@ _REFUSED: dict[str, str] = {
     "anext": "async code is not available",
 }
 
+#: The unchanged real builtins, looked up once.
+_STATIC: Mapping[str, Any] = MappingProxyType(
+    {name: getattr(builtins, name) for name in SAFE_BUILTIN_NAMES}
+)
+
 _TYPE_RESULTS: frozenset[type] = frozenset(
     {
         bool, bytearray, bytes, complex, dict, float, frozenset, int, list, object, range, set,
@@ -89,7 +95,7 @@ def make_builtins(
     """The ``__builtins__`` dict of one namespace."""
     getiter = guards.getiter
     allowed_modules = ctx.policy.allowed_imports
-    table: dict[str, Any] = {name: getattr(builtins, name) for name in SAFE_BUILTIN_NAMES}
+    table: dict[str, Any] = dict(_STATIC)
 
     def sandbox_sorted(iterable: Any, /, *, key: Any = None, reverse: bool = False) -> list[Any]:
         return sorted(getiter(iterable), key=key, reverse=reverse)

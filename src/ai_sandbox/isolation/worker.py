@@ -10,6 +10,7 @@ the path policy with :class:`~ai_sandbox.security.SafeFS`.
 from __future__ import annotations
 
 import base64
+import contextlib
 import math
 import os
 import resource
@@ -113,7 +114,8 @@ def run_worker(
         message = f"lockdown failed: {type(exc).__name__}: {exc}"
         _say(channel, {"type": "failed", "layer": "lockdown", "message": message})
         os._exit(_EXIT_LOCKDOWN_FAILED)
-    _warm_up(policy, language_guard)
+    with contextlib.suppress(Exception):  # a cold worker is slower, not less safe
+        _warm_up(policy, language_guard)
     if not _say(channel, {"type": "hello", "layers": list(active)}):
         os._exit(_EXIT_CHANNEL_LOST)
     try:

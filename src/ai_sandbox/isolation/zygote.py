@@ -82,7 +82,7 @@ def main(argv: list[str]) -> int:
     except IsolationUnavailable as exc:
         _send_quietly(ctl, {"type": "unavailable", "layer": exc.layer, "message": str(exc)})
         return 0
-    except (SandboxError, ValueError, KeyError, TypeError, ImportError, OSError) as exc:
+    except Exception as exc:  # report any startup failure to the host, which raises it
         _send_quietly(ctl, {"type": "error", "message": f"{type(exc).__name__}: {exc}"})
         return 1
     plan, policy, language_guard, hello = ready

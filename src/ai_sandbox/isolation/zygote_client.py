@@ -148,6 +148,9 @@ class ZygoteClient:
             hello, _ = recv_message(self._ctl, max_bytes=CONTROL_MAX_BYTES)
         except TimeoutError:
             raise WorkerError("the isolation zygote did not start in time") from None
+        except WorkerError:
+            code = self._proc.poll()
+            raise WorkerError(f"the isolation zygote exited during startup (code {code})") from None
         finally:
             self._ctl.settimeout(None)
         if not isinstance(hello, dict):

@@ -1,0 +1,353 @@
+"""The compile-time policy: RestrictedPython's transformer with our reviewed changes.
+
+:class:`AgentPolicy` is RestrictedPython's transformer with these reviewed changes, each mapped
+onto the run-time guards so nothing escapes them:
+
+* ``a[k] += v`` becomes ``_inplaceitem_(a, k, "+=", v)`` (``_getitem_``, the operator, then
+  ``_write_``) and ``obj.attr += v`` becomes ``_inplaceattr_(obj, "attr", "+=", v)`` (the name
+  is checked here exactly like any attribute);
+* ``x += v`` on a plain name is left to the interpreter: ``_inplacevar_`` protected nothing under
+  our guards (every object the code can name is one it may already change through its methods;
+  host-owned containers are never handed out), and it cost a call per iteration;
+* ``x: int = 1`` becomes ``x = 1`` (the annotation is dropped, never evaluated);
+* when the object of ``a.b``, ``a[k]`` or a store is a plain *name* inside code that can run
+  repeatedly (a function, lambda, loop or comprehension), the guard call is wrapped in an
+  inline exact-type test that skips it only for the builtin types where the guard is the
+  identity (:meth:`AgentPolicy.inline_guard`);
+* attribute names that walk frames, code objects or the class hierarchy are refused, and every
+  refusal carries a hint saying what to write instead.
+
+Everything else is RestrictedPython's own policy, including its rule that any AST node without a
+``visit_`` method is refused, so new syntax fails closed. ``fast_transformer.FastAgentPolicy``
+applies the same rules with a cheaper traversal.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from RestrictedPython.transformer import (
+    INSPECT_ATTRIBUTES,
+    IOPERATOR_TO_STR,
+    RestrictingNodeTransformer,
+    copy_locations,
+)
+
+#: What a ``visit_*`` method may return (a node, nodes replacing it, or None to drop it).
+VisitResult = ast.AST | Iterable[ast.AST] | None
+
+__all__ = ["DENIED_ATTRIBUTES", "AgentPolicy", "VisitResult"]
+
+#: Attribute names refused on every object, also when computed at run time: frame, traceback,
+#: generator and code-object walks and the class hierarchy.
+DENIED_ATTRIBUTES: frozenset[str] = INSPECT_ATTRIBUTES | frozenset(
+    {
+        "mro",
+        "f_lasti",
+        "f_lineno",
+        "f_trace_lines",
+        "f_trace_opcodes",
+        "tb_lasti",
+        "tb_lineno",
+        "gi_running",
+        "gi_suspended",
+        "cr_running",
+        "cr_suspended",
+        "ag_running",
+        "co_consts",
+        "co_names",
+        "co_varnames",
+        "co_filename",
+        "co_lnotab",
+        "co_linetable",
+        "co_exceptiontable",
+        "co_positions",
+        "co_lines",
+        "co_name",
+        "co_qualname",
+        "co_flags",
+        "co_freevars",
+        "co_cellvars",
+        "co_firstlineno",
+        "func_globals",
+        "func_code",
+        "im_func",
+        "im_self",
+    }
+)
+
+_NAME_HINTS = {
+    "__class__": "use isinstance(value, SomeType) to check a type",
+    "__name__": "keep names in your own variables or a dict",
+    "__dict__": "keep data in a dict you create",
+    "__import__": "write an import statement for an allowed module",
+    "__builtins__": "builtins such as len() and sorted() are available directly by name",
+    "__globals__": "pass values as function arguments instead",
+    "__len__": "call len(x)",
+    "__iter__": "call iter(x) or loop with for",
+    "__str__": "call str(x); special methods other than __init__, __contains__ and comparisons "
+    "cannot be defined, write a method such as describe(self) instead",
+    "__repr__": "call repr(x); special methods other than __init__, __contains__ and "
+    "comparisons cannot be defined, write a method such as describe(self) instead",
+}
+
+_UNDERSCORE = re.compile(r'^"(?P<name>[^"]+)" is an invalid (?P<kind>variable|attribute) name')
+
+
+def _hint(info: str) -> str:
+    """Append to a RestrictedPython refusal what the model should write instead."""
+    if not info.endswith("."):
+        info += "."
+    match = _UNDERSCORE.match(info)
+    if match:
+        name = match["name"]
+        if name in _NAME_HINTS:
+            return f"{info} Instead: {_NAME_HINTS[name]}."
+        if match["kind"] == "attribute":
+            return (
+                f"{info} Names starting with '_' are private in the sandbox; use a public name "
+                f"(e.g. self.{name.lstrip('_') or 'value'})."
+            )
+        return (
+            f"{info} Names starting with '_' are reserved in the sandbox; rename it "
+            f"(e.g. {name.lstrip('_') or 'value'}_)."
+        )
+    if "Exec calls" in info or "Eval calls" in info:
+        return f"{info} Write the code directly instead of building it as a string."
+    if "is a restricted name" in info:
+        return f"{info} Frames, tracebacks and code objects cannot be inspected in the sandbox."
+    if info.startswith("Nonlocal"):
+        return f"{info} Keep shared state in a dict or list, or return the new value."
+    if info.startswith(("AsyncFunctionDef", "Await", "AsyncFor", "AsyncWith")):
+        return f"{info} Write synchronous code; async is not available in the sandbox."
+    if info.startswith("Match"):
+        return f"{info} Use if/elif chains instead of match."
+    if info.startswith("TryStar"):
+        return f"{info} Use plain try/except instead of except*."
+    if '"*" imports' in info:
+        return f"{info} Import the names you need explicitly."
+    return info
+
+
+#: Literal attribute names that never take the inline fast path (``str.format`` is guarded).
+_NOT_INLINED = frozenset({"format", "format_map"})
+
+
+def _name(identifier: str) -> ast.Name:
+    return ast.Name(identifier, ast.Load())
+
+
+class AgentPolicy(RestrictingNodeTransformer):
+    """RestrictedPython's policy plus the reviewed widenings described in the module docstring.
+
+    This is the reference implementation, built on RestrictedPython's own traversal;
+    ``fast_transformer.FastAgentPolicy`` produces the same tree faster and is what
+    ``compile_ai_code`` uses (a test compares the two on a corpus).
+    """
+
+    def __init__(
+        self,
+        errors: list[str] | None = None,
+        warnings: list[str] | None = None,
+        used_names: dict[str, bool] | None = None,
+    ) -> None:
+        super().__init__(errors, warnings, used_names)
+        self.first_error_line: int | None = None
+        #: How many function bodies, lambdas, loops or comprehensions enclose the current node:
+        #: only there can code run more than once, so only there are guards inlined.
+        self.repeats = 0
+
+    def error(self, node: ast.AST, info: str) -> None:
+        lineno = getattr(node, "lineno", None)
+        if self.first_error_line is None:
+            self.first_error_line = lineno
+        self.errors.append(f"Line {lineno}: {_hint(info)}")
+
+    def locate(self, new_node: ast.AST, old_node: ast.AST) -> None:
+        """Give ``new_node`` (and its new, unlocated children) the location of ``old_node``."""
+        copy_locations(new_node, old_node)  # type: ignore[arg-type]
+
+    def check_attribute_name(self, node: ast.AST, name: str) -> None:
+        """RestrictedPython's attribute-name rules, plus our extra denied names."""
+        if name.startswith("_") and name != "_":
+            self.error(node, f'"{name}" is an invalid attribute name because it starts with "_".')
+        if name.endswith("__roles__"):
+            self.error(
+                node, f'"{name}" is an invalid attribute name because it ends with "__roles__".'
+            )
+        if name in DENIED_ATTRIBUTES:
+            self.error(
+                node, f'"{name}" is a restricted name, that is forbidden to access in the sandbox.'
+            )
+
+    def inline_guard(
+        self, container: ast.Name, fast: ast.expr, guarded: ast.expr, kinds: str
+    ) -> ast.expr:
+        """``fast if type(container) in <kinds> else guarded``.
+
+        Only for a plain name (loading it twice has no side effect and yields the same object,
+        because nothing is evaluated between the two loads), and only for the exact builtin
+        types for which the guard is the identity (``guards.py`` owns the sets, a test pins
+        them), so the guard's semantics are unchanged; everything else calls the guard.
+        """
+        test = ast.Compare(
+            left=ast.Call(func=_name("_type_"), args=[_name(container.id)], keywords=[]),
+            ops=[ast.In()],
+            comparators=[_name(kinds)],
+        )
+        return ast.IfExp(test=test, body=fast, orelse=guarded)
+
+    def visit_Attribute(self, node: ast.Attribute) -> VisitResult:
+        """``a.b`` -> ``_getattr_(a, "b")``; ``a.b = c`` -> ``_write_(a).b = c``."""
+        self.check_attribute_name(node, node.attr)
+        node = self.node_contents_visit(node)
+        value = node.value
+        if isinstance(node.ctx, ast.Load):
+            new_node: ast.expr = ast.Call(
+                func=_name("_getattr_"), args=[value, ast.Constant(node.attr)], keywords=[]
+            )
+            if self.repeats and isinstance(value, ast.Name) and node.attr not in _NOT_INLINED:
+                new_node = self.inline_guard(value, node, new_node, "_plain_attr_")
+            self.locate(new_node, node)
+            return new_node
+        node.value = self.guard_write(value)
+        return node
+
+    def visit_Call(self, node: ast.Call) -> VisitResult:
+        """RestrictedPython's call rules; a call of an inlined attribute (``out.append(x)``)
+        becomes ``out.append(x) if <plain> else _getattr_(out, "append")(x)``, so the fast
+        branch keeps the interpreter's method-call path. Only one branch runs, so the
+        arguments are still evaluated exactly once."""
+        result = super().visit_Call(node)
+        if not isinstance(result, ast.Call):  # pragma: no cover - RestrictedPython returns it
+            return result
+        func = result.func
+        if (
+            isinstance(func, ast.IfExp)
+            and isinstance(func.body, ast.Attribute)
+            and isinstance(func.orelse, ast.Call)
+            and isinstance(func.orelse.func, ast.Name)
+            and func.orelse.func.id == "_getattr_"  # user code cannot name it: ours
+        ):
+            fast = ast.Call(func=func.body, args=result.args, keywords=result.keywords)
+            guarded = ast.Call(func=func.orelse, args=result.args, keywords=result.keywords)
+            new_node = ast.IfExp(test=func.test, body=fast, orelse=guarded)
+            self.locate(new_node, result)
+            return new_node
+        return result
+
+    def guard_write(self, value: ast.expr) -> ast.expr:
+        """The container of an attribute or item store/delete, through ``_write_``."""
+        new_value: ast.expr = ast.Call(func=_name("_write_"), args=[value], keywords=[])
+        if self.repeats and isinstance(value, ast.Name):
+            new_value = self.inline_guard(value, value, new_value, "_plain_write_")
+        self.locate(new_value, value)
+        return new_value
+
+    def visit_Subscript(self, node: ast.Subscript) -> VisitResult:
+        """``a[k]`` -> ``_getitem_(a, k)``; ``a[k] = c`` -> ``_write_(a)[k] = c``."""
+        node = self.node_contents_visit(node)
+        value = node.value
+        if isinstance(node.ctx, ast.Load):
+            new_node: ast.expr = ast.Call(
+                func=_name("_getitem_"), args=[value, node.slice], keywords=[]
+            )
+            if self.repeats and isinstance(value, ast.Name):
+                new_node = self.inline_guard(value, node, new_node, "_plain_item_")
+            self.locate(new_node, node)
+            return new_node
+        node.value = self.guard_write(value)
+        return node
+
+    def guard_iter(self, node: ast.For | ast.comprehension) -> VisitResult:
+        """``for x in it`` -> ``for x in _getiter_(it)`` (unpacking targets guarded too)."""
+        node = self.node_contents_visit(node)
+        new_iter: ast.expr
+        if isinstance(node.target, ast.Tuple):
+            spec = self.gen_unpack_spec(node.target)
+            new_iter = ast.Call(
+                func=_name("_iter_unpack_sequence_"),
+                args=[node.iter, spec, _name("_getiter_")],
+                keywords=[],
+            )
+        else:
+            new_iter = ast.Call(func=_name("_getiter_"), args=[node.iter], keywords=[])
+        self.locate(new_iter, node.iter)
+        node.iter = new_iter
+        return node
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> VisitResult:
+        """``x += v`` stays as it is (the name is checked); items and attributes go through
+        ``_inplaceitem_``/``_inplaceattr_`` (read guard, operator, write guard)."""
+        target = node.target
+        if isinstance(target, ast.Name):
+            return self.node_contents_visit(node)
+        op = ast.Constant(IOPERATOR_TO_STR[type(node.op)])
+        call: ast.Call
+        if isinstance(target, ast.Attribute):
+            self.check_attribute_name(node, target.attr)
+            container = self.visit(target.value)
+            call = ast.Call(
+                func=_name("_inplaceattr_"),
+                args=[container, ast.Constant(target.attr), op, self.visit(node.value)],
+                keywords=[],
+            )
+        elif isinstance(target, ast.Subscript):
+            container = self.visit(target.value)
+            key = self.visit(target.slice)
+            call = ast.Call(
+                func=_name("_inplaceitem_"),
+                args=[container, key, op, self.visit(node.value)],
+                keywords=[],
+            )
+        else:  # pragma: no cover - the grammar allows nothing else
+            self.not_allowed(node)
+            return node
+        new_node = ast.Expr(value=call)
+        self.locate(new_node, node)
+        return new_node
+
+    def visit_repeated(self, node: ast.AST, visit: Callable[[Any], VisitResult]) -> VisitResult:
+        self.repeats += 1
+        try:
+            return visit(node)
+        finally:
+            self.repeats -= 1
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> VisitResult:
+        return self.visit_repeated(node, super().visit_FunctionDef)
+
+    def visit_Lambda(self, node: ast.Lambda) -> VisitResult:
+        return self.visit_repeated(node, super().visit_Lambda)
+
+    def visit_For(self, node: ast.For) -> VisitResult:
+        return self.visit_repeated(node, super().visit_For)
+
+    def visit_While(self, node: ast.While) -> VisitResult:
+        return self.visit_repeated(node, super().visit_While)
+
+    def visit_ListComp(self, node: ast.ListComp) -> VisitResult:
+        return self.visit_repeated(node, super().visit_ListComp)
+
+    def visit_SetComp(self, node: ast.SetComp) -> VisitResult:
+        return self.visit_repeated(node, super().visit_SetComp)
+
+    def visit_DictComp(self, node: ast.DictComp) -> VisitResult:
+        return self.visit_repeated(node, super().visit_DictComp)
+
+    def visit_GeneratorExp(self, node: ast.GeneratorExp) -> VisitResult:
+        return self.visit_repeated(node, super().visit_GeneratorExp)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> VisitResult:
+        """``x: T = v`` -> ``x = v``; a bare ``x: T`` does nothing. Annotations are dropped."""
+        if node.value is None:
+            new_node: ast.stmt = ast.Pass()
+            self.locate(new_node, node)
+            return new_node
+        assign = ast.Assign(targets=[node.target], value=node.value)
+        self.locate(assign, node)
+        result: VisitResult = self.visit(assign)
+        return result
