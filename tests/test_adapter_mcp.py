@@ -126,20 +126,25 @@ def test_null_optional_argument_means_default(sandbox: Sandbox) -> None:
     assert text_of(result) == "data/"
 
 
+CONSOLE_SCRIPT = str(Path(sys.executable).with_name("ai-sandbox"))
+
+
 @pytest.mark.parametrize(
-    "isolation",
+    ("isolation", "command"),
     [
-        pytest.param("none", id="in-process"),
-        pytest.param("strict", id="isolated-workers"),
+        pytest.param("none", [sys.executable, "-m", "ai_sandbox.adapters.mcp"], id="module"),
+        pytest.param("strict", [CONSOLE_SCRIPT, "mcp"], id="ai-sandbox-mcp-isolated"),
     ],
 )
-def test_stdio_server_subprocess(project: Path, tmp_path: Path, isolation: str) -> None:
-    """It serves the tools over stdio from `python -m ai_sandbox.adapters.mcp`."""
+def test_stdio_server_subprocess(
+    project: Path, tmp_path: Path, isolation: str, command: list[str]
+) -> None:
+    """It serves the tools over stdio, as `ai-sandbox mcp --root DIR --policy FILE` does."""
     policy = tmp_path / "policy.json"
     policy.write_text(json.dumps({"isolation": isolation, "allow_writes": True}), encoding="utf-8")
     params = StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "ai_sandbox.adapters.mcp", "--root", str(project), "--policy", str(policy)],
+        command=command[0],
+        args=[*command[1:], "--root", str(project), "--policy", str(policy)],
         env=dict(os.environ),
     )
 

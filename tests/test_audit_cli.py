@@ -257,3 +257,11 @@ def test_the_main_command_has_the_audit_subcommands(
 
     assert ai_sandbox_main(["audit", "verify", str(log)]) == 0
     assert "OK: 17 records intact" in capsys.readouterr().out
+
+
+def test_show_neutralises_terminal_control_characters() -> None:
+    """It prints agent-chosen strings on one line with control characters escaped."""
+    row = format_row({"tool": "read_file", "outcome": "refused", "args": {"path": "a\x1b[2Jb\nc"}})
+    assert "\x1b" not in row
+    assert "\n" not in row
+    assert "\\x1b[2Jb\\nc" in row

@@ -116,10 +116,19 @@ def format_row(action: dict[str, Any], *, colour: bool = False) -> str:
         f"{duration:.1f}" if isinstance(duration, int | float) else "",
         _detail(action),
     ]
+    cells = [_printable(cell) for cell in cells]
     padded = [cell.ljust(w) if w else cell for cell, w in zip(cells, _WIDTHS, strict=True)]
     if colour and outcome in _COLOURS:
         padded[5] = _COLOURS[outcome] + padded[5] + _RESET
     return " ".join(padded).rstrip()
+
+
+def _printable(text: str) -> str:
+    """One line, no terminal control: the log holds strings an agent chose (paths, messages),
+    and an escape sequence must not be able to rewrite what the reviewer sees."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
 
 
 def header() -> str:
