@@ -194,6 +194,83 @@ def test_string_module_exposes_constants_only(project: Path) -> None:
     assert all(isinstance(v, str) for v in values)
 
 
+# -- the C-level import path ---------------------------------------------------------------------
+def _import_hook(policy: SandboxPolicy) -> Any:
+    """The ``__import__`` a namespace's builtins carry (what C code in its frames calls)."""
+    from ai_sandbox.executor.context import RunContext
+    from ai_sandbox.executor.modules import make_import
+
+    return make_import(policy.allowed_imports, RunContext(policy, _NoFiles()).refuse)
+
+
+class _NoFiles:
+    def read_bytes(self, path: str) -> bytes:
+        raise AssertionError("no file access expected")
+
+    def write_bytes(self, path: str, data: bytes) -> int:
+        raise AssertionError("no file access expected")
+
+
+@pytest.mark.parametrize("name", ["_strptime", "re", "time", "unicodedata", "datetime"])
+def test_c_level_import_hands_out_no_module(name: str) -> None:
+    """It imports a module for PyImport_Import's call shape and returns None, not the module."""
+    import sys
+
+    namespace: dict[str, Any] = {}
+    hook = _import_hook(SandboxPolicy(isolation="none"))
+    assert hook(name, namespace, namespace, [], 0) is None
+    assert name in sys.modules
+
+
+_SHAPES: list[tuple[str, Any, bool, Any, int]] = [
+    ("os", "os", True, [], 0),
+    ("sys", "sys", True, [], 0),
+    ("posix", "posix", True, [], 0),
+    ("builtins", "builtins", True, [], 0),
+    ("importlib", "importlib", True, [], 0),
+    ("io-private", "_io", True, [], 0),
+    ("ctypes", "ctypes", True, [], 0),
+    ("submodule-not-allowed", "json.tool", True, [], 0),
+    ("empty-name", "", True, [], 0),
+    ("non-string-name", b"time", True, [], 0),
+    ("str-subclass-name", type("S", (str,), {})("time"), True, [], 0),
+    ("old-silly-list", "time", True, ["__doc__"], 0),
+    ("named-fromlist", "time", True, ["strftime"], 0),
+    ("relative", "time", True, [], 1),
+    ("distinct-locals", "time", False, [], 0),
+    ("list-subclass", "time", True, type("L", (list,), {})(), 0),
+    ("tuple-fromlist", "time", True, (), 0),
+    ("none-fromlist", "time", True, None, 0),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "same_locals", "fromlist", "level"),
+    [shape[1:] for shape in _SHAPES],
+    ids=[shape[0] for shape in _SHAPES],
+)
+def test_c_level_import_refuses_other_modules_and_shapes(
+    name: Any, same_locals: bool, fromlist: Any, level: int
+) -> None:
+    """It refuses, also on the C-level path, every module outside the short list and every
+    call that is not exactly PyImport_Import's shape."""
+    from ai_sandbox.exceptions import SecurityError
+
+    namespace: dict[str, Any] = {}
+    locals_ = namespace if same_locals else {}
+    hook = _import_hook(SandboxPolicy(isolation="none"))
+    with pytest.raises(SecurityError):
+        hook(name, namespace, locals_, fromlist, level)
+
+
+def test_c_level_imports_are_few_and_never_dangerous() -> None:
+    """It keeps the C-level list to reviewed pure-computation modules, none refused outright."""
+    from ai_sandbox.executor.modules import _DANGEROUS_C_MODULES, C_LEVEL_IMPORTS, NEVER_IMPORTABLE
+
+    assert frozenset({"_strptime", "re", "time", "unicodedata"}) == C_LEVEL_IMPORTS
+    assert not C_LEVEL_IMPORTS & (NEVER_IMPORTABLE | _DANGEROUS_C_MODULES)
+
+
 # -- objects smuggled in through inputs --------------------------------------------------------
 class _Spy:
     """A host object that records any attribute lookup made on it."""

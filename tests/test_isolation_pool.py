@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import pytest
 
 from ai_sandbox import Sandbox, SandboxPolicy
 from ai_sandbox.exceptions import ConfigurationError
+from ai_sandbox.isolation import zygote_client
 from ai_sandbox.isolation.backend import WorkerBackend
 from ai_sandbox.isolation.exchange import Outcome
 from ai_sandbox.isolation.zygote_client import Worker
@@ -170,19 +172,64 @@ def test_a_closed_sandbox_refuses_to_run(tmp_path: Path) -> None:
         box.run("result = 1")
 
 
-def test_a_dead_zygote_gives_error_results(tmp_path: Path) -> None:
-    """It answers with error results, not exceptions, once its zygote is gone."""
-    backend = WorkerBackend(tmp_path, POLICY.model_copy(update={"pool_size": 0}))
+def test_a_killed_zygote_is_replaced_transparently(tmp_path: Path) -> None:
+    """It starts a new zygote when the old one was killed, and the next run succeeds."""
+    backend = WorkerBackend(tmp_path, POLICY)
     try:
-        os.kill(backend._zygote.pid, 9)
+        old = backend._zygote.pid
+        os.kill(old, signal.SIGKILL)
         assert _wait_for(lambda: not backend._zygote.alive)
-        backend.execute("result = 1")  # the one worker forked before the zygote died
-        result = backend.execute("result = 1")
+        time.sleep(0.1)  # let the pooled workers die with it (pdeathsig)
+        result = backend.execute("result = 6 * 7")
+        new = backend._zygote.pid
     finally:
         backend.close()
-    assert result.status == "error"
-    assert result.error is not None
-    assert result.error.type == "WorkerError"
+    assert result.status == "ok", result.error
+    assert result.result == 42
+    assert new != old
+    assert set(backend.required) <= set(result.layers)
+
+
+def test_a_zygote_that_keeps_dying_fails_closed(tmp_path: Path) -> None:
+    """It stops restarting a zygote that keeps dying and says so, instead of looping."""
+    backend = WorkerBackend(tmp_path, POLICY.model_copy(update={"pool_size": 0}))
+    results = []
+    try:
+        for _ in range(6):
+            os.kill(backend._zygote.pid, signal.SIGKILL)
+            assert _wait_for(lambda: not backend._zygote.alive)
+            time.sleep(0.05)
+            results.append(backend.execute("result = 1"))
+        restarts = backend._zygotes.restarts
+    finally:
+        backend.close()
+    last = results[-1]
+    assert last.status == "error"
+    assert last.error is not None
+    assert last.error.type == "WorkerError"
+    assert "not restarted again" in last.error.message
+    assert restarts == 3
+
+
+def test_a_zygote_that_cannot_start_again_fails_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It reports a zygote that dies at start-up as an error result, a bounded number of times."""
+    backend = WorkerBackend(tmp_path, POLICY.model_copy(update={"pool_size": 0}))
+    try:
+        backend.execute("result = 1")  # the one worker forked at start
+        monkeypatch.setattr(zygote_client, "BOOTSTRAP", "import os; os._exit(3)")
+        os.kill(backend._zygote.pid, signal.SIGKILL)
+        assert _wait_for(lambda: not backend._zygote.alive)
+        results = [backend.execute("result = 1") for _ in range(5)]
+    finally:
+        backend.close()
+    assert all(r.status == "error" for r in results)
+    assert all(r.error is not None and r.error.type == "WorkerError" for r in results)
+    assert results[0].error is not None
+    assert "exited during startup" in results[0].error.message
+    assert results[-1].error is not None
+    assert "not restarted again" in results[-1].error.message
 
 
 def _children_of(pid: int) -> list[int]:

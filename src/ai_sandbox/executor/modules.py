@@ -12,6 +12,15 @@ exposes the module's public names only (its ``__all__`` when it has one) and fil
 
 Modules that reach the file system, processes, the interpreter or that evaluate source text are
 refused even when a policy lists them (:data:`NEVER_IMPORTABLE`): fail closed.
+
+C code imports lazily too: ``datetime.date.today()`` imports ``time`` through CPython's
+``PyImport_Import``, which calls the ``__import__`` of the *current frame's* builtins (ours)
+as ``__import__(name, globals, globals, [], 0)``, discards the result and reads the module from
+``sys.modules``. The hook serves exactly that call shape (an empty ``list`` fromlist, which the
+import statement never produces: it passes ``None`` or a tuple of constants, and the code cannot
+name ``__import__``) for the few modules of :data:`C_LEVEL_IMPORTS`, and returns ``None``: the
+module is imported, nothing is handed out. :data:`PRELOAD_MODULES` lists what a worker must
+import before its lockdown, when it can no longer read the interpreter's files.
 """
 
 from __future__ import annotations
@@ -25,7 +34,15 @@ from typing import Any
 
 from ai_sandbox.exceptions import SecurityError
 
-__all__ = ["NEVER_IMPORTABLE", "ModuleProxy", "is_dangerous_callable", "make_import", "proxy_for"]
+__all__ = [
+    "C_LEVEL_IMPORTS",
+    "NEVER_IMPORTABLE",
+    "PRELOAD_MODULES",
+    "ModuleProxy",
+    "is_dangerous_callable",
+    "make_import",
+    "proxy_for",
+]
 
 #: Never importable from the sandbox, whatever the policy says (top-level names).
 NEVER_IMPORTABLE: frozenset[str] = frozenset(
@@ -48,6 +65,39 @@ NEVER_IMPORTABLE: frozenset[str] = frozenset(
         "webbrowser", "wsgiref", "xml", "xmlrpc", "zipapp", "zipfile", "zipimport", "zoneinfo",
         "ai_sandbox", "RestrictedPython", "pydantic", "structlog",
     }
+)  # fmt: skip
+
+#: Modules that C code of the allowed modules imports through ``PyImport_Import`` while the AI's
+#: code is the calling frame (found by calling every public function and method of each default
+#: module with typical arguments and recording the hook's calls; CPython 3.11):
+#: ``_datetime`` -> ``time`` (strftime, today, ``format()``) and ``_strptime`` (strptime);
+#: ``_sre`` -> ``re`` (templates in ``sub``/``expand``, also for patterns ``textwrap`` hands
+#: out); the ``unicodedata`` capsule (the ``namereplace`` error handler, ``\N{...}`` escapes).
+C_LEVEL_IMPORTS: frozenset[str] = frozenset({"_strptime", "re", "time", "unicodedata"})
+
+#: Every module a worker must have imported before its lockdown for the default allow-list to
+#: work fully (on top of the policy's ``allowed_imports``): the default modules, what their C
+#: parts import (:data:`C_LEVEL_IMPORTS`), what their Python code imports inside functions
+#: (``collections`` -> ``heapq``, ``copy``; ``re``/``locale`` -> ``warnings``; ``re`` ->
+#: ``unicodedata``; ``fractions`` -> ``decimal``) and the codecs ``str.encode`` and
+#: ``bytes.decode`` look up lazily (``encodings.idna`` needs ``stringprep``).
+PRELOAD_MODULES: tuple[str, ...] = (
+    # the default allow-list (ai_sandbox.policy.DEFAULT_ALLOWED_IMPORTS; a test pins it)
+    "bisect", "collections", "datetime", "decimal", "fractions", "heapq", "itertools", "json",
+    "math", "random", "re", "statistics", "string", "textwrap",
+    # imported lazily by C code (C_LEVEL_IMPORTS) and by Python code inside functions
+    "_strptime", "time", "unicodedata", "copy", "warnings",
+    # codecs
+    "encodings.ascii", "encodings.latin_1", "encodings.iso8859_2", "encodings.iso8859_15",
+    "encodings.cp1251", "encodings.cp1252", "encodings.cp437", "encodings.cp850",
+    "encodings.mac_roman", "encodings.koi8_r",
+    "encodings.utf_8", "encodings.utf_8_sig", "encodings.utf_7",
+    "encodings.utf_16", "encodings.utf_16_le", "encodings.utf_16_be",
+    "encodings.utf_32", "encodings.utf_32_le", "encodings.utf_32_be",
+    "encodings.unicode_escape", "encodings.raw_unicode_escape",
+    "stringprep", "encodings.idna", "encodings.punycode",
+    "encodings.shift_jis", "encodings.cp932", "encodings.euc_jp", "encodings.gbk",
+    "encodings.gb2312", "encodings.gb18030", "encodings.big5", "encodings.euc_kr",
 )  # fmt: skip
 
 #: Names hidden from a module proxy even when public: string lookups and code generation.
@@ -185,8 +235,29 @@ def proxy_for(name: str, allowed: frozenset[str]) -> ModuleProxy:
 
 def make_import(
     allowed: frozenset[str], refuse: Callable[[str, str], Any]
-) -> Callable[..., ModuleProxy]:
-    """The sandbox's ``__import__``: allow-listed modules only, as proxies."""
+) -> Callable[..., ModuleProxy | None]:
+    """The sandbox's ``__import__``: allow-listed modules only, as proxies; and the C-level
+    call shape of ``PyImport_Import`` for :data:`C_LEVEL_IMPORTS`, which gets ``None``."""
+
+    def listing() -> str:
+        return ", ".join(sorted(n for n in allowed if _top(n) not in NEVER_IMPORTABLE))
+
+    def c_level_import(name: Any, globals: Any, locals: Any, fromlist: Any, level: Any) -> None:
+        # Only ``PyImport_Import`` calls the hook with a list: it wants the import's side
+        # effect (the module in sys.modules) and ignores what the hook returns.
+        if (
+            fromlist
+            or level != 0
+            or globals is not locals
+            or type(name) is not str
+            or not (name in C_LEVEL_IMPORTS or is_importable(name, allowed))
+        ):
+            refuse(
+                f"import of module {name!r} is not allowed by the sandbox policy; "
+                f"allowed modules: {listing() or '(none)'}",
+                "import",
+            )
+        importlib.import_module(name)
 
     def guarded_import(
         name: str,
@@ -194,14 +265,16 @@ def make_import(
         locals: Any = None,
         fromlist: Any = (),
         level: int = 0,
-    ) -> ModuleProxy:
+    ) -> ModuleProxy | None:
+        if type(fromlist) is list:
+            c_level_import(name, globals, locals, fromlist, level)
+            return None
         if level != 0:
             refuse("relative imports are not available in the sandbox", "import")
         if type(name) is not str or not is_importable(name, allowed):
-            listing = ", ".join(sorted(n for n in allowed if _top(n) not in NEVER_IMPORTABLE))
             refuse(
                 f"import of module {name!r} is not allowed by the sandbox policy; "
-                f"allowed modules: {listing or '(none)'}",
+                f"allowed modules: {listing() or '(none)'}",
                 "import",
             )
         if fromlist:

@@ -13,7 +13,9 @@ onto the run-time guards so nothing escapes them:
 * when the object of ``a.b``, ``a[k]`` or a store is a plain *name* inside code that can run
   repeatedly (a function, lambda, loop or comprehension), the guard call is wrapped in an
   inline exact-type test that skips it only for the builtin types where the guard is the
-  identity (:meth:`AgentPolicy.inline_guard`);
+  identity (:meth:`AgentPolicy.inline_guard`); inside a function's loop, the test for a local
+  name that the loop never rebinds is computed once before the loop (``hoisting.py`` says when
+  that is exact);
 * attribute names that walk frames, code objects or the class hierarchy are refused, and every
   refusal carries a hint saying what to write instead.
 
@@ -26,7 +28,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from RestrictedPython.transformer import (
@@ -35,6 +37,8 @@ from RestrictedPython.transformer import (
     RestrictingNodeTransformer,
     copy_locations,
 )
+
+from ai_sandbox.executor.hoisting import bound_in, loop_entry_bindings
 
 #: What a ``visit_*`` method may return (a node, nodes replacing it, or None to drop it).
 VisitResult = ast.AST | Iterable[ast.AST] | None
@@ -140,6 +144,26 @@ def _name(identifier: str) -> ast.Name:
     return ast.Name(identifier, ast.Load())
 
 
+class _HoistFrame:
+    """One loop being compiled: the names whose type tests may move before it, and the flags
+    (``(name, kinds) -> flag variable``) the loop's body used."""
+
+    __slots__ = ("flags", "hoistable")
+
+    def __init__(self, hoistable: frozenset[str]) -> None:
+        self.hoistable = hoistable
+        self.flags: dict[tuple[str, str], str] = {}
+
+
+def _type_test(name: str, kinds: str) -> ast.Compare:
+    """``_type_(name) in <kinds>``."""
+    return ast.Compare(
+        left=ast.Call(func=_name("_type_"), args=[_name(name)], keywords=[]),
+        ops=[ast.In()],
+        comparators=[_name(kinds)],
+    )
+
+
 class AgentPolicy(RestrictingNodeTransformer):
     """RestrictedPython's policy plus the reviewed widenings described in the module docstring.
 
@@ -159,6 +183,10 @@ class AgentPolicy(RestrictingNodeTransformer):
         #: How many function bodies, lambdas, loops or comprehensions enclose the current node:
         #: only there can code run more than once, so only there are guards inlined.
         self.repeats = 0
+        #: Loops of the current function: where each starts, the names definitely bound.
+        self.loop_entries: Mapping[ast.AST, frozenset[str]] = {}
+        #: The loops of the current scope enclosing the current node, outermost first.
+        self.loops: list[_HoistFrame] = []
 
     def error(self, node: ast.AST, info: str) -> None:
         lineno = getattr(node, "lineno", None)
@@ -193,12 +221,52 @@ class AgentPolicy(RestrictingNodeTransformer):
         types for which the guard is the identity (``guards.py`` owns the sets, a test pins
         them), so the guard's semantics are unchanged; everything else calls the guard.
         """
-        test = ast.Compare(
-            left=ast.Call(func=_name("_type_"), args=[_name(container.id)], keywords=[]),
-            ops=[ast.In()],
-            comparators=[_name(kinds)],
-        )
+        flag = self.hoisted_flag(container.id, kinds)
+        test = _name(flag) if flag is not None else _type_test(container.id, kinds)
         return ast.IfExp(test=test, body=fast, orelse=guarded)
+
+    def hoisted_flag(self, name: str, kinds: str) -> str | None:
+        """The variable holding the type test of ``name`` computed before the outermost
+        enclosing loop (of this scope) that may hoist it, or None."""
+        for frame in self.loops:
+            if name in frame.hoistable:
+                return frame.flags.setdefault((name, kinds), f"_ai_{kinds.strip('_')}_{name}")
+        return None
+
+    def visit_loop(self, node: ast.For | ast.While, visit: Callable[[Any], VisitResult]) -> Any:
+        """Visit a loop; then put the type tests its body hoisted in front of it."""
+        entry = self.loop_entries.get(node)
+        if entry is None:
+            return self.visit_repeated(node, visit)
+        frame = _HoistFrame(entry - bound_in(node))
+        self.loops.append(frame)
+        try:
+            result = self.visit_repeated(node, visit)
+        finally:
+            self.loops.pop()
+        if not frame.flags or not isinstance(result, ast.AST):
+            return result
+        statements: list[ast.stmt] = []
+        for (name, kinds), flag in frame.flags.items():
+            assign = ast.Assign(
+                targets=[ast.Name(flag, ast.Store())], value=_type_test(name, kinds)
+            )
+            self.locate(assign, node)
+            statements.append(assign)
+        return [*statements, result]
+
+    def visit_scope(self, node: ast.AST, visit: Callable[[Any], VisitResult]) -> VisitResult:
+        """Visit a new scope: the enclosing loops' flags are not its variables."""
+        saved = self.loop_entries, self.loops
+        if isinstance(node, ast.FunctionDef):
+            self.loop_entries = loop_entry_bindings(node)
+        elif isinstance(node, ast.ClassDef):
+            self.loop_entries = {}
+        self.loops = []
+        try:
+            return visit(node)
+        finally:
+            self.loop_entries, self.loops = saved
 
     def visit_Attribute(self, node: ast.Attribute) -> VisitResult:
         """``a.b`` -> ``_getattr_(a, "b")``; ``a.b = c`` -> ``_write_(a).b = c``."""
@@ -318,28 +386,37 @@ class AgentPolicy(RestrictingNodeTransformer):
             self.repeats -= 1
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> VisitResult:
-        return self.visit_repeated(node, super().visit_FunctionDef)
+        visit = super().visit_FunctionDef
+        return self.visit_scope(node, lambda n: self.visit_repeated(n, visit))
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> VisitResult:
+        return self.visit_scope(node, super().visit_ClassDef)
 
     def visit_Lambda(self, node: ast.Lambda) -> VisitResult:
-        return self.visit_repeated(node, super().visit_Lambda)
+        visit = super().visit_Lambda
+        return self.visit_scope(node, lambda n: self.visit_repeated(n, visit))
 
     def visit_For(self, node: ast.For) -> VisitResult:
-        return self.visit_repeated(node, super().visit_For)
+        return self.visit_loop(node, super().visit_For)  # type: ignore[no-any-return]
 
     def visit_While(self, node: ast.While) -> VisitResult:
-        return self.visit_repeated(node, super().visit_While)
+        return self.visit_loop(node, super().visit_While)  # type: ignore[no-any-return]
 
     def visit_ListComp(self, node: ast.ListComp) -> VisitResult:
-        return self.visit_repeated(node, super().visit_ListComp)
+        visit = super().visit_ListComp
+        return self.visit_scope(node, lambda n: self.visit_repeated(n, visit))
 
     def visit_SetComp(self, node: ast.SetComp) -> VisitResult:
-        return self.visit_repeated(node, super().visit_SetComp)
+        visit = super().visit_SetComp
+        return self.visit_scope(node, lambda n: self.visit_repeated(n, visit))
 
     def visit_DictComp(self, node: ast.DictComp) -> VisitResult:
-        return self.visit_repeated(node, super().visit_DictComp)
+        visit = super().visit_DictComp
+        return self.visit_scope(node, lambda n: self.visit_repeated(n, visit))
 
     def visit_GeneratorExp(self, node: ast.GeneratorExp) -> VisitResult:
-        return self.visit_repeated(node, super().visit_GeneratorExp)
+        visit = super().visit_GeneratorExp
+        return self.visit_scope(node, lambda n: self.visit_repeated(n, visit))
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> VisitResult:
         """``x: T = v`` -> ``x = v``; a bare ``x: T`` does nothing. Annotations are dropped."""

@@ -16,10 +16,14 @@ The pieces, host side first:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ai_sandbox.backend import ExecutionBackend, InProcessBackend
 from ai_sandbox.exceptions import ConfigurationError
-from ai_sandbox.policy import SandboxPolicy
+
+if TYPE_CHECKING:
+    # Imported lazily: the zygote imports this package and must stay small (no pydantic).
+    from ai_sandbox.backend import ExecutionBackend
+    from ai_sandbox.policy import SandboxPolicy
 
 __all__ = ["create_backend"]
 
@@ -32,6 +36,8 @@ def create_backend(root: Path, policy: SandboxPolicy) -> ExecutionBackend:
     naming the first missing layer (fail closed).
     """
     if policy.isolation == "none":
+        from ai_sandbox.backend import InProcessBackend
+
         return InProcessBackend(root, policy)
     if policy.isolation in ("strict", "process"):
         from ai_sandbox.isolation.backend import WorkerBackend

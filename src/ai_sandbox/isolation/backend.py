@@ -22,6 +22,7 @@ from ai_sandbox.isolation.broker import Broker
 from ai_sandbox.isolation.exchange import Outcome, run_job
 from ai_sandbox.isolation.pool import WorkerPool
 from ai_sandbox.isolation.protocol import encode_json
+from ai_sandbox.isolation.supervisor import ZygoteSupervisor
 from ai_sandbox.isolation.zygote_client import Worker, ZygoteClient
 from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.results import ErrorInfo, ExecutionResult
@@ -49,15 +50,17 @@ class WorkerBackend:
         self._guard: tuple[str, ...] = ("restricted_python",) if _language_guard else ()
         fs = SafeFS(root, policy)
         try:
-            self._zygote = ZygoteClient.start(root, policy, language_guard=_language_guard)
+            self._zygotes = ZygoteSupervisor(
+                lambda: ZygoteClient.start(root, policy, language_guard=_language_guard)
+            )
         except BaseException:
             fs.close()
             raise
         try:
             # Spawn one worker now: a layer that cannot be applied fails here (fail closed).
-            first = self._zygote.spawn()
+            first = self._zygotes.spawn()
         except BaseException:
-            self._zygote.close()
+            self._zygotes.close()
             fs.close()
             raise
         self._broker = Broker(fs, policy)
@@ -69,19 +72,24 @@ class WorkerBackend:
         self.max_parallel = min(_MAX_PARALLEL_CAP, 2 * max(cpus, policy.pool_size, 1))
         self._slots = threading.BoundedSemaphore(self.max_parallel)
         self.layers = self._layers_of(first)
-        self._pool = WorkerPool(self._zygote.spawn, self._discard, size=policy.pool_size)
+        self._pool = WorkerPool(self._zygotes.spawn, self._discard, size=policy.pool_size)
         self._pool.start(first)
-        self._finalizer = weakref.finalize(self, _shutdown, self._pool, self._zygote, fs)
+        self._finalizer = weakref.finalize(self, _shutdown, self._pool, self._zygotes, fs)
+
+    @property
+    def _zygote(self) -> ZygoteClient:
+        """The current zygote (a new one after the previous one died)."""
+        return self._zygotes.current
 
     @property
     def available(self) -> dict[str, tuple[bool, str]]:
         """Each layer the zygote probed: (available on this kernel?, detail)."""
-        return dict(self._zygote.info.probe)
+        return dict(self._zygotes.current.info.probe)
 
     @property
     def required(self) -> frozenset[str]:
         """The layers this policy's isolation level requires."""
-        return self._zygote.info.required
+        return self._zygotes.current.info.required
 
     def execute(self, code: str, inputs: Mapping[str, Any] | None = None) -> ExecutionResult:
         """Run ``code`` in a fresh worker; the outcome is in the result's ``status``."""
@@ -89,7 +97,8 @@ class WorkerBackend:
         if isinstance(job, ExecutionResult):
             return self._stamp(job)
         with self._slots:
-            for _attempt in range(2):  # once more if a pooled worker had died before its job
+            # Again while a pooled worker had died before its job (e.g. with its zygote).
+            for _attempt in range(self._policy.pool_size + 2):
                 try:
                     worker = self._pool.take()
                 except SandboxError as exc:
@@ -108,7 +117,7 @@ class WorkerBackend:
         with self._lock:
             if self._closed:
                 raise ConfigurationError("this Sandbox is closed")
-        worker = self._zygote.spawn(session=True)
+        worker = self._zygotes.spawn(session=True)
         session = WorkerSession(self, worker)
         with self._lock:
             self._sessions.add(session)
@@ -130,7 +139,7 @@ class WorkerBackend:
         return run_job(
             worker,
             job,
-            zygote=self._zygote,
+            zygote=self._zygotes.current,
             broker=self._broker,
             timeout_s=self._policy.timeout_s,
             isolation=self._policy.isolation,
@@ -237,7 +246,7 @@ def _why(result: ExecutionResult) -> str:
     return result.error.message if result.error is not None else result.status
 
 
-def _shutdown(pool: WorkerPool, zygote: ZygoteClient, fs: SafeFS) -> None:
+def _shutdown(pool: WorkerPool, zygotes: ZygoteSupervisor, fs: SafeFS) -> None:
     pool.close()
-    zygote.close()
+    zygotes.close()
     fs.close()

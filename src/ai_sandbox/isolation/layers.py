@@ -36,7 +36,7 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from ai_sandbox.exceptions import ConfigurationError, IsolationUnavailable
 from ai_sandbox.isolation import hygiene, landlock, privileges, seccomp
@@ -45,7 +45,9 @@ from ai_sandbox.isolation._status import LAYER_NAMES, LayerStatus
 from ai_sandbox.isolation._syscalls import ARCH, capget, prctl
 from ai_sandbox.isolation.namespaces import enter_network_namespace
 from ai_sandbox.isolation.rlimits import ResourceLimit, apply_limits, worker_limits
-from ai_sandbox.policy import SandboxPolicy
+
+if TYPE_CHECKING:
+    from ai_sandbox.isolation.worker_policy import PolicyView
 
 __all__ = [
     "LAYER_NAMES",
@@ -85,6 +87,8 @@ class ZygotePlan:
     environment_block: tuple[int, int] | None
     landlock: landlock.LandlockRuleset | None
     seccomp_program: bytes | None
+    #: The zygote emptied the capability bounding and ambient sets; workers inherit that.
+    bounding_set_empty: bool = False
 
 
 def required_layers(isolation: str, probe: dict[str, LayerStatus]) -> frozenset[str]:
@@ -144,7 +148,7 @@ class _Planner:
         self.missing.append(LayerStatus(name, False, detail))
 
 
-def prepare_zygote(policy: SandboxPolicy, *, required: frozenset[str]) -> ZygotePlan:
+def prepare_zygote(policy: PolicyView, *, required: frozenset[str]) -> ZygotePlan:
     """Do the per-Sandbox work once, inside the single-threaded zygote, before any fork.
 
     Enters an empty network namespace, builds the Landlock ruleset, assembles the seccomp
@@ -170,12 +174,14 @@ def prepare_zygote(policy: SandboxPolicy, *, required: frozenset[str]) -> Zygote
 
 def _plan(
     planner: _Planner,
-    policy: SandboxPolicy,
+    policy: PolicyView,
     drop: privileges.PrivilegeDrop | None,
     ruleset: landlock.LandlockRuleset | None,
     program: bytes | None,
 ) -> ZygotePlan:
     uid, gid = privileges.unprivileged_ids() if drop == "setuid" else (os.geteuid(), os.getegid())
+    last_cap = privileges.last_capability() if drop is not None else -1
+    bounding_set_empty = drop is not None and privileges.empty_bounding_set(last_cap=last_cap)
     order = {name: index for index, name in enumerate(LAYER_NAMES)}
     return ZygotePlan(
         layers=tuple(sorted(planner.layers, key=order.__getitem__)),
@@ -185,10 +191,11 @@ def _plan(
         privilege_drop=drop,
         uid=uid,
         gid=gid,
-        last_capability=privileges.last_capability() if drop is not None else -1,
+        last_capability=last_cap,
         environment_block=hygiene.environment_block(),
         landlock=ruleset,
         seccomp_program=program,
+        bounding_set_empty=bounding_set_empty,
     )
 
 
@@ -295,9 +302,16 @@ def lockdown_worker(plan: ZygotePlan, *, keep_fds: tuple[int, ...]) -> tuple[str
 
 def _drop_privileges(plan: ZygotePlan) -> None:
     if plan.privilege_drop == "setuid":
-        privileges.drop_to_user(plan.uid, plan.gid, last_cap=plan.last_capability)
+        privileges.drop_to_user(
+            plan.uid,
+            plan.gid,
+            last_cap=plan.last_capability,
+            bounding_set_empty=plan.bounding_set_empty,
+        )
     else:
-        privileges.drop_capabilities(last_cap=plan.last_capability)
+        privileges.drop_capabilities(
+            last_cap=plan.last_capability, bounding_set_empty=plan.bounding_set_empty
+        )
     if "pdeathsig" in plan.layers:
         # The kernel clears the parent-death signal whenever the euid/egid change.
         hygiene.die_with_parent()

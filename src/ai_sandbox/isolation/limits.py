@@ -7,7 +7,10 @@ and the host refuses to read more than these caps (checked on the header, before
 
 from __future__ import annotations
 
-from ai_sandbox.policy import SandboxPolicy
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ai_sandbox.isolation.worker_policy import PolicyView
 
 __all__ = ["MAX_JOB_BYTES", "host_recv_cap", "worker_recv_cap"]
 
@@ -23,13 +26,13 @@ def _b64_len(size: int) -> int:
     return 4 * ((size + 2) // 3)
 
 
-def host_recv_cap(policy: SandboxPolicy) -> int:
+def host_recv_cap(policy: PolicyView) -> int:
     """Largest frame a worker may send: a result payload or a file-write request."""
     payload = _ESCAPE_FACTOR * policy.max_output_bytes + policy.max_result_bytes
     write_request = _b64_len(policy.max_file_bytes) + _ESCAPE_FACTOR * policy.max_path_length
     return max(payload, write_request) + _SLACK
 
 
-def worker_recv_cap(policy: SandboxPolicy) -> int:
+def worker_recv_cap(policy: PolicyView) -> int:
     """Largest frame the host may send a worker: a job or a file-read reply."""
     return max(MAX_JOB_BYTES, _b64_len(policy.max_file_bytes)) + _SLACK

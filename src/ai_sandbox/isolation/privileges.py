@@ -29,6 +29,7 @@ __all__ = [
     "capability_status",
     "drop_capabilities",
     "drop_to_user",
+    "empty_bounding_set",
     "has_no_new_privs",
     "last_capability",
     "privilege_drop_for_current_process",
@@ -105,6 +106,19 @@ def _drop_bounding_set(last_cap: int | None) -> None:
         prctl(_PR_CAPBSET_DROP, cap)
 
 
+def empty_bounding_set(*, last_cap: int | None = None) -> bool:
+    """Empty the bounding set and the ambient set, if ``CAP_SETPCAP`` allows; whether it did.
+
+    The zygote calls it once: forked workers inherit both sets, so they need not repeat the
+    ~40 ``prctl`` calls each (the zygote never execs, so it loses nothing by it).
+    """
+    if not capget().effective & (1 << _CAP_SETPCAP):
+        return False
+    _drop_bounding_set(last_cap)
+    prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL)
+    return bounding_set() == 0
+
+
 def _verify_no_capabilities() -> None:
     # The bounding set is empty because every PR_CAPBSET_DROP succeeded, the ambient set
     # because PR_CAP_AMBIENT_CLEAR_ALL did; one capget checks the rest without touching /proc.
@@ -113,13 +127,17 @@ def _verify_no_capabilities() -> None:
         raise OSError(errno.EPERM, f"capabilities remain after the drop: {sets}")
 
 
-def drop_to_user(uid: int, gid: int, *, last_cap: int | None = None) -> None:
+def drop_to_user(
+    uid: int, gid: int, *, last_cap: int | None = None, bounding_set_empty: bool = False
+) -> None:
     """As root: empty the bounding/ambient sets, then become ``uid``/``gid`` with no groups.
 
-    ``last_cap`` is :func:`last_capability` (read from ``/proc`` when not given). Raises
-    ``OSError`` if any step fails or a capability survives.
+    ``last_cap`` is :func:`last_capability` (read from ``/proc`` when not given);
+    ``bounding_set_empty`` says the parent already emptied it (:func:`empty_bounding_set`).
+    Raises ``OSError`` if any step fails or a capability survives.
     """
-    _drop_bounding_set(last_cap)
+    if not bounding_set_empty:
+        _drop_bounding_set(last_cap)
     prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL)
     os.setgroups([])
     os.setresgid(gid, gid, gid)
@@ -132,12 +150,12 @@ def drop_to_user(uid: int, gid: int, *, last_cap: int | None = None) -> None:
         raise OSError(errno.EPERM, "still root after setresuid/setresgid")
 
 
-def drop_capabilities(*, last_cap: int | None = None) -> None:
+def drop_capabilities(*, last_cap: int | None = None, bounding_set_empty: bool = False) -> None:
     """Keep the uid, lose every capability (the bounding set too, when ``CAP_SETPCAP`` allows).
 
     Raises ``OSError`` if a capability survives in the effective, permitted or inheritable set.
     """
-    if capget().effective & (1 << _CAP_SETPCAP):
+    if not bounding_set_empty and capget().effective & (1 << _CAP_SETPCAP):
         _drop_bounding_set(last_cap)
     prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL)
     capset(CapabilitySets(0, 0, 0))

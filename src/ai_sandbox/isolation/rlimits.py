@@ -20,8 +20,10 @@ from __future__ import annotations
 import math
 import resource
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ai_sandbox.policy import SandboxPolicy
+if TYPE_CHECKING:
+    from ai_sandbox.isolation.worker_policy import PolicyView
 
 __all__ = ["ResourceLimit", "apply_limits", "worker_limits"]
 
@@ -43,7 +45,7 @@ class ResourceLimit:
         return value
 
 
-def worker_limits(policy: SandboxPolicy) -> tuple[ResourceLimit, ...]:
+def worker_limits(policy: PolicyView) -> tuple[ResourceLimit, ...]:
     """The limits a worker runs under for ``policy``."""
     cpu = math.ceil(policy.timeout_s) + 1
     memory = policy.memory_limit_mb * _MIB

@@ -15,7 +15,7 @@ import math
 import os
 import resource
 import socket
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from ai_sandbox.exceptions import (
     IsolationUnavailable,
@@ -26,9 +26,12 @@ from ai_sandbox.exceptions import (
 )
 from ai_sandbox.isolation.limits import host_recv_cap, worker_recv_cap
 from ai_sandbox.isolation.protocol import Channel, decode_json, encode_json
-from ai_sandbox.policy import SandboxPolicy
 
-__all__ = ["ChannelFS", "run_worker"]
+if TYPE_CHECKING:
+    from ai_sandbox.isolation.worker_policy import PolicyView
+    from ai_sandbox.policy import SandboxPolicy
+
+__all__ = ["WARM_UP_CODE", "ChannelFS", "run_worker", "warm_up"]
 
 _EXIT_OK = 0
 _EXIT_LOCKDOWN_FAILED = 3
@@ -49,7 +52,7 @@ _OS_ERRORS: dict[str, type[OSError]] = {
 class ChannelFS:
     """The worker's ``FileAccess``: every read and write is a request to the host."""
 
-    def __init__(self, channel: Channel, policy: SandboxPolicy) -> None:
+    def __init__(self, channel: Channel, policy: PolicyView) -> None:
         self._channel = channel
         self._policy = policy
 
@@ -99,7 +102,7 @@ def _error_from_reply(error: Any) -> Exception:
 
 
 def run_worker(
-    plan: Any, sock: socket.socket, policy: SandboxPolicy, *, language_guard: bool
+    plan: Any, sock: socket.socket, policy: PolicyView, *, language_guard: bool
 ) -> NoReturn:
     """The worker's whole life, from just after ``fork`` to ``_exit``."""
     from ai_sandbox.isolation.layers import lockdown_worker
@@ -115,7 +118,7 @@ def run_worker(
         _say(channel, {"type": "failed", "layer": "lockdown", "message": message})
         os._exit(_EXIT_LOCKDOWN_FAILED)
     with contextlib.suppress(Exception):  # a cold worker is slower, not less safe
-        _warm_up(policy, language_guard)
+        warm_up(policy, language_guard)
     if not _say(channel, {"type": "hello", "layers": list(active)}):
         os._exit(_EXIT_CHANNEL_LOST)
     try:
@@ -140,36 +143,62 @@ class _NoFiles:
         raise PermissionError("no file access during warm-up")
 
 
-def _warm_up(policy: SandboxPolicy, language_guard: bool) -> None:
-    """Run our own tiny job once, before saying hello, so the pages and caches a job needs are
-    already this process's own (copy-on-write done) when the AI's job arrives. No AI code has
-    run yet, so nothing of this can leak into a job."""
+#: Our own job for warming up: the shapes agent code usually has (a function, a loop, a
+#: comprehension, a dict result, an f-string, a call of a builtin), so the pages and caches a
+#: first job touches are already warm. It is ours, never the AI's.
+WARM_UP_CODE = """
+def warm_up(items):
+    total = 0
+    for item in items:
+        total += item
+    squares = [item * item for item in items if item % 2]
+    return {'total': total, 'count': len(items), 'squares': squares, 'text': f'{total:d}'}
+
+result = warm_up([1, 2, 3, 4, 5])
+"""
+
+
+def warm_up(policy: PolicyView, language_guard: bool) -> None:
+    """Run :data:`WARM_UP_CODE` once, through the same path a job takes.
+
+    The zygote calls it before forking, so the lazy one-time work (first imports, caches)
+    is done once and shared; each worker calls it again before saying hello, so the pages a
+    job needs are already its own (copy-on-write done) when the AI's job arrives. No AI code
+    has run yet in either process, so nothing of it can leak into a job.
+    """
     from ai_sandbox.executor.runtime import execute_payload
 
-    job = encode_json({"type": "run", "code": "result = {'warm': [1, 2.5]}", "inputs": None})
+    job = encode_json({"type": "run", "code": WARM_UP_CODE, "inputs": {"warm": [1]}})
     code, inputs = _job_fields(decode_json(job))
     payload = execute_payload(
-        code, inputs, policy=policy, fs=_NoFiles(), language_guard=language_guard
+        code, inputs, policy=_as_policy(policy), fs=_NoFiles(), language_guard=language_guard
     )
     encode_json({"type": "result", "payload": payload})
 
 
+def _as_policy(policy: PolicyView) -> SandboxPolicy:
+    """The executor only reads the fields of ``PolicyView``; it takes either policy class."""
+    return cast("SandboxPolicy", policy)
+
+
 def _run_one(
-    channel: Channel, fs: ChannelFS, policy: SandboxPolicy, language_guard: bool, job: Any
+    channel: Channel, fs: ChannelFS, policy: PolicyView, language_guard: bool, job: Any
 ) -> None:
     from ai_sandbox.executor.runtime import execute_payload
 
     code, inputs = _job_fields(job)
-    payload = execute_payload(code, inputs, policy=policy, fs=fs, language_guard=language_guard)
+    payload = execute_payload(
+        code, inputs, policy=_as_policy(policy), fs=fs, language_guard=language_guard
+    )
     _reply(channel, payload)
 
 
 def _serve_session(
-    channel: Channel, fs: ChannelFS, policy: SandboxPolicy, language_guard: bool
+    channel: Channel, fs: ChannelFS, policy: PolicyView, language_guard: bool
 ) -> None:
     from ai_sandbox.executor.runtime import RestrictedSession
 
-    session = RestrictedSession(policy=policy, fs=fs, language_guard=language_guard)
+    session = RestrictedSession(policy=_as_policy(policy), fs=fs, language_guard=language_guard)
     while True:
         try:
             job = channel.recv()
@@ -181,7 +210,7 @@ def _serve_session(
             return
 
 
-def _arm_cpu_limit(policy: SandboxPolicy) -> None:
+def _arm_cpu_limit(policy: PolicyView) -> None:
     """Hold the next run of a session to one run's CPU time: soft RLIMIT_CPU = used + limit.
 
     Lowering or raising one's own soft limit up to the hard limit needs no privilege; the hard

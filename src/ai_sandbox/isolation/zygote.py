@@ -98,16 +98,19 @@ def main(argv: list[str]) -> int:
 def _setup(config: Any) -> tuple[Any, Any, bool, dict[str, Any]]:
     """Import what workers need, probe the layers and prepare the per-Sandbox plan."""
     from ai_sandbox.isolation import layers
-    from ai_sandbox.policy import SandboxPolicy
+    from ai_sandbox.isolation.worker import warm_up
+    from ai_sandbox.isolation.worker_policy import WorkerPolicy
 
     if not isinstance(config, dict):
         raise ValueError("the configuration must be a JSON object")
-    policy = SandboxPolicy.model_validate(config["policy"])
-    language_guard = config["language_guard"] is not False
+    policy = WorkerPolicy.from_json(config.get("policy"))
+    language_guard = config.get("language_guard") is not False
     _preload(policy)
     probe = layers.probe_layers()
     required = layers.required_layers(policy.isolation, probe)
     plan = layers.prepare_zygote(policy, required=required)
+    # Our own job, once, here: the lazy first-use work is then shared by every worker.
+    warm_up(policy, language_guard)
     hello = {
         "type": "ready",
         "required": sorted(required),

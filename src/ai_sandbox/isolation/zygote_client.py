@@ -142,13 +142,17 @@ class ZygoteClient:
 
     def _handshake(self, language_guard: bool) -> None:
         config = {"policy": self._policy.model_dump(mode="json"), "language_guard": language_guard}
-        send_message(self._ctl, config)
+        try:
+            send_message(self._ctl, config)
+        except OSError:
+            code = self._proc.poll()
+            raise WorkerError(f"the isolation zygote exited during startup (code {code})") from None
         self._ctl.settimeout(STARTUP_TIMEOUT_S)
         try:
             hello, _ = recv_message(self._ctl, max_bytes=CONTROL_MAX_BYTES)
         except TimeoutError:
             raise WorkerError("the isolation zygote did not start in time") from None
-        except WorkerError:
+        except (WorkerError, OSError):
             code = self._proc.poll()
             raise WorkerError(f"the isolation zygote exited during startup (code {code})") from None
         finally:
@@ -279,7 +283,10 @@ class ZygoteClient:
             try:
                 send_message(self._ctl, message)
             except OSError as exc:
-                raise WorkerError(f"the isolation zygote is gone ({exc})") from None
+                reason = f"the isolation zygote is gone ({exc})"
+                with self._lock:
+                    self._dead = self._dead or reason
+                raise WorkerError(reason) from None
 
     # -- the reader thread ------------------------------------------------------------------
     def _read_loop(self) -> None:

@@ -1,0 +1,88 @@
+"""Keep a live zygote: start a new one when it died, within a restart budget.
+
+If the zygote is killed from outside (an OOM killer, an operator), its workers die with it
+(``PR_SET_PDEATHSIG``) and every later spawn would fail. The supervisor notices the failed
+spawn, starts a fresh zygote (same root, policy and checks: a missing layer still fails
+closed) and retries once. A zygote that keeps dying, or cannot start at all, is not restarted
+in a loop: after ``max_restarts`` within ``window_s`` every spawn raises ``WorkerError``.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from collections.abc import Callable
+
+from ai_sandbox.exceptions import ConfigurationError, WorkerError
+from ai_sandbox.isolation.zygote_client import Worker, ZygoteClient
+
+__all__ = ["ZygoteSupervisor"]
+
+
+class ZygoteSupervisor:
+    """Owns the current :class:`ZygoteClient`; thread-safe."""
+
+    def __init__(
+        self,
+        start: Callable[[], ZygoteClient],
+        *,
+        max_restarts: int = 3,
+        window_s: float = 60.0,
+    ) -> None:
+        self._start = start
+        self._max_restarts = max_restarts
+        self._window_s = window_s
+        self._lock = threading.Lock()
+        self._restarts: collections.deque[float] = collections.deque()
+        self._gave_up: str | None = None
+        self._closed = False
+        self._current = start()
+        #: How many zygotes were started after the first (for diagnostics and tests).
+        self.restarts = 0
+
+    @property
+    def current(self) -> ZygoteClient:
+        """The zygote new workers come from (it may have died since)."""
+        return self._current
+
+    def spawn(self, *, session: bool = False) -> Worker:
+        """A new worker; if the zygote has died, start a new zygote first (within budget)."""
+        zygote = self._current
+        try:
+            return zygote.spawn(session=session)
+        except WorkerError:
+            if zygote.alive:
+                raise  # the zygote is fine; this worker failed
+        return self._replace(zygote).spawn(session=session)
+
+    def _replace(self, dead: ZygoteClient) -> ZygoteClient:
+        with self._lock:
+            if self._closed:
+                raise ConfigurationError("this Sandbox is closed")
+            if self._current is not dead:
+                return self._current  # another thread already replaced it
+            if self._gave_up is not None:
+                raise WorkerError(self._gave_up)
+            now = time.monotonic()
+            while self._restarts and now - self._restarts[0] > self._window_s:
+                self._restarts.popleft()
+            if len(self._restarts) >= self._max_restarts:
+                self._gave_up = (
+                    f"the isolation zygote stopped {len(self._restarts) + 1} times within "
+                    f"{self._window_s:g} s and is not restarted again (fail closed); "
+                    "close this Sandbox and create a new one"
+                )
+                raise WorkerError(self._gave_up)
+            self._restarts.append(now)
+            dead.close()
+            self._current = self._start()  # may raise: this spawn fails, the budget counts it
+            self.restarts += 1
+            return self._current
+
+    def close(self) -> None:
+        """Stop the current zygote; no restarts afterwards. Idempotent."""
+        with self._lock:
+            self._closed = True
+            zygote = self._current
+        zygote.close()
