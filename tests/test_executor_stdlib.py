@@ -363,7 +363,6 @@ def test_dates_work_in_strict_sandbox(
     assert outcome.result == expected
 
 
-@pytest.mark.xfail(strict=True, reason="zygote preload not wired yet")
 def test_all_cases_work_in_strict_sandbox(strict_sandbox: Sandbox) -> None:
     """It runs every case (codecs included) in an isolated, locked-down worker."""
     failing = {}
@@ -372,6 +371,7 @@ def test_all_cases_work_in_strict_sandbox(strict_sandbox: Sandbox) -> None:
         if outcome.status != "ok" or outcome.result != expected:
             failing[case] = outcome.error
     assert failing == {}
+
 
 def test_c_code_reaches_re_without_policy_allowing_it(project: Path) -> None:
     """It lets a pattern's C code load ``re`` (for templates) when only ``textwrap`` is allowed,

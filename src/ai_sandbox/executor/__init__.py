@@ -3,8 +3,9 @@
 ``execute_ai_code`` is the one-call convenience: it runs the code through a
 :class:`~ai_sandbox.Sandbox` and returns what the code assigned to ``result``, raising the
 matching :class:`~ai_sandbox.SandboxError` otherwise. The pieces live in private-by-convention
-modules: ``compiler`` (policy + compile cache), ``guards``, ``safe_builtins``, ``modules``
-(read-only module proxies, the import hook), ``files`` (``open``), ``inputs`` (JSON in and out)
+modules: ``compiler`` (policy + compile cache; ``transformer``, ``fast_transformer`` and
+``hoisting`` behind it), ``guards``, ``safe_builtins``, ``modules`` (read-only module proxies, the
+import hook, ``PRELOAD_MODULES`` for workers), ``files`` (``open``), ``inputs`` (JSON in and out)
 and ``runtime`` (running code; imported by the isolated worker).
 """
 

@@ -51,30 +51,30 @@ def _named(node: ast.AST) -> str | None:
     return None
 
 
-def bound_in(node: ast.AST) -> frozenset[str]:
-    """Every name that something anywhere inside ``node`` binds, unbinds or declares."""
+def bound_in(node: ast.AST) -> tuple[frozenset[str], frozenset[str]]:
+    """The names something anywhere inside ``node`` binds, unbinds or declares, and the subset
+    it may unbind (``del``, ``except ... as``)."""
     names: set[str] = set()
+    unbound: set[str] = set()
     for child in ast.walk(node):
         if isinstance(child, ast.Name) and not isinstance(child.ctx, ast.Load):
             names.add(child.id)
+            if isinstance(child.ctx, ast.Del):
+                unbound.add(child.id)
         elif isinstance(child, ast.Import | ast.ImportFrom):
             names |= _import_names(child)
         elif isinstance(child, ast.Global | ast.Nonlocal):
             names.update(child.names)
         elif (name := _named(child)) is not None:
             names.add(name)
-    return frozenset(names)
+            if isinstance(child, ast.ExceptHandler):
+                unbound.add(name)
+    return frozenset(names), frozenset(unbound)
 
 
-def _unbound_in(node: ast.AST) -> set[str]:
+def _unbound_in(node: ast.AST) -> frozenset[str]:
     """Names that may be unbound by something inside ``node`` (``del``, ``except ... as``)."""
-    names: set[str] = set()
-    for child in ast.walk(node):
-        if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Del):
-            names.add(child.id)
-        elif isinstance(child, ast.ExceptHandler) and child.name:
-            names.add(child.name)
-    return names
+    return bound_in(node)[1]
 
 
 def _parameters(args: ast.arguments) -> set[str]:
@@ -97,7 +97,7 @@ def _statements(body: Iterable[ast.stmt]) -> Iterator[ast.stmt]:
 
 def loop_entry_bindings(function: ast.FunctionDef) -> Mapping[ast.AST, frozenset[str]]:
     """For each loop of ``function`` (not of nested scopes): the function's local names that
-    are definitely bound whenever the loop starts.
+    are definitely bound whenever the loop starts and that nothing inside the loop rebinds.
 
     Only the function's own statements add names (so every name is one of its locals), less
     the names it declares ``global`` or ``nonlocal``.
@@ -120,8 +120,9 @@ def loop_entry_bindings(function: ast.FunctionDef) -> Mapping[ast.AST, frozenset
 
     def step(node: ast.stmt, bound: set[str]) -> set[str]:
         if isinstance(node, _Loop):
-            entries[node] = frozenset(bound - declared)
-            inside = bound - _unbound_in(node)
+            rebound, unbound = bound_in(node)
+            entries[node] = frozenset(bound - declared - rebound)
+            inside = bound - unbound
             block(node.body, set(inside))
             block(node.orelse, set(inside))
             return inside

@@ -38,7 +38,7 @@ from RestrictedPython.transformer import (
     copy_locations,
 )
 
-from ai_sandbox.executor.hoisting import bound_in, loop_entry_bindings
+from ai_sandbox.executor.hoisting import loop_entry_bindings
 
 #: What a ``visit_*`` method may return (a node, nodes replacing it, or None to drop it).
 VisitResult = ast.AST | Iterable[ast.AST] | None
@@ -183,7 +183,7 @@ class AgentPolicy(RestrictingNodeTransformer):
         #: How many function bodies, lambdas, loops or comprehensions enclose the current node:
         #: only there can code run more than once, so only there are guards inlined.
         self.repeats = 0
-        #: Loops of the current function: where each starts, the names definitely bound.
+        #: Loops of the current function: the names whose type tests may move before each.
         self.loop_entries: Mapping[ast.AST, frozenset[str]] = {}
         #: The loops of the current scope enclosing the current node, outermost first.
         self.loops: list[_HoistFrame] = []
@@ -238,7 +238,7 @@ class AgentPolicy(RestrictingNodeTransformer):
         entry = self.loop_entries.get(node)
         if entry is None:
             return self.visit_repeated(node, visit)
-        frame = _HoistFrame(entry - bound_in(node))
+        frame = _HoistFrame(entry)
         self.loops.append(frame)
         try:
             result = self.visit_repeated(node, visit)

@@ -58,18 +58,6 @@ _STATUS_MEMORY = 1024
 #: Modules the stdlib imports lazily, inside functions (``datetime.strptime``, codecs).
 #: A worker cannot import them itself: once its uid is dropped it may not be able to read
 #: the interpreter's directory at all (e.g. under /root), and Landlock limits reads anyway.
-_LAZY_STDLIB = (
-    "_strptime",
-    "encodings.ascii",
-    "encodings.idna",
-    "encodings.punycode",
-    "encodings.latin_1",
-    "encodings.utf_16",
-    "encodings.utf_32",
-    "encodings.utf_8_sig",
-    "encodings.cp1252",
-    "encodings.unicode_escape",
-)
 _POLL_MS = 1000
 
 
@@ -126,8 +114,12 @@ def _preload(policy: Any) -> None:
     """Import the executor and every allowed module now, once, before any worker exists."""
     import ai_sandbox.executor.runtime
     import ai_sandbox.isolation.worker  # noqa: F401
+    from ai_sandbox.executor.modules import PRELOAD_MODULES
 
-    for name in (*sorted(policy.allowed_imports), *_LAZY_STDLIB):
+    # After lockdown a worker can import nothing new (Landlock, and as uid 65534 it may not even
+    # be able to read the interpreter's files), so everything the allowed modules import lazily,
+    # from C or Python, and the common codecs are imported here, once.
+    for name in (*sorted(policy.allowed_imports), *PRELOAD_MODULES):
         # A module that does not exist here simply stays unavailable to the AI's code.
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
