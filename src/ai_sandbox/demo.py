@@ -80,7 +80,8 @@ def make_demo_project(root: Path) -> None:
 
 def _outcome(res: ExecutionResult) -> str:
     if res.status == "ok":
-        return f"ok       result={res.result!r}"
+        shown = repr(res.result)
+        return f"ok       result={shown if len(shown) <= 80 else shown[:77] + '...'}"
     err = res.error
     detail = ""
     if err is not None:
@@ -88,14 +89,14 @@ def _outcome(res: ExecutionResult) -> str:
         # One readable line: restricted-syntax errors list one finding per line; show the first.
         message = lines[1] if len(lines) > 1 and lines[0].endswith(":") else lines[0]
         detail = f"{err.type}: {message}"
-        if len(detail) > 110:
-            detail = detail[:107] + "..."
+        if len(detail) > 90:
+            detail = detail[:87] + "..."
     return f"{res.status.upper():8} {detail}"
 
 
 def _first_line(code: str) -> str:
     line = code.strip().splitlines()[0]
-    return line if len(line) <= 48 else line[:45] + "..."
+    return line if len(line) <= 50 else line[:47] + "..."
 
 
 def run_demo(
@@ -123,8 +124,10 @@ def run_demo(
                 res = sandbox.run(snippet.code)
                 mark = "  " if res.status == snippet.expect else "!!"
                 failures += res.status != snippet.expect
-                out.write(f"{mark}{snippet.title}\n    >>> {_first_line(snippet.code)}\n")
-                out.write(f"    {_outcome(res)}  ({res.duration_ms:.1f} ms)\n")
+                out.write(
+                    f"{mark}{snippet.title:<34} {_first_line(snippet.code):<50} -> "
+                    f"{_outcome(res)} ({res.duration_ms:.1f} ms)\n"
+                )
             report = root / "reports" / "summary.md"
             if report.exists():
                 out.write(
