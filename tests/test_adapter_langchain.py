@@ -28,7 +28,7 @@ def tools(sandbox: Sandbox) -> dict[str, BaseTool]:
     return {tool.name: tool for tool in langchain_tools(sandbox)}
 
 
-def call(name: str, args: dict[str, Any], call_id: str = "call-1") -> dict[str, Any]:
+def call(name: str, args: Any, call_id: str = "call-1") -> dict[str, Any]:
     """A LangChain ToolCall dict, as a chat model emits it."""
     return {"type": "tool_call", "id": call_id, "name": name, "args": args}
 
@@ -94,6 +94,33 @@ def test_errors_are_tool_messages_with_error_status(
     assert fragment in message.content
     expected = sandbox.call(name, args)
     assert (message.content, message.artifact.error) == (expected.content, expected.error)
+
+
+@pytest.mark.parametrize(
+    ("name", "args", "fragment"),
+    [
+        pytest.param("read_file", [1, 2], "must be a JSON object", id="list"),
+        pytest.param(
+            "read_file", {"path": "x", "path\u200b": "y"}, "Extra inputs", id="lookalike-key"
+        ),
+        pytest.param(
+            "read_file", {"arguments": {"path": "../secret.txt"}}, "Field required",
+            id="our-own-keyword-as-argument",
+        ),
+        pytest.param(
+            "read_file", {"tool_call_id": "x", "path": "data/numbers.csv"}, "Extra inputs",
+            id="call-id-as-argument",
+        ),
+    ],
+)  # fmt: skip
+def test_odd_tool_call_arguments_are_error_messages(
+    tools: dict[str, BaseTool], name: str, args: Any, fragment: str
+) -> None:
+    """It answers odd ToolCall arguments with an error ToolMessage, never an exception."""
+    message = tools[name].invoke(call(name, args))
+    assert isinstance(message, ToolMessage)
+    assert message.status == "error"
+    assert fragment in message.content
 
 
 def test_null_optional_argument_means_default(tools: dict[str, BaseTool]) -> None:

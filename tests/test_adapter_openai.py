@@ -480,6 +480,39 @@ def test_handle_tool_calls_refuses_custom_responses_calls(sandbox: Sandbox) -> N
     assert "not supported" in answer["output"]
 
 
+@pytest.mark.parametrize(
+    ("call", "fragment"),
+    [
+        pytest.param(
+            {"id": "1", "type": "function",
+             "function": {"name": "read_file", "arguments": "[" * 100_000}},
+            "nested more than", id="deeply-nested-arguments",
+        ),
+        pytest.param(
+            {"id": "1", "type": "function",
+             "function": {"name": "read_file",
+                          "arguments": '{"path": "data/numbers.csv", "path": "../secret.txt"}'}},
+            "more than once", id="duplicate-keys",
+        ),
+        pytest.param(
+            {"id": "1", "type": "__class__", "__class__": {"name": "read_file"}},
+            "not supported", id="unknown-call-type",
+        ),
+        pytest.param(
+            {"id": "1", "type": "x" * 10_000}, "x" * 64 + "... tool calls", id="huge-call-type"
+        ),
+    ],
+)  # fmt: skip
+def test_hostile_chat_tool_calls_get_readable_answers(
+    sandbox: Sandbox, call: dict[str, Any], fragment: str
+) -> None:
+    """It answers malformed or hostile tool calls in a reply with a tool message, never raising."""
+    [answer] = handle_tool_calls(sandbox, {"role": "assistant", "tool_calls": [call]})
+    assert answer["tool_call_id"] == "1"
+    assert fragment in answer["content"]
+    assert len(answer["content"]) < 1000
+
+
 # -- async -------------------------------------------------------------------------------------
 def test_async_chat_loop(sandbox: Sandbox, api: respx.MockRouter, project: Path) -> None:
     """It runs the same loop with AsyncOpenAI."""

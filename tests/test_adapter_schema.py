@@ -83,6 +83,17 @@ def test_schemas_are_fresh_copies() -> None:
         pytest.param(READ_FILE, "[1]", "[1]", id="non-object-untouched"),
         pytest.param(None, {"a": None}, {"a": None}, id="unknown-tool-untouched"),
         pytest.param(LIST_DIRECTORY, {"x": None}, {"x": None}, id="unknown-field-kept"),
+        # left for Sandbox.call to refuse, never resolved here first
+        pytest.param(
+            READ_FILE,
+            '{"path": "a", "path": "b"}',
+            '{"path": "a", "path": "b"}',
+            id="duplicate-keys-untouched",
+        ),
+        pytest.param(READ_FILE, "[" * 100_000, "[" * 100_000, id="deep-nesting-untouched"),
+        pytest.param(
+            LIST_DIRECTORY, '{"path": NaN}', '{"path": NaN}', id="non-standard-json-untouched"
+        ),
     ],
 )
 def test_call_arguments_only_reads_null_as_default(

@@ -9,6 +9,7 @@ import pytest
 
 from ai_sandbox import Sandbox, SandboxPolicy
 from ai_sandbox.audit import DEFAULT_REDACT_PATTERNS, AuditLog, Redactor, verify
+from ai_sandbox.audit.redact import MAX_DEPTH, TOO_DEEP
 
 CANARY = "c4n4ryS3cretV4lue9271"
 POLICY = SandboxPolicy(isolation="none", allow_writes=True)
@@ -33,6 +34,29 @@ POLICY = SandboxPolicy(isolation="none", allow_writes=True)
             id="pem-block",
         ),
         pytest.param(f"-----BEGIN PRIVATE KEY-----\n{CANARY}", id="pem-unterminated"),
+        pytest.param(
+            f"-----BEGIN RSA PRIVATE KEY-----\r\nMIIE\r\n{CANARY}\r\n"
+            "-----END RSA PRIVATE KEY-----",
+            id="pem-crlf-lines",
+        ),
+        pytest.param(
+            '{"key": "-----BEGIN PRIVATE KEY-----\\nMIIE'
+            + CANARY
+            + '\\n-----END PRIVATE KEY-----"}',
+            id="pem-json-escaped-newlines",
+        ),
+        pytest.param(f"-----begin private key-----\n{CANARY}", id="pem-lower-case"),
+        pytest.param(f"----- BEGIN PRIVATE KEY -----\n{CANARY}", id="pem-spaced-dashes"),
+        pytest.param(
+            f"-----BEGIN PGP PRIVATE KEY BLOCK-----\n{CANARY}\n-----END PGP PRIVATE KEY BLOCK-----",
+            id="pgp-private-block",
+        ),
+        pytest.param(f'"Authorization: Bearer \\"{CANARY}\\""', id="auth-json-escaped-quote"),
+        pytest.param(f'{{"api_key": "ab\\"{CANARY}"}}', id="json-escaped-quote-in-value"),
+        pytest.param(f"api key: {CANARY}", id="api-key-spaced"),
+        pytest.param(f"postgres://admin:{CANARY}@db.internal/prod", id="url-credentials"),
+        pytest.param(f"AWS_KEY_AKIA{CANARY[:16].upper()}_X", id="aws-key-after-underscore"),
+        pytest.param(f"ASIA{CANARY[:16].upper()}", id="aws-temporary-key"),
     ],
 )
 def test_default_patterns_mask_secrets_in_text(text: str) -> None:
@@ -49,6 +73,35 @@ def test_default_patterns_mask_secrets_in_text(text: str) -> None:
 def test_values_under_secret_keys_are_masked(key: str) -> None:
     """It masks the whole value under a secret-looking key, at any depth."""
     assert Redactor().value({"outer": [{key: CANARY}]}) == {"outer": [{key: "[REDACTED]"}]}
+
+
+@pytest.mark.parametrize("key", ["privateKey", "AUTH", "aws_access_key_id", "x-credential"])
+def test_more_secret_key_spellings_are_masked(key: str) -> None:
+    """It masks values under camel-case and other common spellings of secret keys."""
+    assert Redactor().value({key: CANARY}) == {key: "[REDACTED]"}
+
+
+def test_secrets_used_as_keys_are_masked() -> None:
+    """It masks a secret that is a mapping key, keeping every entry."""
+    masked = Redactor().value({f"sk-{CANARY}": 1, f"sk-{CANARY}x": 2, "n": 3})
+    assert CANARY not in repr(masked)
+    assert sorted(masked.values()) == [1, 2, 3]
+
+
+def test_absurd_nesting_is_cut_not_crashed() -> None:
+    """It replaces structure nested deeper than MAX_DEPTH instead of exhausting the stack."""
+    value: object = f"sk-{CANARY}"
+    for _ in range(MAX_DEPTH * 10):
+        value = {"a": [value]}
+    masked = Redactor().value(value)
+    assert TOO_DEEP in repr(masked)
+    assert CANARY not in repr(masked)
+
+
+def test_lone_surrogates_become_replacement_characters() -> None:
+    """It returns text that can always be written as UTF-8 (a record must never fail)."""
+    masked = Redactor().value({"path\ud800": "x\udfffy"})
+    assert masked == {"path\ufffd": "x\ufffdy"}
 
 
 def test_ordinary_text_is_left_alone() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -331,3 +332,124 @@ def test_input_names_cannot_shadow_guards(name: str, project: Path) -> None:
         payload = execute_payload("result = 1", {name: 1}, policy=policy, fs=fs)
     assert payload["status"] == "rejected"
     assert payload["error"]["rule"] == "inputs"
+
+
+# -- process-wide state of allowed modules ---------------------------------------------------------
+def _host_random_is_reseeded() -> bool:
+    """True if the host's global random generator now yields the sequence of seed(1234)."""
+    import random
+
+    state = random.getstate()
+    expected = random.Random(1234).random()
+    try:
+        return random.random() == expected
+    finally:
+        random.setstate(state)
+
+
+def _host_decimal_precision_changed() -> bool:
+    import decimal
+
+    return decimal.getcontext().prec != 28
+
+
+def _host_default_context_changed() -> bool:
+    import decimal
+
+    default = decimal.DefaultContext
+    return (
+        default.prec != 28
+        or not default.traps[decimal.InvalidOperation]
+        or default.traps[decimal.Inexact]
+    )
+
+
+_HOST_STATE: list[tuple[str, str, Any]] = [
+    ("random-seed", "import random\nrandom.seed(1234)", _host_random_is_reseeded),
+    (
+        "random-setstate",
+        "import random\nrandom.setstate(random.Random(1234).getstate())",
+        _host_random_is_reseeded,
+    ),
+    (
+        "random-seed-from-import",
+        "from random import seed\nseed(1234)",
+        _host_random_is_reseeded,
+    ),
+    (
+        "decimal-setcontext",
+        "import decimal\ndecimal.setcontext(decimal.Context(prec=3))",
+        _host_decimal_precision_changed,
+    ),
+    (
+        "decimal-default-context-traps",
+        "import decimal\ndecimal.DefaultContext.traps.update({decimal.InvalidOperation: False})",
+        _host_default_context_changed,
+    ),
+    (
+        "decimal-default-context-clear-traps",
+        "import decimal\ndecimal.DefaultContext.clear_traps()",
+        _host_default_context_changed,
+    ),
+    (
+        "decimal-basic-context-installed",
+        "import decimal\ndecimal.setcontext(decimal.BasicContext)",
+        _host_decimal_precision_changed,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("code", "changed"), [s[1:] for s in _HOST_STATE], ids=[s[0] for s in _HOST_STATE]
+)
+def test_process_wide_module_state_stays_private(code: str, changed: Any, project: Path) -> None:
+    """It gives each namespace its own random generator and decimal contexts, so code that
+    seeds or reconfigures them (ordinary code) leaves the host's state as it was."""
+    import decimal
+
+    with decimal.localcontext(decimal.Context()):
+        payload = _run(code, project)
+        assert payload["status"] == "ok", payload
+        assert not changed()
+
+
+def test_seeded_random_is_reproducible_inside_the_sandbox(project: Path) -> None:
+    """It keeps random.seed() useful: the sandbox's own generator follows the seed."""
+    import random
+
+    payload = _run("import random\nrandom.seed(7)\nresult = random.random()", project)
+    assert payload["result"] == random.Random(7).random()
+
+
+def test_namespaces_do_not_share_a_random_generator(project: Path) -> None:
+    """It gives two runs two generators: one run's seed does not decide the next run's numbers."""
+    import random
+
+    _run("import random\nrandom.seed(7)", project)
+    payload = _run("import random\nresult = random.random()", project)
+    assert payload["result"] != random.Random(7).random()
+
+
+@pytest.mark.parametrize("module", sorted(SandboxPolicy().allowed_imports))
+def test_no_module_value_is_bound_to_shared_host_state(module: str) -> None:
+    """It exposes no method of a process-wide object, and no process-wide object of a kind
+    known to carry state, except as a per-namespace copy."""
+    from ai_sandbox.executor.context import RunContext
+    from ai_sandbox.executor.modules import PRIVATE_STATE_TYPES, make_import
+
+    policy = SandboxPolicy(isolation="none")
+    proxies = [
+        make_import(policy.allowed_imports, RunContext(policy, _NoFiles()).refuse)(
+            module, None, None, ("x",), 0
+        )
+        for _ in range(2)
+    ]
+    first, second = ({n: getattr(p, n) for n in dir(p)} for p in proxies)
+    for name, value in first.items():
+        owner = getattr(value, "__self__", None)
+        stateful = type(value) in PRIVATE_STATE_TYPES or type(owner) in PRIVATE_STATE_TYPES
+        if stateful:
+            other_owner = getattr(second[name], "__self__", second[name])
+            assert (owner or value) is not other_owner, f"{module}.{name} is shared"
+            continue
+        assert owner is None or isinstance(owner, type | ModuleType), f"{module}.{name}"

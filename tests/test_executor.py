@@ -402,3 +402,52 @@ def test_unguarded_mode_uses_real_builtins(project: Path) -> None:
     assert payload["status"] == "ok"
     assert payload["result"] == "tuple"
     assert payload["stdout"] == "pid ok\n"
+
+
+# -- error messages name what the code wrote, never our internals ---------------------------------
+_MISCALLS: list[tuple[str, str, str]] = [
+    ("getattr-as-key", "sorted([1], key=getattr)", "getattr()"),
+    ("map-no-args", "map()", "map()"),
+    ("enumerate-no-args", "enumerate()", "enumerate()"),
+    ("zip-bad-keyword", "zip([1], bad=1)", "zip()"),
+    ("sorted-no-args", "sorted()", "sorted()"),
+    ("setattr-one-arg", "setattr(1)", "setattr()"),
+    ("open-no-args", "open()", "open()"),
+]
+
+
+@pytest.mark.parametrize(
+    ("code", "named"), [m[1:] for m in _MISCALLS], ids=[m[0] for m in _MISCALLS]
+)
+def test_a_miscalled_builtin_is_named_as_written(code: str, named: str, project: Path) -> None:
+    """It names a wrongly called builtin as the code wrote it, without our function names."""
+    payload = run(code, project)
+    assert payload["status"] == "error", payload
+    message = payload["error"]["message"]
+    assert message.startswith(named), message
+    assert "<locals>" not in message
+    assert "sandbox_" not in message
+    assert "Guards" not in message
+
+
+_UNREPORTABLE: list[tuple[str, str, str]] = [
+    ("deep-nesting", "x = []\nfor i in range(10000):\n    x = [x]\nresult = x", "levels deep"),
+    ("cycle", "x = []\nx.append(x)\nresult = x", "levels deep"),
+    ("huge-int", "result = {'n': 10**5000}", "hex(n)"),
+    ("parse-depth", "x = " + "-" * 100000 + "1", "nested too deeply"),
+]
+
+
+@pytest.mark.parametrize(
+    ("code", "advice"), [u[1:] for u in _UNREPORTABLE], ids=[u[0] for u in _UNREPORTABLE]
+)
+def test_an_unreportable_value_gets_short_actionable_advice(
+    code: str, advice: str, project: Path
+) -> None:
+    """It explains briefly what to do instead, without host-side advice or a giant path."""
+    payload = run(code, project)
+    assert payload["status"] == "error", payload
+    message = payload["error"]["message"]
+    assert advice in message
+    assert len(message) < 300
+    assert "sys." not in message

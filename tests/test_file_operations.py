@@ -29,7 +29,7 @@ from ai_sandbox.exceptions import (
     ToolInputError,
 )
 from ai_sandbox.policy import SandboxPolicy
-from ai_sandbox.security import FileAccess, SafeFS
+from ai_sandbox.security import MAX_DIR_ENTRIES, MAX_DIR_SCAN, FileAccess, SafeFS
 
 WRITABLE = SandboxPolicy(allow_writes=True)
 
@@ -437,6 +437,24 @@ def test_list_dir_refusals(fs: SafeFS, path: str, rule: str) -> None:
     with pytest.raises(SecurityError) as info:
         fs.list_dir(path)
     assert info.value.rule == rule
+
+
+@pytest.mark.parametrize(
+    ("prefix", "count"),
+    [
+        pytest.param("f", MAX_DIR_ENTRIES + 1, id="visible-entries"),
+        pytest.param(".env", MAX_DIR_SCAN + 1, id="entries-the-policy-hides"),
+    ],
+)
+def test_list_dir_work_is_bounded(root: Path, prefix: str, count: int) -> None:
+    """It refuses a huge directory, even one whose entries the policy hides from listings."""
+    flood = root / "flood"
+    flood.mkdir()
+    for n in range(count):
+        os.close(os.open(flood / f"{prefix}{n}", os.O_WRONLY | os.O_CREAT, 0o644))
+    with SafeFS(root, SandboxPolicy()) as fs, pytest.raises(ResourceLimitExceeded) as info:
+        fs.list_dir("flood")
+    assert info.value.limit == "dir_entries"
 
 
 # -- the mechanism ------------------------------------------------------------------------------

@@ -140,8 +140,23 @@ def test_an_unknown_request_ends_the_worker(tree: Path) -> None:
         ({"type": "write", "path": "a.txt"}, "SecurityError"),
         ({"type": "write", "path": "a.txt", "data_b64": "A" * 4000}, "ResourceLimitExceeded"),
         ({"type": "read", "path": "data/missing.csv"}, None),
+        ({"type": "read", "path": "/\ud800/x"}, "SecurityError"),
+        ({"type": "write", "path": "/\udfff", "data_b64": "eA=="}, "SecurityError"),
+        ({"type": "read", "path": ["data", "numbers.csv"]}, "SecurityError"),
+        ({"type": ["read"], "path": "data/numbers.csv"}, "SecurityError"),
     ],
-    ids=["path-not-str", "path-huge", "bad-base64", "no-data", "over-cap", "missing"],
+    ids=[
+        "path-not-str",
+        "path-huge",
+        "bad-base64",
+        "no-data",
+        "over-cap",
+        "missing",
+        "lone-surrogate-absolute",
+        "lone-surrogate-write",
+        "path-as-list",
+        "type-as-list",
+    ],
 )
 def test_broker_replies_to_malformed_requests(
     tree: Path, request_: dict[str, object], kind: str | None
@@ -168,3 +183,40 @@ def test_broker_round_trips_bytes(tree: Path) -> None:
         fs.close()
     assert reply["ok"] is True
     assert base64.b64decode(reply["data_b64"]) == b"n\n1\n2\n"
+
+
+class _FailingFiles:
+    """A FileAccess whose reads fail with something that is not a SandboxError (a bug)."""
+
+    def read_bytes(self, path: str) -> bytes:
+        raise KeyError(path)
+
+    def write_bytes(self, path: str, data: bytes) -> int:
+        raise KeyError(path)
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        pytest.param({"type": "read", "path": "data/numbers.csv"}, id="read"),
+        pytest.param({"type": "write", "path": "x.txt", "data_b64": "eA=="}, id="write"),
+        pytest.param(["read", "data/numbers.csv"], id="not-a-dict"),
+    ],
+)
+def test_the_broker_never_raises(request_: object) -> None:
+    """It answers even a request its file access fails on unexpectedly, naming no internals."""
+    policy = POLICY.model_copy(update={"allow_writes": True})
+    reply = Broker(_FailingFiles(), policy).handle(request_)  # type: ignore[arg-type]
+    assert reply["type"] == "reply"
+    assert reply["ok"] is False
+    assert "numbers.csv" not in repr(reply)
+
+
+def test_code_opening_a_lone_surrogate_path_is_refused(tree: Path) -> None:
+    """It refuses open() of a path with a lone surrogate in the worker's result (the host's
+    root-alias lookup used to raise UnicodeEncodeError out of Sandbox.run)."""
+    with Sandbox(tree, POLICY) as box:
+        result = box.run("result = open('/\\ud800/x').read()")
+    assert result.status == "rejected", result
+    assert result.error is not None
+    assert result.error.rule == "invalid_name"

@@ -7,7 +7,9 @@ canary outside the root. Refusals carry a ``rule`` and a message that tells a mo
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
+from typing import SupportsIndex
 
 import pytest
 from test_path_tree import CANARY, build_tree
@@ -122,6 +124,11 @@ REFUSED = [
     pytest.param("link_env", "deny_pattern", id="symlink-to-env"),
     # structure
     pytest.param("data/numbers.csv/x", "not_a_directory", id="file-as-directory"),
+    # lone surrogates are refused before any OS call (the root-alias lookup of an absolute
+    # path used to hand them to realpath, which raised UnicodeEncodeError)
+    pytest.param("/\ud800/x", "invalid_name", id="lone-surrogate-absolute"),
+    pytest.param("{root}/\udfff", "invalid_name", id="lone-surrogate-under-root"),
+    pytest.param("/tmp/\ud800\udcff/..", "invalid_name", id="surrogate-pair-halves"),
 ]
 
 
@@ -193,6 +200,102 @@ def test_refuses_non_text_paths(root: Path, path: object) -> None:
     assert info.value.rule == "invalid_name"
 
 
+class _Lying(str):
+    """A str whose own methods describe another path than its characters."""
+
+    __slots__ = ()
+
+    def split(self, sep: str | None = None, maxsplit: SupportsIndex = -1) -> list[str]:
+        return ["notes.md"]
+
+    def startswith(self, *args: object) -> bool:
+        return False
+
+    def encode(self, encoding: str = "utf-8", errors: str = "strict") -> bytes:
+        return b""
+
+
+@pytest.mark.parametrize(
+    ("path", "rule"),
+    [
+        pytest.param("../secret.txt", "outside_root", id="split-says-inside"),
+        pytest.param("/etc/passwd", "outside_root", id="startswith-hides-absolute"),
+        pytest.param("~/x", "home_dir", id="startswith-hides-tilde"),
+        pytest.param("a/" * 600, "path_too_long", id="encode-hides-length"),
+    ],
+)
+def test_a_str_subclass_is_judged_by_its_characters(root: Path, path: str, rule: str) -> None:
+    """It reads a str subclass once, as plain text: its own methods cannot change the path."""
+    with pytest.raises(SecurityError) as info:
+        safe_path_access(_Lying(path), root)
+    assert info.value.rule == rule
+
+
+class _Flipping:
+    """An os.PathLike that names a harmless file first and a secret afterwards."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __fspath__(self) -> str:
+        self.calls += 1
+        return "notes.md" if self.calls == 1 else "../secret.txt"
+
+
+def test_a_pathlike_is_read_once(root: Path) -> None:
+    """It asks an os.PathLike for its path once per operation, and uses that answer."""
+    flipping = _Flipping()
+    with SafeFS(root, SandboxPolicy()) as fs:
+        assert fs.read_text(flipping).startswith("inside:")
+    assert flipping.calls == 1
+
+
+class _Exploding:
+    def __fspath__(self) -> str:
+        raise RuntimeError("boom")
+
+
+def test_a_failing_fspath_is_a_refusal(root: Path) -> None:
+    """It refuses an object whose __fspath__ raises, naming only its type."""
+    with pytest.raises(SecurityError) as info:
+        safe_path_access(_Exploding(), root)
+    assert info.value.rule == "invalid_name"
+    assert info.value.path == "<_Exploding>"
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda p: Path("/"), id="slash"),
+        pytest.param(lambda p: Path("/tmp/.."), id="dotdot-to-slash"),
+        pytest.param(lambda p: _symlink(p / "to_slash", "/"), id="symlink-to-slash"),
+    ],
+)
+def test_the_file_system_root_is_not_a_sandbox_root(root: Path, make: object) -> None:
+    """It refuses '/' (however spelled) as a root: every host path would be inside it."""
+    with pytest.raises(ConfigurationError, match="file system root"):
+        SafeFS(make(root), SandboxPolicy())  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    "system_root",
+    [
+        pytest.param("/proc", id="proc"),
+        pytest.param("/proc/self", id="proc-self"),
+        pytest.param("/sys/kernel", id="sys"),
+    ],
+)
+def test_system_views_are_not_sandbox_roots(system_root: str) -> None:
+    """It refuses /proc and /sys as roots: their files are the host's live state."""
+    with pytest.raises(ConfigurationError, match="view of the running system"):
+        SafeFS(Path(system_root), SandboxPolicy())
+
+
+def _symlink(link: Path, target: str) -> Path:
+    link.symlink_to(target)
+    return link
+
+
 def test_path_limit_comes_from_policy(root: Path) -> None:
     """It applies policy.max_path_length."""
     policy = SandboxPolicy(max_path_length=16)
@@ -222,7 +325,20 @@ DENY_TABLE = [
     pytest.param(("private/",), "link_private/x", True, id="resolved-through-link"),
     pytest.param((), ".env", False, id="empty-list-allows"),
     pytest.param(("# comment", ""), "x", False, id="comments-ignored"),
+    pytest.param(("a/**/b/**/c",), "a/x/b/y/z/c/f", True, id="several-double-stars"),
+    pytest.param(("a/**/b/**/c",), "a/x/b/y/z/d/f", False, id="several-double-stars-miss"),
+    pytest.param(("/**/**/x",), "x", True, id="double-stars-match-nothing"),
+    pytest.param(("a/**",), "a", True, id="trailing-double-star"),
 ]
+
+
+def test_double_star_patterns_take_linear_time(root: Path) -> None:
+    """It matches patterns with several '**' without backtracking over a deep path (a
+    backtracking match took seconds at depth 40 and days at the depth limit of 128)."""
+    policy = SandboxPolicy(deny_patterns=("/**/**/**/**/**/x",))
+    start = time.perf_counter()
+    assert safe_path_access("a/" * 40 + "q", root, policy=policy)
+    assert time.perf_counter() - start < 0.5
 
 
 @pytest.mark.parametrize(("patterns", "path", "denied"), DENY_TABLE)

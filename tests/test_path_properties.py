@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_path_tree import CANARY, LINKS, build_tree, snapshot
 
+from ai_sandbox._fs_names import compile_deny_patterns, denied_by
 from ai_sandbox.exceptions import ConfigurationError, SandboxError, SecurityError
 from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.security import SafeFS, safe_path_access
@@ -31,7 +33,7 @@ TREE_NAMES = [
 #: Hostile building blocks: names outside the root, odd characters, long names, deny bait.
 ODD_NAMES = [
     "", "~", "~root", "secret.txt", "outside", "canary.txt", "project", ".git", ".GIT", ".env",
-    "config", "\x00", "\u202e", "\u200b", "\udcff", "a\\b", "x.", " x", "\n", "ü",
+    "config", "\x00", "\u202e", "\u200b", "\udcff", "\ud800", "a\\b", "x.", " x", "\n", "ü",
     "\uff0eenv", "x" * 255, "x" * 256,
 ]  # fmt: skip
 #: Mostly tree names (six branches in eight), so that hostile paths often get far.
@@ -162,3 +164,26 @@ def test_writes_never_change_anything_outside(writable: Path, raw: str, use_open
             assert _within(target, writable)
             assert target.read_bytes() == b"written"
     assert snapshot(writable.parent, writable) == before
+
+
+def _reference_match(names: list[str], globs: list[str]) -> bool:
+    """The obvious backtracking definition of an anchored pattern match (for small inputs)."""
+    if not globs:
+        return True
+    if globs[0] == "**":
+        return any(_reference_match(names[i:], globs[1:]) for i in range(len(names) + 1))
+    return (
+        bool(names) and fnmatchcase(names[0], globs[0]) and _reference_match(names[1:], globs[1:])
+    )
+
+
+@SETTINGS
+@given(
+    names=st.lists(st.sampled_from(["a", "b", "ab", ".env"]), max_size=7),
+    globs=st.lists(st.sampled_from(["**", "a", "b", "*", "a*", ".env"]), min_size=1, max_size=5),
+)
+def test_anchored_deny_match_agrees_with_its_definition(names: list[str], globs: list[str]) -> None:
+    """It decides anchored deny patterns exactly as the backtracking definition does."""
+    [pattern] = compile_deny_patterns(["/" + "/".join(globs)])
+    expected = _reference_match(names, list(pattern.parts))
+    assert (denied_by(names, [pattern]) is not None) == expected

@@ -55,11 +55,21 @@ def to_text(path: object) -> str:
     """``path`` as a ``str`` (``os.PathLike`` accepted); anything else is refused."""
     try:
         raw = os.fspath(path)  # type: ignore[call-overload]
-    except TypeError:
-        raise refuse("invalid_name", repr(path), "refused: a path must be a string") from None
+    except Exception:  # TypeError, or whatever a hostile __fspath__ raises
+        raise refuse(
+            "invalid_name", _type_label(path), "refused: a path must be a string"
+        ) from None
     if not isinstance(raw, str):
-        raise refuse("invalid_name", repr(raw), "refused: give the path as text, not bytes")
-    return raw
+        raise refuse("invalid_name", _type_label(raw), "refused: give the path as text, not bytes")
+    # Read once, as an exact ``str``: a subclass could override ``split``/``startswith``/
+    # ``encode`` so that the checks saw another path than the one opened, and an
+    # ``os.PathLike`` could answer differently on a second ``__fspath__`` call.
+    return str.__str__(raw)
+
+
+def _type_label(value: object) -> str:
+    """What a refused non-path was, by type only (its own ``__repr__`` is never called)."""
+    return f"<{type(value).__name__}>"
 
 
 def split_path(raw: str, root: Path, max_path_length: int) -> list[str]:
@@ -68,12 +78,22 @@ def split_path(raw: str, root: Path, max_path_length: int) -> list[str]:
     ``.`` and empty components are dropped; ``..`` is kept for the walk to judge. An absolute
     path is accepted only if it names something beneath ``root``.
     """
-    size = len(raw.encode("utf-8", "surrogatepass"))
+    # Every character is at least one byte: a huge string is refused before it is encoded.
+    size = len(raw) if len(raw) > max_path_length else len(raw.encode("utf-8", "surrogatepass"))
     if size > max_path_length:
         raise refuse(
             "path_too_long",
             raw,
-            f"refused: the path is {size} bytes long; the limit is {max_path_length}",
+            f"refused: the path is at least {size} bytes long; the limit is {max_path_length}",
+        )
+    if not _is_unicode_text(raw):
+        # Before anything (e.g. the root-alias lookup below) hands it to the OS, which would
+        # raise UnicodeEncodeError: a lone surrogate names no file we could ever allow.
+        raise refuse(
+            "invalid_name",
+            raw,
+            "refused: the path contains a lone surrogate (U+D800-U+DFFF), which is not valid "
+            "Unicode text; use a path made of real characters",
         )
     if not raw:
         raise refuse("invalid_name", raw, "refused: empty path; use '.' for the project root")
@@ -88,6 +108,15 @@ def split_path(raw: str, root: Path, max_path_length: int) -> list[str]:
         if name != "..":
             check_name(name, raw)
     return parts
+
+
+def _is_unicode_text(text: str) -> bool:
+    """Whether ``text`` is encodable as UTF-8 (no lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_name(name: str, raw: str) -> None:
@@ -140,7 +169,11 @@ def _strip_root(parts: list[str], root: Path, raw: str) -> list[str]:
         prefix = parts[:depth]
         if ".." in prefix:
             break
-        if os.path.realpath("/" + "/".join(prefix)) == str(root):
+        try:
+            alias = os.path.realpath("/" + "/".join(prefix))
+        except (OSError, ValueError):
+            break
+        if alias == str(root):
             return parts[depth:]
     raise refuse(
         "outside_root",
@@ -200,9 +233,18 @@ def denied_by(names: Sequence[str], patterns: Sequence[DenyPattern]) -> str | No
 
 
 def _match_anchored(names: Sequence[str], globs: Sequence[str]) -> bool:
-    """Whether ``globs`` match a leading run of ``names`` (a denied directory covers its tree)."""
-    if not globs:
-        return True
-    if globs[0] == "**":
-        return any(_match_anchored(names[i:], globs[1:]) for i in range(len(names) + 1))
-    return bool(names) and fnmatchcase(names[0], globs[0]) and _match_anchored(names[1:], globs[1:])
+    """Whether ``globs`` match a leading run of ``names`` (a denied directory covers its tree).
+
+    One pass per glob over the set of positions reached so far, so the work is at most
+    ``len(globs) * len(names)`` name matches (a backtracking match of several ``**`` would be
+    exponential in the depth of a path the model chose).
+    """
+    reached = {0}  # how many leading names the globs matched so far, in every possible way
+    for glob in globs:
+        if glob == "**":
+            reached = set(range(min(reached), len(names) + 1))
+        else:
+            reached = {i + 1 for i in reached if i < len(names) and fnmatchcase(names[i], glob)}
+        if not reached:
+            return False
+    return True

@@ -24,6 +24,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from ai_sandbox._arguments import MIN_TEXT_CAP, parse_arguments
+from ai_sandbox._fs_names import to_text
 from ai_sandbox.audit.action import (
     COMPLETED,
     Action,
@@ -34,7 +36,7 @@ from ai_sandbox.audit.action import (
 )
 from ai_sandbox.audit.writer import AuditLog
 from ai_sandbox.backend import ExecutionBackend, ExecutionSession
-from ai_sandbox.exceptions import ConfigurationError, SandboxError, ToolInputError
+from ai_sandbox.exceptions import ConfigurationError, SandboxError, SecurityError, ToolInputError
 from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.results import DirEntry, ErrorInfo, ExecutionResult, ToolResult
 from ai_sandbox.security import SafeFS
@@ -45,6 +47,12 @@ __all__ = ["Sandbox"]
 #: How audit records describe file operations: they run in the host, guarded by the path layer.
 _FILE_ISOLATION = "host"
 _FILE_LAYERS: tuple[str, ...] = ("path_layer",)
+#: Longest tool name echoed back or recorded (real ones are short).
+_MAX_TOOL_NAME = 64
+#: How many validation problems one error message lists.
+_MAX_PROBLEMS = 5
+#: How many of a call's arguments its audit record lists.
+_MAX_SHOWN_ARGUMENTS = 16
 
 
 class Sandbox:
@@ -143,22 +151,25 @@ class Sandbox:
 
     def read_file(self, path: str | os.PathLike[str]) -> str:
         """Read a text file beneath the root. Raises ``SecurityError`` if the policy forbids."""
-        with self._action("read_file", {"path": self._relative(path)}) as act:
-            text = self.fs.read_text(path)
+        raw = _path_once(path)
+        with self._action("read_file", {"path": self._relative(raw)}) as act:
+            text = self.fs.read_text(_usable(raw))
             act.finish(COMPLETED, payload=text)
             return text
 
     def write_file(self, path: str | os.PathLike[str], content: str) -> int:
         """Atomically create or replace a text file beneath the root; returns bytes written."""
-        with self._action("write_file", {"path": self._relative(path), "content": content}) as act:
-            written = self.fs.write_text(path, content)
+        raw = _path_once(path)
+        with self._action("write_file", {"path": self._relative(raw), "content": content}) as act:
+            written = self.fs.write_text(_usable(raw), content)
             act.finish(COMPLETED, payload={"bytes": written})
             return written
 
     def list_dir(self, path: str | os.PathLike[str] = ".") -> list[DirEntry]:
         """List a directory beneath the root."""
-        with self._action("list_directory", {"path": self._relative(path)}) as act:
-            entries = self.fs.list_dir(path)
+        raw = _path_once(path)
+        with self._action("list_directory", {"path": self._relative(raw)}) as act:
+            entries = self.fs.list_dir(_usable(raw))
             act.finish(COMPLETED, payload=[e.model_dump(mode="json") for e in entries])
             return entries
 
@@ -170,27 +181,40 @@ class Sandbox:
         )
 
     def _relative(self, path: object) -> object:
-        """``path`` relative to the root for the audit record, or as given if it is not one."""
-        if self._audit is None:
-            return None
-        try:
-            return self.fs.relative(path)  # type: ignore[arg-type]
-        except (SandboxError, ValueError, TypeError, OSError):
-            return path if isinstance(path, str) else str(path)
+        """``path`` relative to the root for the audit record, or as given if it is not one.
 
-    def _call_arguments(self, arguments: object) -> object:
-        """The arguments of a call as the audit record shows them."""
+        ``path`` is already text read once (or the refusal of what was given): the record
+        must name the path the operation then uses."""
         if self._audit is None:
             return None
-        if isinstance(arguments, str | bytes):
-            with contextlib.suppress(ValueError):
-                arguments = json.loads(arguments or "{}")
-        if isinstance(arguments, Mapping):
-            shown = dict(arguments)
-            if "path" in shown:
-                shown["path"] = self._relative(shown["path"])
-            return shown
-        return arguments
+        if isinstance(path, SecurityError):
+            return path.path
+        if not isinstance(path, str):
+            return _type_label(path)  # JSON data from a call: the tool will refuse it
+        try:
+            return self.fs.relative(path)
+        except (SandboxError, ValueError, TypeError, OSError):
+            return path
+
+    def _call_arguments(self, parsed: dict[str, Any] | ToolInputError, arguments: object) -> object:
+        """The arguments of a call as the audit record shows them (the parsed copy the call
+        runs with; the raw text if it did not parse)."""
+        if self._audit is None:
+            return None
+        if isinstance(parsed, ToolInputError):
+            if isinstance(arguments, bytes | bytearray):
+                return bytes(arguments).decode("utf-8", "replace")
+            return str.__str__(arguments) if isinstance(arguments, str) else _type_label(arguments)
+        shown = dict(list(parsed.items())[:_MAX_SHOWN_ARGUMENTS])
+        if len(parsed) > _MAX_SHOWN_ARGUMENTS:  # real calls have two or three; a flood is noise
+            shown["..."] = f"{len(parsed) - _MAX_SHOWN_ARGUMENTS} more arguments not shown"
+        if "path" in shown:
+            shown["path"] = self._relative(shown["path"])
+        return shown
+
+    def _max_argument_chars(self) -> int:
+        """The longest JSON argument text a call accepts (room for a maximal file, escaped)."""
+        return max(MIN_TEXT_CAP, 6 * self.policy.max_file_bytes + 64 * 1024)
 
     # -- the single dispatch point -----------------------------------------------------------
     @staticmethod
@@ -202,13 +226,23 @@ class Sandbox:
         """Validate ``arguments`` (a dict or a JSON string) for ``tool_name`` and run the tool.
 
         The model's mistakes (unknown tool, bad arguments, refused path, failing code) come back
-        as a ``ToolResult`` with ``ok=False`` and a message the model can act on.
+        as a ``ToolResult`` with ``ok=False`` and a message the model can act on. Arguments are
+        read once into a copy of plain JSON data (see :mod:`ai_sandbox._arguments`): duplicate
+        keys, ``NaN``, absurd nesting and non-JSON objects are refused. A failure of the sandbox
+        itself is a result too (``error.type == "InternalError"``), never a traceback.
         """
-        with self._action(str(tool_name), self._call_arguments(arguments), "call") as act:
+        tool = _tool_label(tool_name)
+        # Read once: the audit record and the tool see the same copy of plain JSON data.
+        parsed: dict[str, Any] | ToolInputError
+        try:
+            parsed = parse_arguments(arguments, tool, max_chars=self._max_argument_chars())
+        except ToolInputError as exc:
+            parsed = exc
+        with self._action(tool, self._call_arguments(parsed, arguments), "call") as act:
             try:
-                spec, args = self._validate(tool_name, arguments)
+                spec, args = self._validate(tool, parsed)
             except ToolInputError as exc:
-                result = _error_result(str(tool_name), exc)
+                result = _error_result(tool, exc)
                 act.finish(verdict_for_exception(exc), payload=result.content)
                 return result
             handler = self._handlers()[spec.name]
@@ -216,6 +250,10 @@ class Sandbox:
                 result = handler(args)
             except SandboxError as exc:
                 result = _error_result(spec.name, exc)
+                act.finish(verdict_for_exception(exc), payload=result.content)
+                return result
+            except Exception as exc:  # our bug, but the model must not be able to crash the host
+                result = _internal_error_result(spec.name, exc)
                 act.finish(verdict_for_exception(exc), payload=result.content)
                 return result
             data = result.data if isinstance(result.data, Mapping) else {}
@@ -228,31 +266,27 @@ class Sandbox:
             return result
 
     def _validate(
-        self, tool_name: str, arguments: Mapping[str, Any] | str | None
+        self, tool: str, parsed: dict[str, Any] | ToolInputError
     ) -> tuple[ToolSpec, BaseModel]:
-        spec = next((s for s in TOOL_SPECS if s.name == tool_name), None)
+        spec = next((s for s in TOOL_SPECS if s.name == tool), None)
         if spec is None:
             known = ", ".join(s.name for s in TOOL_SPECS)
-            raise ToolInputError(f"unknown tool {tool_name!r}; available tools: {known}")
-        if arguments is None:
-            arguments = {}
-        if isinstance(arguments, str | bytes):
-            try:
-                arguments = json.loads(arguments or "{}")
-            except ValueError as exc:
-                raise ToolInputError(
-                    f"arguments for {spec.name} are not valid JSON ({exc}); send a JSON object"
-                ) from None
-        if not isinstance(arguments, Mapping):
-            raise ToolInputError(f"arguments for {spec.name} must be a JSON object")
+            raise ToolInputError(f"unknown tool {tool!r}; available tools: {known}")
+        if isinstance(parsed, ToolInputError):
+            raise parsed
         try:
-            return spec, spec.input_model.model_validate(dict(arguments))
+            return spec, spec.input_model.model_validate(parsed)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'arguments'}: {err['msg']}"
-                for err in exc.errors(include_url=False)
-            )
-            raise ToolInputError(f"invalid arguments for {spec.name}: {problems}") from None
+            errors = exc.errors(include_url=False)
+            problems = [
+                f"{_short('.'.join(str(p) for p in err['loc'])) or 'arguments'}: {err['msg']}"
+                for err in errors[:_MAX_PROBLEMS]
+            ]
+            if len(errors) > _MAX_PROBLEMS:
+                problems.append(f"and {len(errors) - _MAX_PROBLEMS} more")
+            raise ToolInputError(
+                f"invalid arguments for {spec.name}: {'; '.join(problems)}"
+            ) from None
 
     def _handlers(self) -> dict[str, Callable[[Any], ToolResult]]:
         return {
@@ -319,6 +353,47 @@ class _AuditedSession:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _tool_label(tool_name: object) -> str:
+    """The tool name as exact, bounded text (for lookup, messages and the audit record)."""
+    if not isinstance(tool_name, str):
+        return _type_label(tool_name)
+    return _short(str.__str__(tool_name), _MAX_TOOL_NAME)
+
+
+def _type_label(value: object) -> str:
+    """A non-text value named by its type only (its own ``__str__`` is never called)."""
+    return f"<{type(value).__name__}>"
+
+
+def _short(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _path_once(path: object) -> str | SecurityError:
+    """``path`` as text, read once (an ``os.PathLike`` may answer differently each time);
+    or the refusal, raised inside the audited action by :func:`_usable`."""
+    try:
+        return to_text(path)
+    except SecurityError as exc:
+        return exc
+
+
+def _usable(raw: str | SecurityError) -> str:
+    if isinstance(raw, SecurityError):
+        raise raw
+    return raw
+
+
+def _internal_error_result(tool: str, exc: Exception) -> ToolResult:
+    """What the model reads when the sandbox itself failed (no traceback, no internals)."""
+    message = (
+        f"the sandbox hit an internal error ({type(exc).__name__}) and did not complete the "
+        "call; try a different request"
+    )
+    info = ErrorInfo(type="InternalError", message=message)
+    return ToolResult(tool=tool, ok=False, content=f"Error: InternalError: {message}", error=info)
 
 
 def _finish_run(act: Action, res: ExecutionResult) -> None:

@@ -62,8 +62,12 @@ __all__ = ["FileAccess", "SafeFS", "SecurityError", "safe_path_access"]
 
 #: Most entries one ``list_dir`` returns (a listing is for reading, not for bulk export).
 MAX_DIR_ENTRIES: Final = 10_000
+#: Most entries one ``list_dir`` looks at, counting those the policy hides from the listing.
+MAX_DIR_SCAN: Final = 4 * MAX_DIR_ENTRIES
 
 _TOO_DEEP: Final = f"refused: the path is nested more than {MAX_DEPTH} directories deep"
+#: Pseudo file systems that are never a sandbox root.
+_SYSTEM_TREES: Final = (Path("/proc"), Path("/sys"))
 _O_READ: Final = os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK  # never block on a FIFO
 _O_DIR: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 
@@ -99,7 +103,8 @@ class SafeFS:
     """File operations confined to ``root`` under ``policy``; one per ``Sandbox``, thread-safe.
 
     It holds an ``O_PATH`` fd of the root for its lifetime, so renaming the root's parents
-    later cannot redirect it.
+    later cannot redirect it. The root cannot be ``/`` (however spelled) or lie in ``/proc`` or
+    ``/sys``: a ``ConfigurationError``.
     """
 
     root: Path
@@ -114,8 +119,23 @@ class SafeFS:
             raise ConfigurationError("policy must be a SandboxPolicy")
         try:
             self.root = Path(root).resolve(strict=True)
+        except (OSError, RuntimeError, TypeError, ValueError) as exc:
+            raise ConfigurationError(f"sandbox root {str(root)!r} is not a directory") from exc
+        if self.root == self.root.parent:
+            # Every path on the machine would be "beneath the root" (and /proc's magic links
+            # with it): only the deny patterns would stand between the code and the host.
+            raise ConfigurationError(
+                f"sandbox root {str(root)!r} is the file system root; choose a project directory"
+            )
+        if any(self.root.is_relative_to(system) for system in _SYSTEM_TREES):
+            # Their "regular files" are the host's live state (environ, memory maps, keys).
+            raise ConfigurationError(
+                f"sandbox root {str(root)!r} is inside {'/'.join(self.root.parts[:2])}, a view "
+                "of the running system; choose a project directory"
+            )
+        try:
             fd = os.open(self.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-        except (OSError, RuntimeError, TypeError) as exc:
+        except OSError as exc:
             raise ConfigurationError(f"sandbox root {str(root)!r} is not a directory") from exc
         self._root_fd = fd
         # The fd is closed only when nothing can use it any more (garbage collection), never by
@@ -347,7 +367,11 @@ class SafeFS:
     def _scan(self, fd: int, names: list[str]) -> list[DirEntry]:
         entries: list[DirEntry] = []
         with os.scandir(fd) as listing:
-            for entry in listing:
+            for scanned, entry in enumerate(listing, start=1):
+                if scanned > MAX_DIR_SCAN:  # mostly hidden entries: still bounded work
+                    raise ResourceLimitExceeded(
+                        "dir_entries", f"the directory has more than {MAX_DIR_SCAN} entries"
+                    )
                 if not self._listable(entry.name, names):
                     continue
                 if len(entries) >= MAX_DIR_ENTRIES:

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
 from typing import Any
 
+from ai_sandbox._arguments import MIN_TEXT_CAP, parse_arguments
+from ai_sandbox.exceptions import ToolInputError
 from ai_sandbox.tools import ToolSpec
 
 __all__ = ["call_arguments", "parameters_schema"]
@@ -66,13 +67,13 @@ def call_arguments(spec: ToolSpec | None, arguments: Any) -> Any:
     """
     if spec is None:
         return arguments
-    parsed: Any = arguments
-    if isinstance(arguments, str | bytes):
-        try:
-            parsed = json.loads(arguments or "{}")
-        except ValueError:
-            return arguments
-    if not isinstance(parsed, Mapping):
+    if isinstance(arguments, str | bytes | bytearray) and len(arguments) > MIN_TEXT_CAP:
+        return arguments  # Sandbox.call holds it to the policy's own cap
+    try:
+        # The parser Sandbox.call uses: duplicate keys, NaN, absurd nesting and non-JSON
+        # objects are left for it to refuse, never resolved here first.
+        parsed = parse_arguments(arguments, spec.name, max_chars=MIN_TEXT_CAP)
+    except ToolInputError:
         return arguments
     fields = spec.input_model.model_fields
     return {

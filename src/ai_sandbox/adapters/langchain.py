@@ -54,10 +54,13 @@ class SandboxTool(StructuredTool):
     def _parse_input(
         self, tool_input: str | dict[str, Any], tool_call_id: str | None
     ) -> str | dict[str, Any]:
-        if isinstance(tool_input, dict):
-            return {"arguments": dict(tool_input), "tool_call_id": tool_call_id}
-        # A bare string is LangChain's shorthand for the first argument.
-        return super()._parse_input(tool_input, tool_call_id)
+        if isinstance(tool_input, str):
+            # A bare string is LangChain's shorthand for the first argument.
+            return super()._parse_input(tool_input, tool_call_id)
+        # A dict, or anything else (a list...), goes to Sandbox.call, which refuses what is
+        # not a JSON object in words the model can act on, instead of raising here.
+        arguments = dict(tool_input) if isinstance(tool_input, dict) else tool_input
+        return {"arguments": arguments, "tool_call_id": tool_call_id}
 
 
 def langchain_tools(sandbox: Sandbox) -> list[BaseTool]:
@@ -83,7 +86,7 @@ def _make_tool(sandbox: Sandbox, spec: ToolSpec) -> BaseTool:
     def call(
         text: str | None = None,
         *,
-        arguments: dict[str, Any] | None = None,
+        arguments: Any = None,
         tool_call_id: str | None = None,
     ) -> _Output:
         if arguments is None:
@@ -94,7 +97,7 @@ def _make_tool(sandbox: Sandbox, spec: ToolSpec) -> BaseTool:
     async def acall(
         text: str | None = None,
         *,
-        arguments: dict[str, Any] | None = None,
+        arguments: Any = None,
         tool_call_id: str | None = None,
     ) -> _Output:
         return await asyncio.to_thread(call, text, arguments=arguments, tool_call_id=tool_call_id)

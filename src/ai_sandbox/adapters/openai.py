@@ -60,6 +60,8 @@ Api = Literal["chat", "responses"]
 
 #: Output of a reply to answer: everything else (messages, reasoning, hosted tools) is not ours.
 _RESPONSES_CALL_TYPES = {"function_call": "function", "custom_tool_call": "custom"}
+#: Chat Completions tool-call types whose body (``call.function``, ``call.custom``) we read.
+_CHAT_CALL_TYPES = frozenset({"function", "custom"})
 
 
 def openai_tools(
@@ -211,8 +213,10 @@ def _calls_of(reply: Any) -> tuple[Api, list[_Call]]:
 def _chat_calls(message: Any) -> list[_Call]:
     calls: list[_Call] = []
     for call in _get(message, "tool_calls") or []:
-        kind = str(_get(call, "type") or "function")
-        body = _get(call, kind) or {}
+        kind = _short(str(_get(call, "type") or "function"))
+        # Only the two documented bodies are read: the type string comes from the server and
+        # must not pick an arbitrary attribute of the SDK object.
+        body = (_get(call, kind) if kind in _CHAT_CALL_TYPES else None) or {}
         name = str(_get(body, "name") or "")
         arguments = _get(body, "arguments") if kind == "function" else _get(body, "input")
         calls.append(_Call(str(_get(call, "id")), name, _text(arguments), kind))
@@ -233,7 +237,11 @@ def _responses_calls(output: Sequence[Any]) -> list[_Call]:
 
 
 def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
+    return str.__str__(value) if isinstance(value, str) else ""
+
+
+def _short(text: str, limit: int = 64) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _as_dict(item: Any) -> dict[str, Any]:

@@ -19,10 +19,21 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["DEFAULT_REDACT_KEYS", "DEFAULT_REDACT_PATTERNS", "MASK", "Redactor"]
+__all__ = [
+    "DEFAULT_REDACT_KEYS",
+    "DEFAULT_REDACT_PATTERNS",
+    "MASK",
+    "MAX_DEPTH",
+    "TOO_DEEP",
+    "Redactor",
+]
 
 #: What a secret is replaced with.
 MASK = "[REDACTED]"
+#: What replaces a structure nested deeper than :data:`MAX_DEPTH`.
+TOO_DEEP = "[REDACTED: nested too deep]"
+#: Deepest nesting kept in a record (the executor's inputs and results stop at 200).
+MAX_DEPTH = 256
 
 #: Mapping keys whose values are always masked (case-insensitive globs).
 DEFAULT_REDACT_KEYS: tuple[str, ...] = (
@@ -37,26 +48,34 @@ DEFAULT_REDACT_KEYS: tuple[str, ...] = (
     "*token_*",
     "*_key",
     "*-key",
-    "apikey",
-    "private_key",
-    "credentials",
+    "*apikey*",
+    "*privatekey*",
+    "*private_key*",
+    "*accesskey*",
+    "*access_key*",
+    "*credential*",
+    "auth",
 )
 
 #: Text patterns masked wherever they appear (in code, arguments, messages).
 DEFAULT_REDACT_PATTERNS: tuple[str, ...] = (
-    # PEM private-key blocks (an unterminated block is masked to the end of the text).
-    r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----[\s\S]*?"
-    r"(?:-----END [A-Z0-9 ]{0,40}PRIVATE KEY-----|\Z)",
-    # Authorization headers, in HTTP, JSON or code form.
-    r"(?i)\b(?:proxy-)?authorization[\"'\]]{0,3}\s{0,8}[:=]\s{0,8}[\"']?"
-    r"(?:(?:bearer|basic|token|digest)\s{1,8})?(?P<secret>[^\s\"',;]+)",
-    r"(?i)\bbearer\s{1,8}(?P<secret>[A-Za-z0-9._~+/=-]{8,})",
-    # NAME_TOKEN = "...", "api_key": "...", password=..., AWS_SECRET_ACCESS_KEY=...
-    r"(?i)(?:token|secret|passw(?:or)?d|api[_-]?key|_key)\b[\"'\]]{0,3}"
-    r"\s{0,8}[:=]\s{0,8}[\"']?(?P<secret>[^\"'\s,;})\]]+)",
+    # PEM private-key blocks, any case and spacing, PGP armour too (an unterminated block is
+    # masked to the end of the text).
+    r"(?i)-----\s?BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?\s?-----[\s\S]*?"
+    r"(?:-----\s?END [A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?\s?-----|\Z)",
+    # Authorization headers, in HTTP, JSON or code form (quotes may be JSON-escaped).
+    r"(?i)\b(?:proxy-)?authorization[\"'\]\\]{0,4}\s{0,8}[:=]\s{0,8}(?:\\?[\"'])?"
+    r"(?:(?:bearer|basic|token|digest)\s{1,8})?(?:\\?[\"'])?(?P<secret>[^\s\"',;\\]+)",
+    r"(?i)\bbearer\s{1,8}(?:\\?[\"'])?(?P<secret>[A-Za-z0-9._~+/=-]{8,})",
+    # NAME_TOKEN = "...", "api_key": "...", password=..., AWS_SECRET_ACCESS_KEY=..., with
+    # JSON escapes inside the value masked along with it.
+    r"(?i)(?:token|secret|passw(?:or)?d|api[_ -]?key|_key)\b[\"'\]\\]{0,4}"
+    r"\s{0,8}[:=]\s{0,8}(?:\\?[\"'])?(?P<secret>(?:\\.|[^\"'\s,;})\]\\])+)",
+    # Credentials in a URL: scheme://user:SECRET@host
+    r"(?i)\b[a-z][a-z0-9+.-]{0,20}://[^\s:/@]{0,256}:(?P<secret>[^\s:/@]{1,256})@",
     # Well-known key formats.
     r"\bsk-[A-Za-z0-9_-]{8,}",
-    r"\bAKIA[0-9A-Z]{16}\b",
+    r"(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Z0-9])",
     r"\bgh[pousr]_[A-Za-z0-9]{20,}",
     r"\bgithub_pat_[A-Za-z0-9_]{20,}",
     r"\bxox[abposr]-[A-Za-z0-9-]{10,}",
@@ -71,12 +90,13 @@ _HINTS: dict[str, tuple[str, ...]] = dict(
     zip(
         DEFAULT_REDACT_PATTERNS,
         (
-            ("private key-----",),
+            ("private key",),
             ("authorization",),
             ("bearer",),
-            ("token", "secret", "passw", "apikey", "api_key", "api-key", "_key"),
+            ("token", "secret", "passw", "apikey", "api_key", "api-key", "api key", "_key"),
+            ("://",),
             ("sk-",),
-            ("akia",),
+            ("akia", "asia"),
             ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
             ("github_pat_",),
             ("xox",),
@@ -120,7 +140,9 @@ class Redactor:
         return known
 
     def text(self, value: str) -> str:
-        """``value`` with every pattern match masked."""
+        """``value`` with every pattern match masked (lone surrogates become U+FFFD, so the
+        record can always be written as UTF-8)."""
+        value = _valid_unicode(value)
         lowered = value.lower()
         if not self._always and (self._any_hint is None or not self._any_hint.search(lowered)):
             return value
@@ -129,18 +151,41 @@ class Redactor:
                 value = pattern.sub(_mask, value)
         return value
 
-    def value(self, value: Any) -> Any:
-        """A copy of a JSON-like ``value`` with secret keys and secret-looking text masked."""
+    def value(self, value: Any, _depth: int = 0) -> Any:
+        """A copy of a JSON-like ``value`` with secret keys and secret-looking text masked.
+
+        Keys are text too (a secret can be a key) and are masked the same way; anything
+        nested deeper than :data:`MAX_DEPTH` is replaced by :data:`TOO_DEEP`, so a hostile
+        structure can neither exhaust the stack nor carry a secret past the redactor.
+        """
         if isinstance(value, str):
             return self.text(value)
+        if isinstance(value, Mapping | list | tuple) and _depth >= MAX_DEPTH:
+            return TOO_DEEP
         if isinstance(value, Mapping):
-            return {
-                str(k): MASK if self.key_is_secret(str(k)) else self.value(v)
-                for k, v in value.items()
-            }
+            out: dict[str, Any] = {}
+            for k, v in value.items():
+                key = str(k)
+                shown = self.text(key)
+                if shown in out:  # two keys masked alike: keep both entries
+                    shown = f"{shown}#{len(out)}"
+                out[shown] = MASK if self.key_is_secret(key) else self.value(v, _depth + 1)
+            return out
         if isinstance(value, list | tuple):
-            return [self.value(v) for v in value]
+            return [self.value(v, _depth + 1) for v in value]
         return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _valid_unicode(text: str) -> str:
+    """``text`` with lone surrogates (not encodable as UTF-8) replaced by U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
 
 
 def _mask(match: re.Match[str]) -> str:

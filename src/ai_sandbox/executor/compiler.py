@@ -54,7 +54,10 @@ def _compile(source: str) -> CodeType | CompileRefusal:
     except SyntaxError as exc:
         kind = type(exc).__name__
         return CompileRefusal("error", kind, str(exc.msg), exc.lineno, None)
-    except (ValueError, MemoryError, RecursionError) as exc:
+    except (MemoryError, RecursionError):
+        message = "the code is nested too deeply (or is too large) to parse; simplify it"
+        return CompileRefusal("error", "SyntaxError", message, None, None)
+    except ValueError as exc:  # e.g. a null byte in the source
         return CompileRefusal("error", "SyntaxError", f"cannot parse the code: {exc}", None, None)
     errors: list[str] = []
     policy = FastAgentPolicy(errors, [], {})

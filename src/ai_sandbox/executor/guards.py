@@ -34,6 +34,7 @@ __all__ = [
     "SANDBOX_CLASS_MARKER",
     "Guards",
     "check_format_template",
+    "from_metaclass",
     "make_guards",
 ]
 
@@ -124,6 +125,16 @@ def guarded_unpack_sequence(it: Any, spec: Mapping[str, Any], getiter: Callable[
     for idx, child_spec in spec["childs"]:
         ret[idx] = guarded_unpack_sequence(ret[idx], child_spec, getiter)
     return ret
+
+
+def from_metaclass(cls: type, name: str) -> bool:
+    """True when ``cls.name`` is served by the class's metaclass, not the class: machinery
+    such as ``ABCMeta.register``, whose effect (a virtual subclass, cached by every ABC above
+    it) is process-wide, also through a subclass defined in the sandbox."""
+    if any(name in vars(klass) for klass in cls.__mro__):
+        return False
+    metaclass: type = type(cls)
+    return any(name in vars(meta) for meta in metaclass.__mro__)
 
 
 def _kind_name(value: Any) -> str:
@@ -223,6 +234,13 @@ class Guards:
                     return checked_format(obj) if name == "format" else checked_format_map(obj)
                 if isinstance(obj, type) and issubclass(obj, str):
                     return unbound_format if name == "format" else unbound_format_map
+            if isinstance(obj, type) and from_metaclass(obj, name):
+                refuse(
+                    f"{obj.__name__}.{name} is not available in the sandbox: it belongs to the "
+                    "class machinery (its metaclass), and changes such as ABC registration "
+                    "would affect every type in the process",
+                    "attribute",
+                )
             if name in _FORMATTER_METHODS and (
                 isinstance(obj, string.Formatter)
                 or (isinstance(obj, type) and issubclass(obj, string.Formatter))

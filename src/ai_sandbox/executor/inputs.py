@@ -12,6 +12,7 @@ import collections
 import io
 import json
 import math
+import sys
 import types
 from collections.abc import Mapping
 from typing import Any
@@ -22,6 +23,9 @@ __all__ = ["MAX_DEPTH", "ResultError", "copy_inputs", "to_json_result"]
 
 #: Deepest nesting accepted in inputs and results (also stops reference cycles).
 MAX_DEPTH = 200
+
+#: The interpreter's limit on decimal digits of an int converted to text.
+_INT_DIGITS = sys.get_int_max_str_digits()
 
 _SCALARS = (str, int, float, bool, type(None))
 
@@ -105,7 +109,10 @@ def _sorted_if_possible(items: list[Any]) -> list[Any]:
 
 def _to_json(value: Any, where: str, depth: int) -> Any:
     if depth > MAX_DEPTH:
-        raise ResultError(f"{where} is nested too deeply (or contains a cycle)")
+        raise ResultError(
+            f"result is nested more than {MAX_DEPTH} levels deep (or contains a cycle); "
+            "return a flatter structure"
+        )
     kind = type(value)
     if value is None or kind is bool or kind is str or kind is int:
         return value
@@ -151,8 +158,11 @@ def to_json_result(value: Any, max_bytes: int) -> Any:
     data = _to_json(value, "result", 0)
     try:
         encoded = json.dumps(data, ensure_ascii=False, allow_nan=False)
-    except ValueError as exc:  # e.g. an integer with more digits than int->str allows
-        raise ResultError(f"result cannot be encoded as JSON: {exc}") from None
+    except ValueError:  # an integer with more digits than int->str allows
+        raise ResultError(
+            "result contains an integer too large to write as decimal text (over "
+            f"{_INT_DIGITS} digits); return hex(n), n.bit_length() or a summary instead"
+        ) from None
     size = len(encoded.encode("utf-8", "surrogatepass"))
     if size > max_bytes:
         raise ResourceLimitExceeded(

@@ -8,7 +8,10 @@ exposes the module's public names only (its ``__all__`` when it has one) and fil
 * functions that look attributes up by a string (``operator.attrgetter``/``methodcaller``),
   the ``string.Formatter``/``Template`` machinery and builtins such as ``open`` or ``eval``
   re-exported by a module are hidden;
-* ``string`` exposes its constants only.
+* ``string`` exposes its constants only;
+* process-wide state is never shared: each namespace gets its own ``random`` generator and
+  its own copies of the ``decimal`` contexts (:data:`PRIVATE_STATE_TYPES`), and methods of
+  other module-level objects are hidden.
 
 Modules that reach the file system, processes, the interpreter or that evaluate source text are
 refused even when a policy lists them (:data:`NEVER_IMPORTABLE`): fail closed.
@@ -26,8 +29,10 @@ import before its lockdown, when it can no longer read the interpreter's files.
 from __future__ import annotations
 
 import builtins
+import decimal
 import functools
 import importlib
+import random
 import types
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -38,9 +43,11 @@ __all__ = [
     "C_LEVEL_IMPORTS",
     "NEVER_IMPORTABLE",
     "PRELOAD_MODULES",
+    "PRIVATE_STATE_TYPES",
     "ModuleProxy",
     "is_dangerous_callable",
     "make_import",
+    "private_proxy",
     "proxy_for",
 ]
 
@@ -204,6 +211,40 @@ def _public_names(module: types.ModuleType) -> list[str]:
     return [n for n in names if n.isidentifier() and not n.startswith("_")]
 
 
+#: Types of module-level objects that carry process-wide mutable state, and how a namespace
+#: gets its own: ``random``'s functions are methods of one hidden ``Random`` shared by the whole
+#: process (``random.seed(1)`` would make the host's random numbers predictable), and
+#: ``decimal.DefaultContext`` is the template of every new thread's context. A namespace sees
+#: its own fresh ``Random`` (seeded from the OS) and its own copies of the contexts; the
+#: thread's current decimal context is isolated per run by ``runtime``. A test checks that no
+#: other exposed value of an allowed module is bound to a host instance.
+PRIVATE_STATE_TYPES: Mapping[type, Callable[[Any], Any]] = types.MappingProxyType(
+    {
+        # the code's own `random` (not a secret): a fresh generator seeded from the OS
+        random.Random: lambda _shared: random.Random(),  # noqa: S311  # nosec B311
+        decimal.Context: lambda shared: shared.copy(),
+    }
+)
+
+
+def _bound_to_host_instance(value: Any) -> bool:
+    """True for a method bound to an object that is neither a module nor a class."""
+    if not isinstance(value, types.MethodType | types.BuiltinMethodType):
+        return False
+    owner = getattr(value, "__self__", None)
+    return owner is not None and not isinstance(owner, types.ModuleType | type)
+
+
+def _private_state_owner(value: Any) -> Any:
+    """The object carrying shared state that ``value`` is (or is a bound method of), or None."""
+    if type(value) in PRIVATE_STATE_TYPES:
+        return value
+    owner = getattr(value, "__self__", None)
+    if type(owner) in PRIVATE_STATE_TYPES:
+        return owner
+    return None
+
+
 @functools.lru_cache(maxsize=128)
 def proxy_for(name: str, allowed: frozenset[str]) -> ModuleProxy:
     """The proxy of allowed module ``name`` (cached: proxies are immutable)."""
@@ -226,11 +267,33 @@ def proxy_for(name: str, allowed: frozenset[str]) -> ModuleProxy:
             continue
         if is_dangerous_callable(value):
             continue
+        if _bound_to_host_instance(value) and _private_state_owner(value) is None:
+            continue  # a method of a process-wide object (say, a hidden RNG): shared state
         if isinstance(value, list | dict | set | bytearray):
             continue  # module-level mutable state of the host: not shared
         exposed[attr] = value
     withheld = frozenset(n for n in dir(module) if not n.startswith("_")) - exposed.keys()
     return ModuleProxy(name, exposed, withheld)
+
+
+def private_proxy(name: str, allowed: frozenset[str]) -> ModuleProxy:
+    """The proxy of ``name`` with every piece of process-wide state replaced by a private one
+    (the same proxy as :func:`proxy_for` when the module has none). Not cached: call it once
+    per namespace."""
+    shared = proxy_for(name, allowed)
+    names: dict[str, Any] = dict(shared._ai_names)
+    replaced: dict[int, Any] = {}
+    for attr, value in shared._ai_names.items():
+        owner = _private_state_owner(value)
+        if owner is None:
+            continue
+        own = replaced.get(id(owner))
+        if own is None:
+            own = replaced[id(owner)] = PRIVATE_STATE_TYPES[type(owner)](owner)
+        names[attr] = own if owner is value else getattr(own, value.__name__)
+    if not replaced:
+        return shared
+    return ModuleProxy(name, names, shared._ai_hidden)
 
 
 def make_import(
@@ -239,8 +302,16 @@ def make_import(
     """The sandbox's ``__import__``: allow-listed modules only, as proxies; and the C-level
     call shape of ``PyImport_Import`` for :data:`C_LEVEL_IMPORTS`, which gets ``None``."""
 
+    private: dict[str, ModuleProxy] = {}
+
     def listing() -> str:
         return ", ".join(sorted(n for n in allowed if _top(n) not in NEVER_IMPORTABLE))
+
+    def module(name: str) -> ModuleProxy:
+        found = private.get(name)
+        if found is None:
+            found = private[name] = private_proxy(name, allowed)
+        return found
 
     def c_level_import(name: Any, globals: Any, locals: Any, fromlist: Any, level: Any) -> None:
         # Only ``PyImport_Import`` calls the hook with a list: it wants the import's side
@@ -278,7 +349,7 @@ def make_import(
                 "import",
             )
         if fromlist:
-            return proxy_for(name, allowed)
+            return module(name)
         top = _top(name)
         if top != name and not is_importable(top, allowed):
             refuse(
@@ -286,6 +357,6 @@ def make_import(
                 f"write `from {name} import ...` instead",
                 "import",
             )
-        return proxy_for(top, allowed)
+        return module(top)
 
     return guarded_import

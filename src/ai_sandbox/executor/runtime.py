@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import decimal
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -157,12 +158,15 @@ class RestrictedSession:
         namespace.update(copied)
         try:
             # The one exec: restricted code in a guarded namespace, or (test-only switch, see
-            # the module docstring) plain code that only the OS layers contain.
-            if self._guarded:
-                exec(compiled, namespace)  # noqa: S102  # nosec B102
-            else:
-                with contextlib.redirect_stdout(ctx.output):
+            # the module docstring) plain code that only the OS layers contain. The thread's
+            # decimal context is the host's (in-process runs share the caller's thread): the
+            # code gets a fresh one, and whatever it sets (decimal.setcontext) is undone.
+            with decimal.localcontext(decimal.Context()):
+                if self._guarded:
                     exec(compiled, namespace)  # noqa: S102  # nosec B102
+                else:
+                    with contextlib.redirect_stdout(ctx.output):
+                        exec(compiled, namespace)  # noqa: S102  # nosec B102
             self._close_files()
         except BaseException as exc:
             with contextlib.suppress(BaseException):

@@ -165,29 +165,32 @@ def make_builtins(
             "type",
         )
 
-    table.update(
-        {
-            "sorted": sandbox_sorted,
-            "sum": sandbox_sum,
-            "min": sandbox_min,
-            "max": sandbox_max,
-            "any": sandbox_any,
-            "all": sandbox_all,
-            "enumerate": sandbox_enumerate,
-            "zip": sandbox_zip,
-            "map": sandbox_map,
-            "filter": sandbox_filter,
-            "reversed": sandbox_reversed,
-            "iter": sandbox_iter,
-            "type": sandbox_type,
-            "getattr": guards.safe_getattr,
-            "hasattr": guards.safe_hasattr,
-            "setattr": guards.safe_setattr,
-            "delattr": guards.safe_delattr,
-            "open": open_file,
-            "__import__": import_hook,
-        }
-    )
+    replaced: dict[str, Any] = {
+        "sorted": sandbox_sorted,
+        "sum": sandbox_sum,
+        "min": sandbox_min,
+        "max": sandbox_max,
+        "any": sandbox_any,
+        "all": sandbox_all,
+        "enumerate": sandbox_enumerate,
+        "zip": sandbox_zip,
+        "map": sandbox_map,
+        "filter": sandbox_filter,
+        "reversed": sandbox_reversed,
+        "iter": sandbox_iter,
+        "type": sandbox_type,
+        "getattr": guards.safe_getattr,
+        "hasattr": guards.safe_hasattr,
+        "setattr": guards.safe_setattr,
+        "delattr": guards.safe_delattr,
+        "open": open_file,
+        "__import__": import_hook,
+    }
     for name, advice in _REFUSED.items():
-        table[name] = _refusing(ctx, name, advice)
+        replaced[name] = _refusing(ctx, name, advice)
+    for name, function in replaced.items():
+        # Error messages name the function as the code knows it ("sorted() missing ..."),
+        # never our internals ("make_builtins.<locals>.sandbox_sorted()").
+        function.__name__ = function.__qualname__ = name
+        table[name] = function
     return table

@@ -37,7 +37,20 @@ class Broker:
         self._policy = policy
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
-        """The reply to ``request`` (a ``read`` or ``write`` message from a worker)."""
+        """The reply to ``request`` (a ``read`` or ``write`` message from a worker).
+
+        Never raises: whatever the worker sends, the host answers with a reply.
+        """
+        try:
+            return self._handle(request)
+        except Exception as exc:  # a bug of ours must not let a worker crash the host
+            return _refusal(
+                "OSError", f"the file operation failed in the host ({type(exc).__name__})", None
+            )
+
+    def _handle(self, request: object) -> dict[str, Any]:
+        if not isinstance(request, dict):
+            return _refusal("SecurityError", "unknown file operation", "protocol")
         kind = request.get("type")
         path = request.get("path")
         if kind not in ("read", "write"):
