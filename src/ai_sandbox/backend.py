@@ -51,8 +51,11 @@ class InProcessBackend:
     layers: tuple[str, ...] = ("restricted_python",)
 
     def __init__(self, root: Path, policy: SandboxPolicy, *, warn: bool = True) -> None:
+        from ai_sandbox.security import SafeFS
+
         self._root = root
         self._policy = policy
+        self._fs = SafeFS(root, policy)
         if warn:
             warnings.warn(
                 'isolation="none": AI code runs in this process with RestrictedPython only '
@@ -65,7 +68,7 @@ class InProcessBackend:
         from ai_sandbox.executor.runtime import run_to_result
 
         return run_to_result(
-            code, inputs, root=self._root, policy=self._policy, isolation="none", layers=self.layers
+            code, inputs, fs=self._fs, policy=self._policy, isolation="none", layers=self.layers
         )
 
     def session(self) -> ExecutionSession:
@@ -74,4 +77,4 @@ class InProcessBackend:
         return InProcessSession(self._root, self._policy, layers=self.layers)
 
     def close(self) -> None:
-        return None
+        self._fs.close()

@@ -204,16 +204,18 @@ def run_to_result(
     code: str,
     inputs: Mapping[str, Any] | None,
     *,
-    root: Path,
+    fs: FileAccess,
     policy: SandboxPolicy,
     isolation: str,
     layers: tuple[str, ...],
 ) -> ExecutionResult:
-    """In-process convenience for ``InProcessBackend``: one run as an ``ExecutionResult``."""
-    from ai_sandbox.results import ExecutionResult
-    from ai_sandbox.security import SafeFS
+    """In-process convenience for ``InProcessBackend``: one run as an ``ExecutionResult``.
 
-    payload = execute_payload(code, inputs, policy=policy, fs=SafeFS(root, policy))
+    ``fs`` is the caller's long-lived file access (building a ``SafeFS`` per run would cost
+    more than a small run itself)."""
+    from ai_sandbox.results import ExecutionResult
+
+    payload = execute_payload(code, inputs, policy=policy, fs=fs)
     return ExecutionResult(**payload, isolation=isolation, layers=layers)
 
 
