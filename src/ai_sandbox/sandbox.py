@@ -36,7 +36,13 @@ from ai_sandbox.audit.action import (
 )
 from ai_sandbox.audit.writer import AuditLog
 from ai_sandbox.backend import ExecutionBackend, ExecutionSession
-from ai_sandbox.exceptions import ConfigurationError, SandboxError, SecurityError, ToolInputError
+from ai_sandbox.exceptions import (
+    ConfigurationError,
+    ExecutionError,
+    SandboxError,
+    SecurityError,
+    ToolInputError,
+)
 from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.results import DirEntry, ErrorInfo, ExecutionResult, ToolResult
 from ai_sandbox.security import SafeFS
@@ -406,8 +412,6 @@ def _finish_run(act: Action, res: ExecutionResult) -> None:
 
 
 def _error_info(exc: SandboxError) -> ErrorInfo:
-    from ai_sandbox.exceptions import ExecutionError, SecurityError
-
     if isinstance(exc, SecurityError):
         return ErrorInfo(type="SecurityError", message=str(exc), rule=exc.rule)
     if isinstance(exc, ExecutionError):

@@ -4,7 +4,7 @@ The rule is *allow plain data, deny dangerous kinds*: instead of enumerating att
 guards refuse whole classes of object. No attribute, item or iteration may produce a module, a
 frame, a traceback, a code object, a cell or a C function that reaches the operating system, and
 such objects cannot be inspected either. Names starting with ``_`` and the frame/code/hierarchy
-names of :data:`~ai_sandbox.executor.compiler.DENIED_ATTRIBUTES` are refused at compile time and
+names of :data:`~ai_sandbox.executor.transformer.DENIED_ATTRIBUTES` are refused at compile time and
 again here whenever a name is computed (``getattr(x, name)``).
 
 The hot path is cheap: exact builtin types (``list``, ``dict``, ``str``...) are answered from a

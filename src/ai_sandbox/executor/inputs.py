@@ -27,8 +27,6 @@ MAX_DEPTH = 200
 #: The interpreter's limit on decimal digits of an int converted to text.
 _INT_DIGITS = sys.get_int_max_str_digits()
 
-_SCALARS = (str, int, float, bool, type(None))
-
 
 class ResultError(TypeError):
     """``result`` is not JSON data; the message says how to convert it."""

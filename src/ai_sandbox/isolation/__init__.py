@@ -7,6 +7,7 @@ The pieces, host side first:
 * :mod:`.exchange` -- one job on one worker: wall-clock kill, file requests, result checks;
 * :mod:`.broker` -- the host answering a worker's file requests through ``SafeFS``;
 * :mod:`.zygote_client` / :mod:`.zygote` -- the small parent process that forks workers;
+* :mod:`.supervisor` -- restarts a zygote that died, within a restart budget;
 * :mod:`.worker` -- a worker's life: lockdown, hello, one job (or a session), exit;
 * :mod:`.protocol` / :mod:`.limits` -- size-capped JSON frames, never pickle;
 * :mod:`.layers` -- the kernel layers (namespaces, rlimits, privileges, Landlock, seccomp);

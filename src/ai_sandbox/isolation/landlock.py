@@ -47,7 +47,6 @@ __all__ = [
 _CREATE_RULESET_VERSION: Final = 1
 _RULE_PATH_BENEATH: Final = 1
 
-FS_EXECUTE: Final = 1 << 0
 FS_READ_FILE: Final = 1 << 2
 FS_READ_DIR: Final = 1 << 3
 # Bits each ABI added: v1 has 0..12, v2 REFER, v3 TRUNCATE, v5 IOCTL_DEV.
