@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ai_sandbox.backend import ExecutionSession
-from ai_sandbox.exceptions import ConfigurationError, SandboxError
+from ai_sandbox.exceptions import ConfigurationError, SandboxError, SecurityError
+from ai_sandbox.executor.inputs import copy_inputs
 from ai_sandbox.isolation.broker import Broker
 from ai_sandbox.isolation.exchange import Outcome, run_job
 from ai_sandbox.isolation.pool import WorkerPool
@@ -223,9 +224,12 @@ def _job(code: str, inputs: Mapping[str, Any] | None) -> bytes | ExecutionResult
     """The encoded job message, or an error result when it cannot cross the channel."""
     if not isinstance(code, str):
         return _input_error("code must be a string of Python source")
-    if inputs is not None and not isinstance(inputs, Mapping):
-        return _input_error("inputs must be a mapping of names to JSON values")
-    plain = dict(inputs) if inputs is not None else None
+    try:
+        # The same copy and the same refusal as in-process runs, so both backends agree.
+        plain = copy_inputs(inputs) if inputs is not None else None
+    except SecurityError as exc:
+        error = ErrorInfo(type="SecurityError", message=str(exc), rule=exc.rule)
+        return ExecutionResult(status="rejected", error=error)
     try:
         return encode_json({"type": "run", "code": code, "inputs": plain})
     except (TypeError, ValueError, RecursionError):

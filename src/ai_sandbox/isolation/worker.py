@@ -169,7 +169,7 @@ def warm_up(policy: PolicyView, language_guard: bool) -> None:
     from ai_sandbox.executor.runtime import execute_payload
 
     job = encode_json({"type": "run", "code": WARM_UP_CODE, "inputs": {"warm": [1]}})
-    code, inputs = _job_fields(decode_json(job))
+    code, inputs = _job_fields(decode_json(job)) or (WARM_UP_CODE, None)
     payload = execute_payload(
         code, inputs, policy=_as_policy(policy), fs=_NoFiles(), language_guard=language_guard
     )
@@ -186,7 +186,11 @@ def _run_one(
 ) -> None:
     from ai_sandbox.executor.runtime import execute_payload
 
-    code, inputs = _job_fields(job)
+    fields = _job_fields(job)
+    if fields is None:
+        _reply(channel, MALFORMED_JOB)
+        return
+    code, inputs = fields
     payload = execute_payload(
         code, inputs, policy=_as_policy(policy), fs=fs, language_guard=language_guard
     )
@@ -204,9 +208,13 @@ def _serve_session(
             job = channel.recv()
         except (SandboxError, OSError):
             return  # the host closed the session
-        code, inputs = _job_fields(job)
+        fields = _job_fields(job)
+        if fields is None:
+            if not _reply(channel, MALFORMED_JOB):
+                return
+            continue
         _arm_cpu_limit(policy)
-        if not _reply(channel, session.run(code, inputs)):
+        if not _reply(channel, session.run(*fields)):
             return
 
 
@@ -226,10 +234,24 @@ def _arm_cpu_limit(policy: PolicyView) -> None:
         pass  # the wall clock still bounds the run
 
 
-def _job_fields(job: Any) -> tuple[str, dict[str, Any] | None]:
-    code = job.get("code") if isinstance(job, dict) else None
-    inputs = job.get("inputs") if isinstance(job, dict) else None
-    return (code if isinstance(code, str) else ""), (inputs if isinstance(inputs, dict) else None)
+#: The reply to a job that is not a run request (fail closed: nothing runs).
+MALFORMED_JOB: dict[str, Any] = {
+    "status": "error",
+    "result": None,
+    "stdout": "",
+    "error": {"type": "WorkerError", "message": "malformed job", "line": None, "rule": None},
+    "duration_ms": 0.0,
+}
+
+
+def _job_fields(job: Any) -> tuple[str, dict[str, Any] | None] | None:
+    """``(code, inputs)`` of a run request, or ``None`` when the job is malformed."""
+    if not isinstance(job, dict):
+        return None
+    code, inputs = job.get("code"), job.get("inputs")
+    if not isinstance(code, str) or not (inputs is None or isinstance(inputs, dict)):
+        return None
+    return code, inputs
 
 
 def _reply(channel: Channel, payload: dict[str, Any]) -> bool:
