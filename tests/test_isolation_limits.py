@@ -180,6 +180,7 @@ def test_the_host_survives_and_keeps_serving(unguarded: WorkerBackend) -> None:
 def test_inputs_must_be_json(tmp_path: Path, guarded: WorkerBackend) -> None:
     """It refuses inputs that are not JSON data with a clear error, before any worker runs."""
     result = guarded.execute("result = x", {"x": object()})
-    assert result.status == "error"
+    assert result.status == "rejected"  # as in-process runs do (test_backends_agree.py)
     assert result.error is not None
+    assert result.error.rule == "inputs"
     assert "JSON" in result.error.message
