@@ -180,7 +180,7 @@ def test_module_attribute_chains_reach_nothing_dangerous(module: str, project: P
     for path, value in reached:
         assert not isinstance(value, forbidden), path
         assert id(value) not in dangerous, path
-        assert not is_dangerous_callable(value), path
+        assert not is_dangerous_callable(value, policy.allowed_imports), path
         if isinstance(value, ModuleProxy):
             assert repr(value).split("'")[1] in policy.allowed_imports, path
 
@@ -266,10 +266,10 @@ def test_c_level_import_refuses_other_modules_and_shapes(
 
 def test_c_level_imports_are_few_and_never_dangerous() -> None:
     """It keeps the C-level list to reviewed pure-computation modules, none refused outright."""
-    from ai_sandbox.executor.modules import _DANGEROUS_C_MODULES, C_LEVEL_IMPORTS, NEVER_IMPORTABLE
+    from ai_sandbox.executor.modules import C_LEVEL_IMPORTS, NEVER_IMPORTABLE
 
     assert frozenset({"_strptime", "re", "time", "unicodedata"}) == C_LEVEL_IMPORTS
-    assert not C_LEVEL_IMPORTS & (NEVER_IMPORTABLE | _DANGEROUS_C_MODULES)
+    assert not C_LEVEL_IMPORTS & NEVER_IMPORTABLE
 
 
 # -- objects smuggled in through inputs --------------------------------------------------------

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ai_sandbox.exceptions import SecurityError
-from ai_sandbox.executor.context import RunContext
+from ai_sandbox.executor.context import AI_FILENAME, RunContext
 from ai_sandbox.executor.modules import ModuleProxy, is_dangerous_callable
 from ai_sandbox.executor.printing import Printer
 from ai_sandbox.executor.transformer import DENIED_ATTRIBUTES
@@ -32,6 +32,7 @@ __all__ = [
     "PLAIN_ATTRIBUTES",
     "PLAIN_WRITE_TYPES",
     "SANDBOX_CLASS_MARKER",
+    "WRITABLE_TYPES",
     "Guards",
     "check_format_template",
     "from_metaclass",
@@ -75,24 +76,48 @@ PLAIN_ATTRIBUTES: Mapping[type, frozenset[str]] = types.MappingProxyType(
     }
 )
 
-#: Exact types ``_getitem_``/``_getiter_`` pass through unchanged.
-PASS_THROUGH_TYPES: frozenset[type] = frozenset(_PLAIN_TYPES) | frozenset(
-    {
-        type({}.items()),
-        type({}.keys()),
-        type({}.values()),
-        enumerate,
-        zip,
-        map,
-        filter,
-        reversed,
-        types.GeneratorType,
-    }
+#: Iterators over exact builtin containers: they yield the container's own items.
+_ITERATED_SAMPLES: tuple[Any, ...] = (
+    [], (), "", "\u20ac", b"", bytearray(), set(), frozenset(), {}, {}.items(), {}.values(),
+    range(0), range(2**64),
+)  # fmt: skip
+_REVERSED_SAMPLES: tuple[Any, ...] = ([], {}, {}.items(), {}.values(), range(2**64))
+_CONTAINER_ITERATORS: frozenset[type] = frozenset(
+    {type(iter(sample)) for sample in _ITERATED_SAMPLES}
+    | {type(reversed(sample)) for sample in _REVERSED_SAMPLES}
 )
+
+#: Exact types ``_getitem_``/``_getiter_`` pass through unchanged. Generators are not among them:
+#: ``_getiter_`` passes through only those of the AI's own code (see ``Guards``).
+PASS_THROUGH_TYPES: frozenset[type] = (
+    frozenset(_PLAIN_TYPES)
+    | _CONTAINER_ITERATORS
+    | frozenset({type({}.items()), type({}.keys()), type({}.values()), enumerate, zip, map,
+                 filter, reversed})
+)  # fmt: skip
 #: Exact types ``_write_`` returns unchanged (the compiler inlines this check for names).
 PLAIN_WRITE_TYPES: frozenset[type] = frozenset({dict, list, bytearray})
-_MUTABLE_CONTAINERS: frozenset[type] = frozenset({dict, list, set, bytearray})
-_WRITABLE_BASES: tuple[type, ...] = (dict, list, bytearray, collections.deque)
+
+#: Exact types whose instances the code may change (item and attribute assignment, ``del``):
+#: those of :data:`PLAIN_WRITE_TYPES` and the ``collections`` containers. Exact types only: an
+#: instance of a host class deriving from one of them (a registry, a cache) is host state. The
+#: code gets its instances of these types by creating them; a host-owned one cannot reach it:
+#: modules expose no instances (``modules.is_exposable``), class-level ones are copied on read
+#: (``_COPIED_ON_READ``), and what a module *function* returns was made for that call (the same
+#: holds for plain dicts and lists, which are writable anyway). Instances of classes the code
+#: defines (``SANDBOX_CLASS_MARKER``, inherited by their subclasses) are writable too.
+WRITABLE_TYPES: frozenset[type] = PLAIN_WRITE_TYPES | frozenset(
+    {
+        collections.deque,
+        collections.OrderedDict,
+        collections.defaultdict,
+        collections.Counter,
+        collections.UserDict,
+        collections.UserList,
+    }
+)
+#: Class-level values of host classes that are handed out as a copy, never shared.
+_COPIED_ON_READ: frozenset[type] = WRITABLE_TYPES | frozenset({set})
 
 INPLACE_OPERATORS: Mapping[str, Callable[[Any, Any], Any]] = types.MappingProxyType(
     {
@@ -168,13 +193,21 @@ class Guards:
         denied_kinds = DENIED_KINDS
         denied_names = DENIED_ATTRIBUTES
         inplace = INPLACE_OPERATORS
+        writable = WRITABLE_TYPES
+        allowed_modules = ctx.policy.allowed_imports
+        generator = types.GeneratorType
 
         def check_value(value: Any) -> Any:
             if type(value) in denied_kinds or isinstance(value, types.ModuleType):
                 refuse(f"a {_kind_name(value)} object cannot be used in the sandbox", "attribute")
-            if is_dangerous_callable(value):
+            if is_dangerous_callable(value, allowed_modules):
                 refuse(f"the builtin {value.__name__}() is not available here", "attribute")
             return value
+
+        def check_unpacked(item: Any) -> Any:
+            # ``for a, b in it``: the interpreter unpacks ``item`` unguarded, so its parts are
+            # checked here (as a tuple: unpacking consumes the item anyway).
+            return tuple(guarded_getiter(check_value(item)))
 
         def check_name(name: Any) -> None:
             if type(name) is not str:
@@ -248,7 +281,7 @@ class Guards:
                 refuse("string.Formatter is not available in the sandbox", "format")
             value = check_value(getattr(obj, name))
             if (
-                type(value) in _MUTABLE_CONTAINERS
+                type(value) in _COPIED_ON_READ
                 and isinstance(obj, type)
                 and getattr(obj, SANDBOX_CLASS_MARKER, False) is not True
             ):
@@ -270,24 +303,37 @@ class Guards:
             return check_value(obj[key])
 
         def guarded_getiter(obj: Any) -> Any:
+            # Exact builtin containers (and their iterators) and the code's own generators
+            # yield what the code put in them: passed through. Anything else (a deque, an
+            # instance of a class, a host generator, an itertools object over such values) is
+            # iterated with every item checked, as ``_getitem_`` checks what it returns.
             kind = type(obj)
             if kind in pass_through:
                 return obj
+            if kind is generator and obj.gi_code.co_filename == AI_FILENAME:
+                return obj
+            if kind is ModuleProxy or kind in denied_kinds:
+                refuse(f"a {kind.__name__} object cannot be iterated in the sandbox", "iter")
+            return map(check_value, obj)
+
+        def check_iterable(obj: Any) -> Any:
+            kind = type(obj)
             if kind is ModuleProxy or kind in denied_kinds:
                 refuse(f"a {kind.__name__} object cannot be iterated in the sandbox", "iter")
             return obj
 
         def guarded_write(obj: Any) -> Any:
             kind = type(obj)
-            if kind is dict or kind is list:
+            if kind in writable:
                 return obj
-            if isinstance(obj, _WRITABLE_BASES):
-                return obj
-            if getattr(obj, SANDBOX_CLASS_MARKER, False) is True:
-                return obj
+            if getattr(kind, SANDBOX_CLASS_MARKER, False) is True or (
+                isinstance(obj, type) and getattr(obj, SANDBOX_CLASS_MARKER, False) is True
+            ):
+                return obj  # an instance of a class defined in the code, or such a class
             refuse(
-                f"cannot modify a {kind.__name__} object: only dicts, lists and instances of "
-                "classes defined in your code can be changed; build a new value instead",
+                f"cannot modify a {kind.__name__} object: only dicts, lists, the collections "
+                "containers and instances of classes defined in your code can be changed; "
+                "build a new value instead",
                 "write",
             )
 
@@ -312,9 +358,15 @@ class Guards:
 
         def iter_unpack_sequence(it: Any, spec: Any, getiter: Any) -> Any:
             # A flat target (``for k, v in ...``) is unpacked by the interpreter from items
-            # that the guarded iteration produced; only nested targets need per-item guards.
+            # that the guarded iteration produced: items of exact builtin containers pass
+            # through; those of anything else are checked part by part.
             if not spec["childs"]:
-                return guarded_getiter(it)
+                kind = type(it)
+                if kind in pass_through or (
+                    kind is generator and it.gi_code.co_filename == AI_FILENAME
+                ):
+                    return it
+                return map(check_unpacked, check_iterable(it))
             return (
                 guarded_unpack_sequence(item, spec, guarded_getiter) for item in guarded_getiter(it)
             )
@@ -360,6 +412,7 @@ class Guards:
             delattr(guarded_write(obj), name)
 
         self.check_value = check_value
+        self.check_iterable = check_iterable
         self.getattr = guarded_getattr
         self.getitem = guarded_getitem
         self.getiter = guarded_getiter

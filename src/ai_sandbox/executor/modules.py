@@ -5,13 +5,16 @@ exposes the module's public names only (its ``__all__`` when it has one) and fil
 
 * a submodule or another module becomes a proxy only if the policy allows that exact module
   name, otherwise it is hidden (``json.codecs``, ``statistics.sys``, ``re.functools``...);
-* functions that look attributes up by a string (``operator.attrgetter``/``methodcaller``),
-  the ``string.Formatter``/``Template`` machinery and builtins such as ``open`` or ``eval``
-  re-exported by a module are hidden;
-* ``string`` exposes its constants only;
+* only an allow-list of values is shown (:func:`is_exposable`): functions and classes owned by
+  an allowed module (or its C accelerator, :data:`C_ACCELERATORS`), builtins only as the
+  sandbox itself hands them out, and immutable values; any other object a module holds is
+  shared host state and is hidden (``open``/``eval`` re-exported, a C function of ``posix`` or
+  ``sys``, a module-level ``deque``, a method of a process-wide instance...);
+* functions that look attributes up by a string (``operator.attrgetter``/``methodcaller``) and
+  the ``string.Formatter``/``Template`` machinery are hidden; ``string`` exposes its constants
+  only;
 * process-wide state is never shared: each namespace gets its own ``random`` generator and
-  its own copies of the ``decimal`` contexts (:data:`PRIVATE_STATE_TYPES`), and methods of
-  other module-level objects are hidden.
+  its own copies of the ``decimal`` contexts (:data:`PRIVATE_STATE_TYPES`).
 
 Modules that reach the file system, processes, the interpreter or that evaluate source text are
 refused even when a policy lists them (:data:`NEVER_IMPORTABLE`): fail closed.
@@ -29,7 +32,9 @@ import before its lockdown, when it can no longer read the interpreter's files.
 from __future__ import annotations
 
 import builtins
+import datetime
 import decimal
+import enum
 import functools
 import importlib
 import random
@@ -38,15 +43,19 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ai_sandbox.exceptions import SecurityError
+from ai_sandbox.executor.builtin_names import STATIC_BUILTINS
 
 __all__ = [
+    "C_ACCELERATORS",
     "C_LEVEL_IMPORTS",
     "NEVER_IMPORTABLE",
     "PRELOAD_MODULES",
     "PRIVATE_STATE_TYPES",
     "ModuleProxy",
     "is_dangerous_callable",
+    "is_exposable",
     "make_import",
+    "owner_allowed",
     "private_proxy",
     "proxy_for",
 ]
@@ -116,34 +125,56 @@ _HIDDEN_NAMES: Mapping[str, frozenset[str]] = types.MappingProxyType(
     }
 )
 
-#: Builtins that must never reach the code through a module attribute.
-_DANGEROUS_BUILTINS: frozenset[str] = frozenset(
+#: C accelerator modules and the public module whose implementation they are: a C function or
+#: class owned by one of them belongs to that module (``heapq.heappush`` is ``_heapq``'s).
+C_ACCELERATORS: Mapping[str, str] = types.MappingProxyType(
     {
-        "__import__", "breakpoint", "compile", "delattr", "dir", "eval", "exec", "getattr",
-        "globals", "hasattr", "help", "input", "locals", "memoryview", "open", "setattr",
-        "vars", "exit", "quit", "__build_class__", "print",
+        "_bisect": "bisect", "_heapq": "heapq", "_json": "json", "_random": "random",
+        "_sre": "re", "_collections": "collections", "_functools": "functools",
+        "_operator": "operator", "_statistics": "statistics", "_datetime": "datetime",
+        "_decimal": "decimal", "_struct": "struct", "_csv": "csv", "_hashlib": "hashlib",
+        "_md5": "hashlib", "_sha1": "hashlib", "_sha256": "hashlib", "_sha512": "hashlib",
+        "_sha3": "hashlib", "_blake2": "hashlib", "_locale": "locale",
     }
 )  # fmt: skip
 
-#: Modules whose C functions reach the operating system or the interpreter's internals.
-_DANGEROUS_C_MODULES: frozenset[str] = frozenset(
-    {"posix", "nt", "os", "sys", "io", "_io", "_imp", "gc", "_thread", "_signal", "_socket",
-     "marshal", "_pickle", "_ctypes", "_posixsubprocess", "fcntl", "resource", "select", "mmap",
-     "_tracemalloc", "faulthandler", "_warnings", "_weakref", "_abc", "_string"}
-)  # fmt: skip
+
+def owner_allowed(module: Any, allowed: frozenset[str]) -> bool:
+    """True when ``module`` (a module name) is an allowed module, a submodule of one, or the C
+    accelerator of one (:data:`C_ACCELERATORS`), and never one of :data:`NEVER_IMPORTABLE`."""
+    if type(module) is not str:
+        return False
+    name = C_ACCELERATORS.get(module, module)
+    if _top(name) in NEVER_IMPORTABLE:
+        return False
+    while name:
+        if name in allowed:
+            return True
+        name = name.rpartition(".")[0]
+    return False
 
 
-def is_dangerous_callable(value: Any) -> bool:
-    """True for a C function bound to an OS/interpreter module, or a builtin like ``open``."""
+def is_dangerous_callable(value: Any, allowed: frozenset[str]) -> bool:
+    """True for a C function the code may not hold: one owned by ``builtins`` that the sandbox
+    does not hand out as this very object (:data:`STATIC_BUILTINS`), or one owned by a module
+    that is not allowed (:func:`owner_allowed`: ``posix``, ``sys``, ``_io``, ``gc``...).
+
+    An allow-list: the owner is the function's ``__self__`` (or its ``__module__`` when it has
+    none). A C method bound to a type or an instance, or a static method of a type (no
+    ``__self__``, no ``__module__``: ``str.maketrans``), is the API of an object the code
+    already holds and is not judged here; module proxies expose no method of a host instance.
+    """
     if type(value) is not types.BuiltinFunctionType:
         return False
-    owner = getattr(value, "__self__", None)
+    owner = value.__self__
     if owner is builtins:
-        return value.__name__ in _DANGEROUS_BUILTINS
+        return STATIC_BUILTINS.get(value.__name__) is not value
     if isinstance(owner, types.ModuleType):
-        return owner.__name__ in _DANGEROUS_C_MODULES
+        return not owner_allowed(owner.__name__, allowed)
     module = getattr(value, "__module__", None)
-    return isinstance(module, str) and module in _DANGEROUS_C_MODULES
+    if owner is None and module is not None:
+        return not owner_allowed(module, allowed)
+    return False  # bound to a type or an instance, or a static method of a type
 
 
 def _top(name: str) -> str:
@@ -184,7 +215,8 @@ class ModuleProxy:
         if name in self._ai_hidden:
             raise SecurityError(
                 f"{self._ai_label}.{name} is not available in the sandbox: only the module's "
-                "public API is exposed (no other modules, system access or lookups by name)",
+                "functions, classes and constants are exposed (no other modules, shared "
+                "objects, system access or lookups by name)",
                 rule="import",
             )
         raise AttributeError(f"module {self._ai_label!r} has no public attribute {name!r}")
@@ -222,17 +254,10 @@ PRIVATE_STATE_TYPES: Mapping[type, Callable[[Any], Any]] = types.MappingProxyTyp
     {
         # the code's own `random` (not a secret): a fresh generator seeded from the OS
         random.Random: lambda _shared: random.Random(),  # noqa: S311  # nosec B311
+        random.SystemRandom: lambda _shared: random.SystemRandom(),
         decimal.Context: lambda shared: shared.copy(),
     }
 )
-
-
-def _bound_to_host_instance(value: Any) -> bool:
-    """True for a method bound to an object that is neither a module nor a class."""
-    if not isinstance(value, types.MethodType | types.BuiltinMethodType):
-        return False
-    owner = getattr(value, "__self__", None)
-    return owner is not None and not isinstance(owner, types.ModuleType | type)
 
 
 def _private_state_owner(value: Any) -> Any:
@@ -243,6 +268,68 @@ def _private_state_owner(value: Any) -> Any:
     if type(owner) in PRIVATE_STATE_TYPES:
         return owner
     return None
+
+
+#: Exact types of immutable values a module may expose as attributes (``math.pi``,
+#: ``datetime.MINYEAR``, ``datetime.UTC``, ``decimal.ROUND_UP``...).
+_IMMUTABLE_TYPES: frozenset[type] = frozenset(
+    {
+        int, float, complex, str, bytes, bool, type(None),
+        datetime.date, datetime.datetime, datetime.time, datetime.timedelta, datetime.timezone,
+        decimal.Decimal,
+    }
+)  # fmt: skip
+
+
+def _immutable(value: Any, depth: int = 0) -> bool:
+    """Immutable scalars, enum members with such a value (``re.IGNORECASE``), and tuples and
+    frozensets of those."""
+    kind = type(value)
+    if kind in _IMMUTABLE_TYPES:
+        return True
+    if isinstance(value, enum.Enum):
+        return depth < 4 and _immutable(value.value, depth + 1)
+    if kind is tuple or kind is frozenset:
+        return depth < 4 and all(_immutable(item, depth + 1) for item in value)
+    return False
+
+
+def _class_allowed(cls: type, allowed: frozenset[str]) -> bool:
+    """A class of an allowed module, or a builtin type the sandbox hands out as is."""
+    module = getattr(cls, "__module__", None)
+    if module == "builtins":
+        return STATIC_BUILTINS.get(cls.__name__) is cls
+    return owner_allowed(module, allowed)
+
+
+def is_exposable(value: Any, allowed: frozenset[str]) -> bool:
+    """True when a module attribute may be shown to the code (modules are handled apart).
+
+    An allow-list: functions and classes whose owner module is allowed (:func:`owner_allowed`,
+    builtins only as :data:`STATIC_BUILTINS` hands them out), class methods of such classes,
+    immutable values (:func:`_immutable`) and the objects of :data:`PRIVATE_STATE_TYPES` (and
+    their methods), which every namespace gets a private copy of. Everything else a module holds
+    (a ``deque``, a ``SimpleNamespace``, a method of a process-wide instance, any other
+    instance) is shared, mutable host state and is withheld.
+    """
+    if _private_state_owner(value) is not None:
+        return True
+    if isinstance(value, type):
+        return _class_allowed(value, allowed)
+    if isinstance(value, types.FunctionType):
+        return owner_allowed(value.__module__, allowed)
+    if isinstance(value, types.BuiltinFunctionType | types.MethodType):
+        owner = value.__self__
+        if isinstance(owner, type):
+            return _class_allowed(owner, allowed)  # a class method, e.g. dict.fromkeys
+        if owner is builtins or owner is None or isinstance(owner, types.ModuleType):
+            return type(value) is types.BuiltinFunctionType and not is_dangerous_callable(
+                value, allowed
+            )
+        # a method of an immutable value (``keyword.iskeyword`` is ``frozenset.__contains__``)
+        # is a pure function; one of any other process-wide instance reaches shared state
+        return _immutable(owner)
+    return _immutable(value)
 
 
 @functools.lru_cache(maxsize=128)
@@ -265,13 +352,8 @@ def proxy_for(name: str, allowed: frozenset[str]) -> ModuleProxy:
             if sub == f"{name}.{attr}" and is_importable(sub, allowed):
                 exposed[attr] = proxy_for(sub, allowed)
             continue
-        if is_dangerous_callable(value):
-            continue
-        if _bound_to_host_instance(value) and _private_state_owner(value) is None:
-            continue  # a method of a process-wide object (say, a hidden RNG): shared state
-        if isinstance(value, list | dict | set | bytearray):
-            continue  # module-level mutable state of the host: not shared
-        exposed[attr] = value
+        if is_exposable(value, allowed):
+            exposed[attr] = value
     withheld = frozenset(n for n in dir(module) if not n.startswith("_")) - exposed.keys()
     return ModuleProxy(name, exposed, withheld)
 

@@ -10,38 +10,16 @@ with an explanation instead of failing with a bare ``NameError``.
 
 from __future__ import annotations
 
-import builtins
 import collections
-from collections.abc import Callable, Mapping
-from types import MappingProxyType
+from collections.abc import Callable
 from typing import Any
 
+from ai_sandbox.executor.builtin_names import SAFE_BUILTIN_NAMES, STATIC_BUILTINS
 from ai_sandbox.executor.context import RunContext
 from ai_sandbox.executor.guards import SANDBOX_CLASS_MARKER, Guards
 from ai_sandbox.executor.modules import NEVER_IMPORTABLE
 
 __all__ = ["SAFE_BUILTIN_NAMES", "make_builtins"]
-
-#: Real builtins handed to the code unchanged: types, constants and pure functions.
-SAFE_BUILTIN_NAMES: tuple[str, ...] = (
-    "None", "True", "False", "Ellipsis", "NotImplemented",
-    "__build_class__",
-    "abs", "ascii", "bin", "bool", "bytearray", "bytes", "callable", "chr", "classmethod",
-    "complex", "dict", "divmod", "float", "format", "frozenset", "hash", "hex", "id", "int",
-    "isinstance", "issubclass", "len", "list", "next", "object", "oct", "ord", "pow",
-    "property", "range", "repr", "round", "set", "slice", "staticmethod", "str", "tuple",
-    # exceptions
-    "ArithmeticError", "AssertionError", "AttributeError", "BaseException", "BufferError",
-    "EOFError", "Exception", "FileExistsError", "FileNotFoundError", "FloatingPointError",
-    "GeneratorExit", "ImportError", "IndexError", "IsADirectoryError", "KeyError",
-    "KeyboardInterrupt", "LookupError", "MemoryError", "ModuleNotFoundError", "NameError",
-    "NotADirectoryError", "NotImplementedError", "OSError", "OverflowError", "PermissionError",
-    "RecursionError", "ReferenceError", "RuntimeError", "StopIteration", "SyntaxError",
-    "SystemExit", "TimeoutError", "TypeError", "UnboundLocalError", "UnicodeDecodeError",
-    "UnicodeEncodeError", "UnicodeError", "ValueError", "ZeroDivisionError",
-    # warnings (as values only; there is no warnings module)
-    "DeprecationWarning", "FutureWarning", "RuntimeWarning", "UserWarning", "Warning",
-)  # fmt: skip
 
 #: Builtins replaced by a stub that refuses, with the advice the model gets.
 _REFUSED: dict[str, str] = {
@@ -62,11 +40,6 @@ _REFUSED: dict[str, str] = {
     "aiter": "async code is not available",
     "anext": "async code is not available",
 }
-
-#: The unchanged real builtins, looked up once.
-_STATIC: Mapping[str, Any] = MappingProxyType(
-    {name: getattr(builtins, name) for name in SAFE_BUILTIN_NAMES}
-)
 
 _TYPE_RESULTS: frozenset[type] = frozenset(
     {
@@ -95,7 +68,8 @@ def make_builtins(
     """The ``__builtins__`` dict of one namespace."""
     getiter = guards.getiter
     allowed_modules = ctx.policy.allowed_imports
-    table: dict[str, Any] = dict(_STATIC)
+    table: dict[str, Any] = dict(STATIC_BUILTINS)
+    check_value = guards.check_value
 
     def sandbox_sorted(iterable: Any, /, *, key: Any = None, reverse: bool = False) -> list[Any]:
         return sorted(getiter(iterable), key=key, reverse=reverse)
@@ -132,7 +106,10 @@ def make_builtins(
         return filter(function, getiter(iterable))
 
     def sandbox_reversed(sequence: Any, /) -> Any:
-        return reversed(getiter(sequence))
+        return getiter(reversed(guards.check_iterable(sequence)))
+
+    def sandbox_next(iterator: Any, *default: Any) -> Any:
+        return check_value(next(iterator, *default))
 
     def sandbox_iter(obj: Any, *sentinel: Any) -> Any:
         if sentinel:
@@ -178,6 +155,7 @@ def make_builtins(
         "filter": sandbox_filter,
         "reversed": sandbox_reversed,
         "iter": sandbox_iter,
+        "next": sandbox_next,
         "type": sandbox_type,
         "getattr": guards.safe_getattr,
         "hasattr": guards.safe_hasattr,
