@@ -21,12 +21,13 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from ai_sandbox.exceptions import ToolInputError
+from ai_sandbox.executor.inputs import MAX_DEPTH as INPUT_DEPTH
 
 __all__ = ["MAX_NESTING", "MIN_TEXT_CAP", "parse_arguments"]
 
-#: Deepest nesting of a call's arguments: the executor's input limit (200) plus the argument
+#: Deepest nesting of a call's arguments: the executor's input limit plus the argument
 #: object and its ``inputs`` field.
-MAX_NESTING: Final = 202
+MAX_NESTING: Final = INPUT_DEPTH + 2
 
 
 #: The cap on argument text is never lower than this (``Sandbox`` raises it for big files).
@@ -95,14 +96,14 @@ def _parse_text(text: str, tool: str, max_chars: int) -> Any:
         )
     except _Duplicate as exc:
         raise ToolInputError(
-            f"arguments for {tool} name the key {_short(str(exc))!r} more than once; "
+            f"arguments for {tool} name the key {shorten(str(exc))!r} more than once; "
             "send each argument once"
         ) from None
     except RecursionError:
         raise _too_deep(tool) from None
     except ValueError as exc:  # JSONDecodeError, digit-limit errors, NaN/Infinity
         raise ToolInputError(
-            f"arguments for {tool} are not valid JSON ({_short(str(exc))}); send a JSON object"
+            f"arguments for {tool} are not valid JSON ({shorten(str(exc))}); send a JSON object"
         ) from None
     # The parser accepted it: still hold it to the nesting limit and the standard types.
     try:
@@ -155,5 +156,6 @@ def _too_deep(tool: str) -> ToolInputError:
     )
 
 
-def _short(text: str, limit: int = 120) -> str:
+def shorten(text: str, limit: int = 120) -> str:
+    """``text`` cut to ``limit`` characters for a message."""
     return text if len(text) <= limit else text[:limit] + "..."

@@ -56,18 +56,16 @@ def to_text(path: object) -> str:
     try:
         raw = os.fspath(path)  # type: ignore[call-overload]
     except Exception:  # TypeError, or whatever a hostile __fspath__ raises
-        raise refuse(
-            "invalid_name", _type_label(path), "refused: a path must be a string"
-        ) from None
+        raise refuse("invalid_name", type_label(path), "refused: a path must be a string") from None
     if not isinstance(raw, str):
-        raise refuse("invalid_name", _type_label(raw), "refused: give the path as text, not bytes")
+        raise refuse("invalid_name", type_label(raw), "refused: give the path as text, not bytes")
     # Read once, as an exact ``str``: a subclass could override ``split``/``startswith``/
     # ``encode`` so that the checks saw another path than the one opened, and an
     # ``os.PathLike`` could answer differently on a second ``__fspath__`` call.
     return str.__str__(raw)
 
 
-def _type_label(value: object) -> str:
+def type_label(value: object) -> str:
     """What a refused non-path was, by type only (its own ``__repr__`` is never called)."""
     return f"<{type(value).__name__}>"
 

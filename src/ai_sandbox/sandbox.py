@@ -24,8 +24,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ai_sandbox._arguments import MIN_TEXT_CAP, parse_arguments
-from ai_sandbox._fs_names import to_text
+from ai_sandbox._arguments import MIN_TEXT_CAP, parse_arguments, shorten
+from ai_sandbox._fs_names import to_text, type_label
 from ai_sandbox.audit.action import (
     COMPLETED,
     Action,
@@ -196,7 +196,7 @@ class Sandbox:
         if isinstance(path, SecurityError):
             return path.path
         if not isinstance(path, str):
-            return _type_label(path)  # JSON data from a call: the tool will refuse it
+            return type_label(path)  # JSON data from a call: the tool will refuse it
         try:
             return self.fs.relative(path)
         except (SandboxError, ValueError, TypeError, OSError):
@@ -210,7 +210,7 @@ class Sandbox:
         if isinstance(parsed, ToolInputError):
             if isinstance(arguments, bytes | bytearray):
                 return bytes(arguments).decode("utf-8", "replace")
-            return str.__str__(arguments) if isinstance(arguments, str) else _type_label(arguments)
+            return str.__str__(arguments) if isinstance(arguments, str) else type_label(arguments)
         shown = dict(list(parsed.items())[:_MAX_SHOWN_ARGUMENTS])
         if len(parsed) > _MAX_SHOWN_ARGUMENTS:  # real calls have two or three; a flood is noise
             shown["..."] = f"{len(parsed) - _MAX_SHOWN_ARGUMENTS} more arguments not shown"
@@ -285,7 +285,7 @@ class Sandbox:
         except ValidationError as exc:
             errors = exc.errors(include_url=False)
             problems = [
-                f"{_short('.'.join(str(p) for p in err['loc'])) or 'arguments'}: {err['msg']}"
+                f"{shorten('.'.join(str(p) for p in err['loc'])) or 'arguments'}: {err['msg']}"
                 for err in errors[:_MAX_PROBLEMS]
             ]
             if len(errors) > _MAX_PROBLEMS:
@@ -364,17 +364,8 @@ class _AuditedSession:
 def _tool_label(tool_name: object) -> str:
     """The tool name as exact, bounded text (for lookup, messages and the audit record)."""
     if not isinstance(tool_name, str):
-        return _type_label(tool_name)
-    return _short(str.__str__(tool_name), _MAX_TOOL_NAME)
-
-
-def _type_label(value: object) -> str:
-    """A non-text value named by its type only (its own ``__str__`` is never called)."""
-    return f"<{type(value).__name__}>"
-
-
-def _short(text: str, limit: int = 120) -> str:
-    return text if len(text) <= limit else text[:limit] + "..."
+        return type_label(tool_name)
+    return shorten(str.__str__(tool_name), _MAX_TOOL_NAME)
 
 
 def _path_once(path: object) -> str | SecurityError:

@@ -29,7 +29,7 @@ import stat
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Final, Literal, Protocol, runtime_checkable
+from typing import Final, Literal
 
 from ai_sandbox._fs_errors import os_error, refuse
 from ai_sandbox._fs_io import (
@@ -55,6 +55,7 @@ from ai_sandbox.exceptions import (
     SecurityError,
     ToolInputError,
 )
+from ai_sandbox.executor.context import FileAccess
 from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.results import DirEntry
 
@@ -88,15 +89,6 @@ def safe_path_access(
     base = Path.cwd() if root is None else Path(root)
     with SafeFS(base, policy or SandboxPolicy(), _use_openat2=False) as fs:
         return fs.resolve(path)
-
-
-@runtime_checkable
-class FileAccess(Protocol):
-    """What the executor's ``open()`` needs from the path layer."""
-
-    def read_bytes(self, path: str) -> bytes: ...
-
-    def write_bytes(self, path: str, data: bytes) -> int: ...
 
 
 class SafeFS:

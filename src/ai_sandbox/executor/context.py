@@ -8,7 +8,7 @@ run of a session print into the current run's output.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, runtime_checkable
 
 from ai_sandbox.exceptions import SecurityError
 
@@ -31,8 +31,10 @@ AI_FILENAME = "<ai-code>"
 BENIGN_FS_RULES = frozenset({"not_found", "is_directory", "not_a_directory", "not_text", "race"})
 
 
+@runtime_checkable
 class FileAccess(Protocol):
-    """What ``open()`` inside the sandbox goes through (``ai_sandbox.security`` implements it)."""
+    """What ``open()`` inside the sandbox goes through (``ai_sandbox.security.SafeFS`` and the
+    worker's ``ChannelFS`` implement it; ``ai_sandbox.security`` re-exports it)."""
 
     def read_bytes(self, path: str) -> bytes: ...
 
