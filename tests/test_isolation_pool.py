@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -44,6 +45,23 @@ def _wait_for(predicate: object, timeout: float = 3.0) -> bool:
             return True
         time.sleep(0.01)
     return False
+
+
+def _kill_zygote(backend: WorkerBackend) -> None:
+    """SIGKILL the backend's current zygote if it still runs, and wait until it is seen dead.
+
+    A zygote that already died may have been reaped (``alive`` polls it), so its pid may be
+    gone or even reused: the pid is pinned with a pidfd only while the zygote is still alive.
+    """
+    zygote = backend._zygote
+    if zygote.alive:
+        with contextlib.suppress(ProcessLookupError):
+            pidfd = os.pidfd_open(zygote.pid)
+            try:
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            finally:
+                os.close(pidfd)
+    assert _wait_for(lambda: not zygote.alive)
 
 
 def test_each_call_gets_a_fresh_process(unguarded: WorkerBackend) -> None:
@@ -196,8 +214,7 @@ def test_a_zygote_that_keeps_dying_fails_closed(tmp_path: Path) -> None:
     results = []
     try:
         for _ in range(6):
-            os.kill(backend._zygote.pid, signal.SIGKILL)
-            assert _wait_for(lambda: not backend._zygote.alive)
+            _kill_zygote(backend)  # after the supervisor gives up, it is already dead
             time.sleep(0.05)
             results.append(backend.execute("result = 1"))
         restarts = backend._zygotes.restarts
@@ -219,8 +236,7 @@ def test_a_zygote_that_cannot_start_again_fails_closed(
     try:
         backend.execute("result = 1")  # the one worker forked at start
         monkeypatch.setattr(zygote_client, "BOOTSTRAP", "import os; os._exit(3)")
-        os.kill(backend._zygote.pid, signal.SIGKILL)
-        assert _wait_for(lambda: not backend._zygote.alive)
+        _kill_zygote(backend)
         results = [backend.execute("result = 1") for _ in range(5)]
     finally:
         backend.close()
