@@ -233,6 +233,10 @@ def test_tail_follow_prints_new_records_as_they_come(
     assert [json.loads(line)["seq"] for line in out.splitlines()] == [2, 3]
 
 
+def _interruptible() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_tail_follow_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     """It exits 0 without a traceback when interrupted (Ctrl-C)."""
     path = make_log(tmp_path / "a.jsonl", 1)
@@ -240,11 +244,18 @@ def test_tail_follow_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
         [sys.executable, "-m", "ai_sandbox.audit.cli", "tail", "-f", str(path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        # As in a terminal's foreground job: a background job (`cmd &`, as CI scripts may start
+        # the tests) inherits SIGINT *ignored*, and Ctrl-C would not reach the tail at all.
+        preexec_fn=_interruptible,
     )
-    assert proc.stdout is not None
-    proc.stdout.readline()  # it is running once the existing records are printed
-    os.kill(proc.pid, signal.SIGINT)
-    _out, err = proc.communicate(timeout=10)
+    with proc:
+        assert proc.stdout is not None
+        proc.stdout.readline()  # it is running once the existing records are printed
+        os.kill(proc.pid, signal.SIGINT)
+        try:
+            _out, err = proc.communicate(timeout=10)
+        finally:
+            proc.kill()  # never leave it following the log after the test
     assert proc.returncode == 0
     assert b"Traceback" not in err
 
