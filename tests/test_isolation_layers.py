@@ -7,10 +7,13 @@ seccomp, the network namespace, rlimits, the uid drop and the clean start.
 
 from __future__ import annotations
 
+import errno
 import os
 import select
+import shutil
 import signal
 import socket
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,6 +125,68 @@ def test_cannot_write_inside_the_root_directly(unguarded: WorkerBackend, outside
     result = unguarded.execute("open('planted.txt', 'w').write('x')")
     assert result.status == "error"
     assert not (outside / "project" / "planted.txt").exists()
+
+
+@pytest.fixture
+def owned_by_the_sandbox_uid() -> Iterator[Path]:
+    """A file outside any root that the worker's uid owns, in a directory it can traverse.
+
+    Landlock does not govern modes, owners, times or xattrs: only the seccomp filter stands
+    between such a file (on a non-root host: every file of the user) and the worker."""
+    base = Path(tempfile.mkdtemp(prefix="ai-sandbox-owned-"))
+    try:
+        base.chmod(0o755)
+        target = base / "owned.txt"
+        target.write_text("x")
+        os.chown(target, 65534, 65534)
+        target.chmod(0o600)
+        yield target
+    finally:
+        shutil.rmtree(base)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "os.chmod(PATH, 0o666)",
+        "os.chown(PATH, -1, -1)",
+        "os.utime(PATH, (0, 0))",
+        "os.setxattr(PATH, 'user.planted', b'x')",
+    ],
+    ids=["chmod", "chown", "utime", "setxattr"],
+)
+def test_cannot_change_the_metadata_of_its_own_files_outside_the_root(
+    unguarded: WorkerBackend, owned_by_the_sandbox_uid: Path, change: str
+) -> None:
+    """It refuses mode, owner, time and xattr changes to a file its uid owns outside the root."""
+    target = owned_by_the_sandbox_uid
+    before = os.stat(target)
+    result = unguarded.execute(f"import os\nPATH = {str(target)!r}\n{change}\nresult = 'changed'")
+    assert result.status == "error", result
+    assert result.error is not None
+    assert result.error.type == "PermissionError"
+    after = os.stat(target)
+    assert (after.st_mode, after.st_mtime_ns) == (before.st_mode, before.st_mtime_ns)
+    assert os.listxattr(target) == []
+
+
+def test_cannot_watch_files_outside_the_root(unguarded: WorkerBackend) -> None:
+    """It refuses an inotify watch, which would show the host's file activity in /tmp."""
+    code = (
+        "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "result = [libc.inotify_init1(0), ctypes.get_errno()]"
+    )
+    result = unguarded.execute(code)
+    assert result.status == "ok", result
+    assert result.result == [-1, errno.EPERM]
+
+
+def test_cannot_hoard_memory_in_a_memfd(unguarded: WorkerBackend) -> None:
+    """It refuses memfd_create: shared memory that the address-space limit does not count."""
+    result = unguarded.execute("import os\nresult = os.memfd_create('hoard')")
+    assert result.status == "error", result
+    assert result.error is not None
+    assert result.error.type == "PermissionError"
 
 
 def test_cannot_reach_a_loopback_listener(

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from layers_support import outcome, run_in_child
@@ -98,6 +99,84 @@ def _kill_everything() -> None:
 )
 def test_it_refuses(attack: Callable[[], object]) -> None:
     """It refuses the call with EPERM, so Python raises PermissionError."""
+    assert _attempt(attack) == "PermissionError:EPERM"
+
+
+def _raw_fchmodat2(path: str) -> None:
+    _syscalls.syscall("fchmodat2", -100, path.encode(), 0o777, 0)  # AT_FDCWD
+
+
+#: Changes of a file's metadata, which Landlock does not govern: a worker whose uid owns
+#: files outside the root (a non-root host) could otherwise loosen their modes.
+METADATA_CHANGES: list[tuple[str, Callable[[str], object]]] = [
+    ("chmod", lambda p: os.chmod(p, 0o777)),
+    ("chmod-nofollow", lambda p: os.chmod(p, 0o777, follow_symlinks=False)),
+    ("fchmodat2", _raw_fchmodat2),
+    ("fchmod", lambda p: os.fchmod(os.open(p, os.O_RDONLY), 0o777)),
+    ("chown", lambda p: os.chown(p, 65534, 65534)),
+    ("lchown", lambda p: os.lchown(p, 65534, 65534)),
+    ("fchown", lambda p: os.fchown(os.open(p, os.O_RDONLY), 65534, 65534)),
+    ("utime", lambda p: os.utime(p, (0, 0))),
+    ("utime-now", lambda p: os.utime(p)),
+    ("setxattr", lambda p: os.setxattr(p, "user.planted", b"x")),
+    ("removexattr", lambda p: os.removexattr(p, "user.kept")),
+]
+
+
+@pytest.mark.parametrize(
+    "change", [c for _, c in METADATA_CHANGES], ids=[i for i, _ in METADATA_CHANGES]
+)
+def test_it_refuses_changing_file_metadata(tmp_path: Path, change: Callable[[str], object]) -> None:
+    """It refuses mode, owner, time and xattr changes, and the file keeps all of them."""
+    target = tmp_path / "owned.txt"
+    target.write_text("x")
+    os.chmod(target, 0o600)
+    os.utime(target, (1_000_000, 1_000_000))
+    os.setxattr(target, "user.kept", b"1")
+    before = os.stat(target)
+    assert _attempt(lambda: change(str(target))) == "PermissionError:EPERM"
+    after = os.stat(target)
+    assert (after.st_mode, after.st_uid, after.st_gid) == (
+        before.st_mode,
+        before.st_uid,
+        before.st_gid,
+    )
+    assert after.st_mtime_ns == before.st_mtime_ns
+    assert os.listxattr(target) == ["user.kept"]
+
+
+def _watch_tmp() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.inotify_init1(0)
+    if fd < 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, os.strerror(errno))
+    if libc.inotify_add_watch(fd, b"/tmp", 0xFFF) < 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, os.strerror(errno))
+
+
+def _memfd() -> None:
+    fd = os.memfd_create("hoard")
+    os.write(fd, b"x" * 4096)
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        pytest.param(_watch_tmp, id="inotify"),
+        pytest.param(lambda: _syscalls.syscall("inotify_add_watch", 0, b"/tmp", 0xFFF), id="raw"),
+        pytest.param(_memfd, id="memfd_create"),
+        pytest.param(lambda: _syscalls.syscall("memfd_secret", 0), id="memfd_secret"),
+        pytest.param(lambda: _syscalls.syscall("listmount", 0, 0, 0, 0), id="listmount"),
+        pytest.param(lambda: _syscalls.syscall("statmount", 0, 0, 0, 0), id="statmount"),
+    ],
+)
+def test_it_refuses_watching_files_and_memory_outside_the_limits(
+    attack: Callable[[], object],
+) -> None:
+    """It refuses inotify watches (Landlock does not mediate them) and memory files that
+    RLIMIT_AS does not count."""
     assert _attempt(attack) == "PermissionError:EPERM"
 
 

@@ -14,7 +14,12 @@ Python raises a clean ``PermissionError``:
 - kernel attack surface: ``bpf``, keyrings, ``userfaultfd``, ``perf_event_open``, ``io_uring``,
   ``modify_ldt``, ``personality``, file handles (``open_by_handle_at``);
 - administration: modules, ``kexec``, ``reboot``, swap, ``acct``, clocks, host names;
-- ``socket`` and ``socketpair``: the worker's channel is inherited; it never needs a new socket.
+- ``socket`` and ``socketpair``: the worker's channel is inherited; it never needs a new socket;
+- file metadata: ``chmod``/``chown``/``utime`` and extended-attribute changes (Landlock does not
+  cover them, so without this a worker could loosen the modes of files its uid owns anywhere);
+- watching and anonymous memory files: ``inotify`` (Landlock does not mediate watches: a worker
+  could watch the host's file activity outside the root), ``memfd_create`` and ``memfd_secret``
+  (shared memory that ``RLIMIT_AS`` does not count), ``statmount``/``listmount``.
 
 Everything else is allowed (the filter is a deny list on top of Landlock, rlimits and the uid
 drop, not the only wall).
@@ -139,6 +144,35 @@ DENIED_SYSCALLS: Final = (
     # network
     "socket",
     "socketpair",
+    # file metadata (Landlock governs reading and writing, not modes, owners or xattrs)
+    "chmod",
+    "fchmod",
+    "fchmodat",
+    "fchmodat2",
+    "chown",
+    "fchown",
+    "lchown",
+    "fchownat",
+    "utime",
+    "utimes",
+    "futimesat",
+    "utimensat",
+    "setxattr",
+    "lsetxattr",
+    "fsetxattr",
+    "setxattrat",
+    "removexattr",
+    "lremovexattr",
+    "fremovexattr",
+    "removexattrat",
+    # watching files, memory outside RLIMIT_AS, mount listings
+    "inotify_init",
+    "inotify_init1",
+    "inotify_add_watch",
+    "memfd_create",
+    "memfd_secret",
+    "statmount",
+    "listmount",
 )
 
 # Classic BPF opcodes (linux/filter.h) and seccomp return values (linux/seccomp.h).
