@@ -192,6 +192,10 @@ _DEFAULT_VALUES = [
     ("itertools-tee", "import itertools\nresult = [list(t) for t in itertools.tee([1], 2)]",
      [[1], [1]]),
     ("random-method", "import random\nrandom.seed(1)\nresult = 0 <= random.random() < 1", True),
+    ("userstring-format", "import collections\n"
+     "result = collections.UserString('{0}-{x}').format(1, x=2)", "1-2"),
+    ("userstring-format-map", "import collections\n"
+     "result = collections.UserString('{x}!').format_map({'x': 3})", "3!"),
 ]  # fmt: skip
 
 
@@ -269,6 +273,54 @@ def test_class_level_container_of_a_host_class_is_a_copy(
     assert payload["status"] == "ok", payload
     assert payload["result"] == 2
     assert dict(Bag.rows) == {"a": 1}
+
+
+_CLASS_LEVEL_ROUTES = [
+    ("on-an-instance", "rows = hostmod.Bag().rows"),
+    ("through-a-subclass", "class Mine(hostmod.Bag):\n    pass\nrows = Mine.rows"),
+    ("on-a-subclass-instance", "class Mine(hostmod.Bag):\n    pass\nrows = Mine().rows"),
+    ("through-getattr", "rows = getattr(hostmod.Bag(), 'rows')"),
+]
+
+
+@pytest.mark.parametrize(
+    "reach", [r[1] for r in _CLASS_LEVEL_ROUTES], ids=[r[0] for r in _CLASS_LEVEL_ROUTES]
+)
+def test_class_level_container_is_a_copy_however_it_is_reached(
+    hostmod: types.ModuleType, project: Path, reach: str
+) -> None:
+    """It hands out a host class's class-level container as a copy also when it is read on an
+    instance or through a subclass the code defines (textwrap.TextWrapper's translation table
+    was changed this way for the whole process)."""
+    payload = _run(f"{reach}\nrows['b'] = 2\nresult = len(rows)", project)
+    assert payload["status"] == "ok", payload
+    assert payload["result"] == 2
+    assert dict(Bag.rows) == {"a": 1}
+
+
+def test_textwrap_translation_table_stays_the_hosts(project: Path) -> None:
+    """It leaves the host's textwrap untouched when code edits TextWrapper's table."""
+    import textwrap
+
+    code = "import textwrap\ntextwrap.TextWrapper().unicode_whitespace_trans[108] = 76\nresult = 1"
+    policy = SandboxPolicy(isolation="none")
+    with SafeFS(project, policy) as fs:
+        payload = execute_payload(code, None, policy=policy, fs=fs)
+    assert payload["status"] == "ok", payload
+    assert textwrap.fill("hello world") == "hello world"
+
+
+def test_an_instances_own_container_is_shared_with_it(project: Path) -> None:
+    """It keeps an instance's own containers (not class-level ones) writable in place."""
+    code = (
+        "import collections\ncounts = collections.Counter()\nholder = collections.UserDict()\n"
+        "holder.data['k'] = 1\nresult = dict(holder)"
+    )
+    policy = SandboxPolicy(isolation="none")
+    with SafeFS(project, policy) as fs:
+        payload = execute_payload(code, None, policy=policy, fs=fs)
+    assert payload["status"] == "ok", payload
+    assert payload["result"] == {"k": 1}
 
 
 _OWN_CONTAINERS = [

@@ -162,6 +162,35 @@ def from_metaclass(cls: type, name: str) -> bool:
     return any(name in vars(meta) for meta in metaclass.__mro__)
 
 
+def is_host_class_value(obj: Any, name: str, value: Any) -> bool:
+    """Whether ``value``, just read as ``obj.name``, is the class-level object of a host class
+    (however it was reached: on the class, on an instance, or through a subclass the code
+    defined), as opposed to an instance's own value or one of the code's own classes."""
+    mro = obj.__mro__ if isinstance(obj, type) else type(obj).__mro__
+    for klass in mro:
+        namespace = vars(klass)
+        if name in namespace:
+            return namespace[name] is value and SANDBOX_CLASS_MARKER not in namespace
+    return False
+
+
+def format_template_of(obj: Any, name: str, refuse: Callable[[str, str], Any]) -> str | None:
+    """The template that ``obj.format``/``obj.format_map`` would hand to ``str.format``
+    unchecked, for host classes that wrap a string (``collections.UserString``); refuses such
+    a method when the template is not a string (``None``: ``obj`` is no such wrapper)."""
+    if isinstance(obj, type) and issubclass(obj, collections.UserString):
+        refuse(f"UserString.{name} is only available on an instance in the sandbox", "format")
+    if not isinstance(obj, collections.UserString):
+        return None
+    owner = next(klass for klass in type(obj).__mro__ if name in vars(klass))
+    if SANDBOX_CLASS_MARKER in vars(owner):
+        return None  # the code's own method, which formats through the guarded str.format
+    data = obj.data
+    if not isinstance(data, str):
+        refuse(f"UserString.{name} needs string data", "format")
+    return str.__str__(data)
+
+
 def _kind_name(value: Any) -> str:
     return type(value).__name__
 
@@ -267,6 +296,11 @@ class Guards:
                     return checked_format(obj) if name == "format" else checked_format_map(obj)
                 if isinstance(obj, type) and issubclass(obj, str):
                     return unbound_format if name == "format" else unbound_format_map
+                template = format_template_of(obj, name, refuse)
+                if template is not None:
+                    return checked_format(template) if name == "format" else checked_format_map(
+                        template
+                    )
             if isinstance(obj, type) and from_metaclass(obj, name):
                 refuse(
                     f"{obj.__name__}.{name} is not available in the sandbox: it belongs to the "
@@ -280,11 +314,7 @@ class Guards:
             ):
                 refuse("string.Formatter is not available in the sandbox", "format")
             value = check_value(getattr(obj, name))
-            if (
-                type(value) in _COPIED_ON_READ
-                and isinstance(obj, type)
-                and getattr(obj, SANDBOX_CLASS_MARKER, False) is not True
-            ):
+            if type(value) in _COPIED_ON_READ and is_host_class_value(obj, name, value):
                 return value.copy()  # class-level state of a host class: never shared
             return value
 
