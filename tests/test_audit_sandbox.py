@@ -106,6 +106,38 @@ def test_records_describe_code_by_digest_and_first_lines(sandbox: Sandbox, log: 
     assert args["head"] == "x0 = 0\nx1 = 1\nx2 = 2\nx3 = 3\nx4 = 4"
 
 
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        '{"path": "w.txt", "content": "PLAINTEXT-CANARY", "content": "x"}',
+        '{"path": "w.txt", "content": "PLAINTEXT-CANARY"',
+        b'{"path": "w.txt", "content": "PLAINTEXT-CANARY", "extra": NaN}',
+    ],
+    ids=["duplicate-keys", "truncated-json", "bytes-with-nan"],
+)
+def test_unparsed_arguments_are_recorded_by_digest_only(
+    sandbox: Sandbox, log: AuditLog, arguments: str | bytes
+) -> None:
+    """It keeps file content out of the log even when the call's JSON did not parse: the raw
+    text is recorded by size and SHA-256, as content is in a valid call."""
+    result = sandbox.call("write_file", arguments)
+    assert not result.ok
+    request, outcome = _records(log)
+    text = arguments.decode() if isinstance(arguments, bytes) else arguments
+    assert request["args"] == {
+        "raw": {"bytes": len(text.encode()), "sha256": hashlib.sha256(text.encode()).hexdigest()}
+    }
+    assert outcome["rule"] == "invalid_arguments"
+    assert "PLAINTEXT-CANARY" not in log.path.read_text(encoding="utf-8")
+
+
+def test_arguments_of_the_wrong_type_are_recorded_by_type(sandbox: Sandbox, log: AuditLog) -> None:
+    """It records what kind of object came instead of arguments, never its contents."""
+    sandbox.call("read_file", ["PLAINTEXT-CANARY"])  # type: ignore[arg-type]
+    request, _ = _records(log)
+    assert request["args"] == {"unparsed": "<list>"}
+
+
 def test_records_hold_paths_relative_to_the_root(
     sandbox: Sandbox, log: AuditLog, project: Path
 ) -> None:

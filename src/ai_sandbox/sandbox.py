@@ -210,7 +210,9 @@ class Sandbox:
         if isinstance(parsed, ToolInputError):
             if isinstance(arguments, bytes | bytearray):
                 return bytes(arguments).decode("utf-8", "replace")
-            return str.__str__(arguments) if isinstance(arguments, str) else type_label(arguments)
+            if isinstance(arguments, str):
+                return str.__str__(arguments)  # the audit keeps only its digest
+            return {"unparsed": type_label(arguments)}
         shown = dict(list(parsed.items())[:_MAX_SHOWN_ARGUMENTS])
         if len(parsed) > _MAX_SHOWN_ARGUMENTS:  # real calls have two or three; a flood is noise
             shown["..."] = f"{len(parsed) - _MAX_SHOWN_ARGUMENTS} more arguments not shown"

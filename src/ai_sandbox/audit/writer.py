@@ -205,6 +205,10 @@ def _summarise(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
 
 
 def _summarise_args(args: Any) -> Any:
+    if isinstance(args, str):
+        # Arguments that did not parse: the text may hold a file's content, which a parsed
+        # call would have recorded as a digest only. Keep the same promise here.
+        return {"raw": _digest(args)}
     if not isinstance(args, dict):
         return {"raw": _bound(args)}
     out: dict[str, Any] = {}
