@@ -86,12 +86,26 @@ def test_refused_run_reports_line_of_refusal(project: Path) -> None:
     assert payload["error"]["line"] == 3
 
 
-def test_caught_refusal_still_rejects_run(project: Path) -> None:
-    """It rejects a run whose code caught a SecurityError and carried on."""
-    code = "try:\n    import os\nexcept BaseException:\n    pass\nresult = 'escaped'\n"
+@pytest.mark.parametrize(
+    "refused",
+    [
+        "import os",
+        "from json import decoder",
+        "from statistics import sys",
+        "import json\njson.decoder",
+        "import collections\ncollections.UserString.format('{0}', 1)",
+    ],
+    ids=["import", "from-import-submodule", "from-import-hidden", "attribute", "format"],
+)
+def test_caught_refusal_still_rejects_run(project: Path, refused: str) -> None:
+    """It rejects a run whose code caught a SecurityError and carried on, however the
+    refusal came (an import, a `from` import of a withheld name, an attribute)."""
+    body = "\n".join(f"    {line}" for line in refused.splitlines())
+    code = f"try:\n{body}\nexcept BaseException:\n    pass\nresult = 'escaped'\n"
     payload = _run(code, project)
-    assert payload["status"] == "rejected"
-    assert payload["error"]["line"] == 2
+    assert payload["status"] == "rejected", payload
+    assert payload["error"]["type"] == "SecurityError"
+    assert payload["error"]["line"] == 1 + len(refused.splitlines())
 
 
 def test_host_module_is_unchanged_after_overwrite_attempt(project: Path) -> None:
@@ -453,3 +467,32 @@ def test_no_module_value_is_bound_to_shared_host_state(module: str) -> None:
             assert (owner or value) is not other_owner, f"{module}.{name} is shared"
             continue
         assert owner is None or isinstance(owner, type | ModuleType), f"{module}.{name}"
+
+
+WRAPPER_COPIES = [
+    (
+        "update-wrapper-globals",
+        "import functools, json\ndef mine():\n    pass\n"
+        "functools.update_wrapper(mine, json.dumps, assigned=(), updated=('__globals__',))",
+    ),
+    (
+        "wraps-globals",
+        "import functools, json\n"
+        "@functools.wraps(json.dumps, assigned=(), updated=('__globals__',))\n"
+        "def mine():\n    pass",
+    ),
+]
+
+
+@pytest.mark.parametrize("code", [c for _, c in WRAPPER_COPIES], ids=[i for i, _ in WRAPPER_COPIES])
+def test_functools_cannot_copy_attributes_by_name(code: str, project: Path) -> None:
+    """It withholds functools.update_wrapper and wraps, which copy attributes named by the
+    caller with the real getattr (a host function's `__globals__`, and so real builtins),
+    also when a policy allows functools."""
+    policy = SandboxPolicy(
+        isolation="none", allowed_imports=SandboxPolicy().allowed_imports | {"functools"}
+    )
+    with SafeFS(project, policy) as fs:
+        payload = execute_payload(code + "\nresult = 'escaped'", None, policy=policy, fs=fs)
+    assert payload["status"] == "rejected", payload
+    assert payload["error"]["rule"] == "import"

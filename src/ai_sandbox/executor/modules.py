@@ -120,7 +120,11 @@ PRELOAD_MODULES: tuple[str, ...] = (
 _HIDDEN_NAMES: Mapping[str, frozenset[str]] = types.MappingProxyType(
     {
         "operator": frozenset({"attrgetter", "methodcaller"}),
-        "functools": frozenset({"singledispatch", "singledispatchmethod"}),
+        # update_wrapper/wraps copy (and `.update`) attributes named by the caller with the
+        # real getattr: `updated=("__globals__",)` copied a host module's builtins
+        "functools": frozenset(
+            {"singledispatch", "singledispatchmethod", "update_wrapper", "wraps"}
+        ),
         "string": frozenset({"Formatter", "Template"}),
     }
 )
@@ -431,7 +435,16 @@ def make_import(
                 "import",
             )
         if fromlist:
-            return module(name)
+            found = module(name)
+            for item in fromlist:
+                # `from m import x` reads x with the interpreter's own getattr, outside our
+                # guards: refuse (and record) a withheld name here, as `m.x` would be.
+                if type(item) is str and item in found._ai_hidden:
+                    try:
+                        getattr(found, item)
+                    except SecurityError as exc:
+                        refuse(str(exc), exc.rule)
+            return found
         top = _top(name)
         if top != name and not is_importable(top, allowed):
             refuse(
