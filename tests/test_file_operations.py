@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from layers_support import run_in_child
 from test_path_tree import CANARY, build_tree, inside, snapshot
 
 from ai_sandbox._fs_openat2 import RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, openat2
@@ -253,6 +254,51 @@ def test_write_replaces_and_keeps_mode(fs: SafeFS, root: Path) -> None:
     fs.write_bytes("notes.md", b"new")
     assert target.read_bytes() == b"new"
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
+
+
+def test_write_keeps_the_owner_of_another_users_file(fs: SafeFS, root: Path) -> None:
+    """It gives the new content the replaced file's owner and group (the host runs as root
+    here): a write must not hand another user's file to the host user."""
+    target = root / "notes.md"
+    os.chown(target, 65534, 65534)
+    target.chmod(0o640)
+    fs.write_bytes("notes.md", b"new")
+    after = target.stat()
+    assert (after.st_uid, after.st_gid, stat.S_IMODE(after.st_mode)) == (65534, 65534, 0o640)
+
+
+def _write_as_another_user(root: Path, mode: bool, name: str) -> str:
+    """In a child: open the root as root, become uid/gid 65534, try to replace ``name``."""
+    fs = SafeFS(root, WRITABLE, _use_openat2=mode)
+    os.setgroups([])
+    os.setresgid(65534, 65534, 65534)
+    os.setresuid(65534, 65534, 65534)
+    try:
+        fs.write_bytes(name, b"replaced")
+    except SecurityError as exc:
+        return f"SecurityError:{exc.rule}"
+    return "written"
+
+
+@pytest.mark.parametrize(
+    ("owner", "mode_bits"),
+    [(65534, 0o444), (0, 0o644), (0, 0o600)],
+    ids=["own-read-only-file", "another-users-file", "another-users-private-file"],
+)
+def test_write_refuses_a_file_the_user_could_not_open_for_writing(
+    root: Path, mode: bool, owner: int, mode_bits: int
+) -> None:
+    """It refuses to replace a file the host user may not write, although the directory is
+    writable (the atomic rename alone would replace it): as `open(path, "w")` would."""
+    os.chown(root, 65534, 65534)  # the directory is writable for the user
+    target = root / "notes.md"
+    original = target.read_bytes()
+    os.chown(target, owner, owner)
+    target.chmod(mode_bits)
+    report = run_in_child(lambda: _write_as_another_user(root, mode, "notes.md"))
+    assert report.value == "SecurityError:permission_denied", report
+    assert target.read_bytes() == original
+    assert (target.stat().st_uid, stat.S_IMODE(target.stat().st_mode)) == (owner, mode_bits)
 
 
 def test_write_through_directory_link_inside(fs: SafeFS, root: Path) -> None:

@@ -7,6 +7,7 @@ resolved again and nothing can be redirected between the checks and the I/O.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import stat
@@ -96,12 +97,14 @@ def write_atomic(dir_fd: int, name: str, data: bytes, raw: str, *, allow_hardlin
         old = None
     if old is not None:
         check_regular(old, raw, allow_hardlinks=allow_hardlinks)
+        _check_writable(dir_fd, name, raw)
     temp = f"{TEMP_PREFIX}{secrets.token_hex(8)}.tmp"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     fd = os.open(temp, flags, 0o600 if old is not None else 0o666, dir_fd=dir_fd)
     try:
         try:
-            if old is not None:  # keep the permission bits, never set-id bits
+            if old is not None:  # keep the owner and permission bits, never set-id bits
+                _keep_owner(fd, old)
                 os.fchmod(fd, stat.S_IMODE(old.st_mode) & 0o777)
             view = memoryview(data)
             while view:
@@ -115,6 +118,26 @@ def write_atomic(dir_fd: int, name: str, data: bytes, raw: str, *, allow_hardlin
             os.unlink(temp, dir_fd=dir_fd)
         raise
     _fsync_dir(dir_fd)
+
+
+def _check_writable(dir_fd: int, name: str, raw: str) -> None:
+    """Refuse to replace a file the host user could not open for writing.
+
+    The rename that makes writes atomic needs only a writable directory, so without this a
+    read-only file (or another user's) would be replaced where ``open(path, "w")`` fails.
+    """
+    if not os.access(name, os.W_OK, dir_fd=dir_fd, effective_ids=True, follow_symlinks=False):
+        raise PermissionError(errno.EACCES, f"{shorten(raw)!r} is read-only")
+
+
+def _keep_owner(fd: int, old: os.stat_result) -> None:
+    """Give the new file the replaced file's owner and group where the OS lets us (as root):
+    otherwise a write would silently hand another user's file to the host user. Best effort:
+    without the right, the new file stays ours, as the rename made it."""
+    if (old.st_uid, old.st_gid) == (os.geteuid(), os.getegid()):
+        return
+    with contextlib.suppress(PermissionError):
+        os.fchown(fd, old.st_uid, old.st_gid)
 
 
 def _fsync_dir(dir_fd: int) -> None:
