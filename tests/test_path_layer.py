@@ -200,6 +200,15 @@ def test_refuses_non_text_paths(root: Path, path: object) -> None:
     assert info.value.rule == "invalid_name"
 
 
+@pytest.mark.parametrize(
+    "bad_root", [3, b"/tmp", ["/tmp"], 2.5], ids=["int", "bytes", "list", "float"]
+)
+def test_a_root_that_is_not_a_path_is_a_configuration_error(bad_root: object) -> None:
+    """It says the root must be a path, instead of a TypeError from our internals."""
+    with pytest.raises(ConfigurationError, match="must be a path"):
+        safe_path_access("a.txt", bad_root)  # type: ignore[arg-type]
+
+
 class _Lying(str):
     """A str whose own methods describe another path than its characters."""
 

@@ -86,7 +86,12 @@ def safe_path_access(
     Raises :class:`SecurityError` (with ``reason``, ``path`` and ``rule``) otherwise.
     This is a point-in-time answer: to read or write, use :class:`SafeFS`, which cannot be raced.
     """
-    base = Path.cwd() if root is None else Path(root)
+    try:
+        base = Path.cwd() if root is None else Path(root)
+    except TypeError:
+        raise ConfigurationError(
+            f"the root must be a path (str or os.PathLike), not {type(root).__name__}"
+        ) from None
     with SafeFS(base, policy or SandboxPolicy(), _use_openat2=False) as fs:
         return fs.resolve(path)
 
