@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -213,3 +214,29 @@ def test_main_reports_a_bad_root_and_exits_2(
     """It prints a one-line error and exits 2 when the root does not exist."""
     assert main(["--root", str(tmp_path / "absent")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("isolation", ["none", "strict"])
+def test_lone_surrogates_get_a_normal_answer(project: Path, isolation: str) -> None:
+    """It answers code that returns or prints a lone surrogate like any other call, and the
+    server keeps serving."""
+    policy = SandboxPolicy(isolation=isolation)
+    warns = pytest.warns(UserWarning, match="isolation")
+    with warns if isolation == "none" else contextlib.nullcontext():
+        box = Sandbox(root=project, policy=policy)
+
+    async def work(client: Client) -> list[CallToolResult]:
+        return [
+            await client.call_tool("run_python", {"code": "result = chr(0xd800)"}),
+            await client.call_tool("run_python", {"code": "print(chr(0xdfff))"}),
+            await client.call_tool("list_directory", {"path": "."}),
+        ]
+
+    with box:
+        returned, printed, listed = with_client(box, work)
+    assert returned.is_error is True
+    assert "not valid Unicode" in text_of(returned)
+    assert printed.is_error is False
+    assert "\ufffd" in text_of(printed)
+    assert listed.is_error is False
+    assert text_of(listed) == "data/"

@@ -496,3 +496,50 @@ def test_functools_cannot_copy_attributes_by_name(code: str, project: Path) -> N
         payload = execute_payload(code + "\nresult = 'escaped'", None, policy=policy, fs=fs)
     assert payload["status"] == "rejected", payload
     assert payload["error"]["rule"] == "import"
+
+
+_GENERATOR_LEFT_OPEN = (
+    "import decimal\ndef later():\n    try:\n        yield 1\n    finally:\n        {action}\n"
+    "pending = later()\nnext(pending)\n"
+)
+
+#: Code that runs after the run has ended: in the host's str() of the exception, or when the
+#: garbage collector finalizes a generator the code left suspended (also inside a cycle).
+DEFERRED = [
+    (
+        "exception-message-hook",
+        "import datetime, decimal\nclass Day(datetime.date):\n    def isoformat(self, *a):\n"
+        "        decimal.setcontext(decimal.Context(prec=3))\n        return 'x'\n"
+        "raise ValueError(Day(2020, 1, 1))",
+    ),
+    (
+        "generator-finalizer-setcontext",
+        _GENERATOR_LEFT_OPEN.format(action="decimal.setcontext(decimal.Context(prec=2))"),
+    ),
+    (
+        "generator-finalizer-getcontext",
+        _GENERATOR_LEFT_OPEN.format(action="decimal.getcontext().clear_traps()"),
+    ),
+    (
+        "generator-in-a-cycle",
+        _GENERATOR_LEFT_OPEN.format(action="decimal.setcontext(decimal.Context(prec=2))")
+        + "box = [pending]\nbox.append(box)\n",
+    ),
+]
+
+
+@pytest.mark.parametrize("code", [c for _, c in DEFERRED], ids=[i for i, _ in DEFERRED])
+def test_code_running_after_the_run_cannot_reach_the_hosts_decimal_context(
+    code: str, project: Path
+) -> None:
+    """It keeps the host thread's decimal context as it was, even for the code's leftovers
+    that run once the run is over."""
+    import decimal
+    import gc
+
+    with decimal.localcontext(decimal.Context()) as host:
+        _run(code, project)
+        gc.collect()
+        assert decimal.getcontext() is host
+        assert host.prec == 28
+        assert host.traps[decimal.InvalidOperation]

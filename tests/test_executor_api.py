@@ -15,6 +15,7 @@ from ai_sandbox import (
     execute_ai_code,
 )
 from ai_sandbox.exceptions import ConfigurationError
+from ai_sandbox.executor.inputs import MAX_RESULT_ITEMS
 
 NONE = SandboxPolicy(isolation="none")
 
@@ -99,3 +100,62 @@ def test_in_process_session_keeps_state(project: Path) -> None:
         assert outcome.result == 42
         with pytest.raises(ConfigurationError):
             session.run("result = total")
+
+
+# -- text that is not valid Unicode, and results with too many items ---------------------------
+@pytest.mark.parametrize(
+    "value",
+    ["chr(0xd800)", "{chr(0xdfff): 1}", "[{'a': ('x' + chr(0xdc00),)}]"],
+    ids=["string", "key", "nested"],
+)
+def test_a_result_with_a_lone_surrogate_is_refused(project: Path, value: str) -> None:
+    """It refuses a result holding a lone surrogate (TypeError saying it is not valid Unicode)."""
+    with Sandbox(project, NONE) as sandbox:
+        outcome = sandbox.run(f"result = {value}")
+    assert outcome.status == "error"
+    assert outcome.error is not None
+    assert outcome.error.type == "TypeError"
+    assert "not valid Unicode" in outcome.error.message
+    outcome.model_dump_json()
+
+
+@pytest.mark.parametrize(
+    ("code", "stdout", "message"),
+    [
+        ("print(chr(0xdfff))", "\ufffd\n", None),
+        ("raise ValueError('a' + chr(0xd800))", "", "a\ufffd"),
+    ],
+    ids=["print", "error-message"],
+)
+def test_lone_surrogates_in_text_become_replacement_characters(
+    project: Path, code: str, stdout: str, message: str | None
+) -> None:
+    """It replaces lone surrogates in printed output and error messages with U+FFFD."""
+    with Sandbox(project, NONE) as sandbox:
+        outcome = sandbox.run(code)
+    assert outcome.stdout == stdout
+    assert (outcome.error.message if outcome.error else None) == message
+    outcome.model_dump_json()
+
+
+def test_inputs_with_a_lone_surrogate_are_refused(project: Path) -> None:
+    """It refuses inputs holding a lone surrogate, like any input that is not JSON text."""
+    with Sandbox(project, NONE) as sandbox:
+        outcome = sandbox.run("result = x", {"x": {"k": ["\ud800"]}})
+    assert outcome.status == "rejected"
+    assert outcome.error is not None
+    assert outcome.error.rule == "inputs"
+
+
+def test_a_result_with_too_many_items_is_a_limit(project: Path) -> None:
+    """It refuses a result of more than MAX_RESULT_ITEMS items even under max_result_bytes."""
+    code = f"result = [0] * {MAX_RESULT_ITEMS + 1}"
+    with Sandbox(project, NONE) as sandbox:
+        outcome = sandbox.run(code)
+        fits = sandbox.run(f"result = [0] * {MAX_RESULT_ITEMS}")
+    assert outcome.status == "limit"
+    assert outcome.error is not None
+    assert outcome.error.rule == "result"
+    assert "items" in outcome.error.message
+    assert fits.status == "ok"
+    assert len(fits.result) == MAX_RESULT_ITEMS

@@ -10,7 +10,9 @@ second read) reaches the tools. Everything is refused with :class:`ToolInputErro
 * text that is not JSON, or not a JSON object; duplicate keys (parsers disagree on which one
   wins, so a reviewer could be shown another value than the one used); ``NaN``/``Infinity``;
 * nesting deeper than :data:`MAX_NESTING` (``json`` would raise ``RecursionError``);
-* text longer than ``max_chars`` (checked before parsing).
+* text longer than ``max_chars`` (checked before parsing);
+* strings or keys holding a lone surrogate (U+D800-U+DFFF, e.g. from a ``"\\ud800"`` escape):
+  that is not valid Unicode text and could not be written to a file, the audit log or a reply.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any, Final
 
 from ai_sandbox.exceptions import ToolInputError
 from ai_sandbox.executor.inputs import MAX_DEPTH as INPUT_DEPTH
+from ai_sandbox.executor.inputs import has_lone_surrogate
 
 __all__ = ["MAX_NESTING", "MIN_TEXT_CAP", "parse_arguments"]
 
@@ -119,7 +122,7 @@ def _copy(value: Any, tool: str, depth: int) -> Any:
     if value is None or value is True or value is False:
         return value
     if isinstance(value, str):
-        return str.__str__(value)
+        return _text(value, tool)
     if isinstance(value, int):
         number = int.__index__(value)
         if number.bit_length() > _MAX_INT_BITS:
@@ -140,7 +143,7 @@ def _copy(value: Any, tool: str, depth: int) -> Any:
                     f"arguments for {tool} have a key of type {type(key).__name__}; "
                     "JSON object keys are strings"
                 )
-            out[str.__str__(key)] = _copy(item, tool, depth + 1)
+            out[_text(key, tool)] = _copy(item, tool, depth + 1)
         return out
     if isinstance(value, list | tuple):
         return [_copy(item, tool, depth + 1) for item in list(value)]
@@ -148,6 +151,17 @@ def _copy(value: Any, tool: str, depth: int) -> Any:
         f"arguments for {tool} hold a {type(value).__name__} object; only JSON data "
         "(object, array, string, number, true, false, null) is accepted"
     )
+
+
+def _text(value: str, tool: str) -> str:
+    """An exact ``str`` copy of ``value``, refused if it is not valid Unicode text."""
+    text = str.__str__(value)
+    if has_lone_surrogate(text):
+        raise ToolInputError(
+            f"arguments for {tool} hold text with a lone surrogate (U+D800-U+DFFF), which is "
+            "not valid Unicode; send UTF-8 text (escape binary data, e.g. as base64 or hex)"
+        )
+    return text
 
 
 def _too_deep(tool: str) -> ToolInputError:

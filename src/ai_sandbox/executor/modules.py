@@ -32,6 +32,8 @@ import before its lockdown, when it can no longer read the interpreter's files.
 from __future__ import annotations
 
 import builtins
+import contextlib
+import contextvars
 import datetime
 import decimal
 import enum
@@ -39,13 +41,14 @@ import functools
 import importlib
 import random
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from ai_sandbox.exceptions import SecurityError
 from ai_sandbox.executor.builtin_names import STATIC_BUILTINS
 
 __all__ = [
+    "CODE_RUNNING",
     "C_ACCELERATORS",
     "C_LEVEL_IMPORTS",
     "NEVER_IMPORTABLE",
@@ -58,6 +61,7 @@ __all__ = [
     "owner_allowed",
     "private_proxy",
     "proxy_for",
+    "running",
 ]
 
 #: Never importable from the sandbox, whatever the policy says (top-level names).
@@ -264,6 +268,44 @@ PRIVATE_STATE_TYPES: Mapping[type, Callable[[Any], Any]] = types.MappingProxyTyp
 )
 
 
+#: True while the AI's code runs (see :func:`running`). Code the code leaves behind can run
+#: later, outside the run: a generator's ``finally`` when the garbage collector frees it, a
+#: method that the host's ``str()`` of an exception calls. Such deferred code finds it False.
+CODE_RUNNING: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "ai_sandbox_code_running", default=False
+)
+
+
+@contextlib.contextmanager
+def running() -> Iterator[None]:
+    """Mark the current context as running the AI's code (for :data:`CODE_RUNNING`)."""
+    token = CODE_RUNNING.set(True)
+    try:
+        yield
+    finally:
+        CODE_RUNNING.reset(token)
+
+
+def _decimal_setcontext(context: decimal.Context) -> None:
+    """``decimal.setcontext`` for the code: the run's context only (it is undone after).
+    Outside a run it does nothing: the thread's context then is the host's."""
+    if CODE_RUNNING.get():
+        decimal.setcontext(context)
+
+
+def _decimal_getcontext() -> decimal.Context:
+    """``decimal.getcontext`` for the code: the run's context; outside a run, a detached
+    fresh one (never the host's, which ``clear_traps()`` and the like would change)."""
+    return decimal.getcontext() if CODE_RUNNING.get() else decimal.Context()
+
+
+#: Functions of the thread's current decimal context, bound to the run (the context is the
+#: code's own only while it runs, in ``runtime``'s ``decimal.localcontext``).
+_RUN_BOUND: Mapping[str, Mapping[str, Any]] = types.MappingProxyType(
+    {"decimal": {"setcontext": _decimal_setcontext, "getcontext": _decimal_getcontext}}
+)
+
+
 def _private_state_owner(value: Any) -> Any:
     """The object carrying shared state that ``value`` is (or is a bound method of), or None."""
     if type(value) in PRIVATE_STATE_TYPES:
@@ -358,6 +400,7 @@ def proxy_for(name: str, allowed: frozenset[str]) -> ModuleProxy:
             continue
         if is_exposable(value, allowed):
             exposed[attr] = value
+    exposed.update(_RUN_BOUND.get(name, {}))
     withheld = frozenset(n for n in dir(module) if not n.startswith("_")) - exposed.keys()
     return ModuleProxy(name, exposed, withheld)
 

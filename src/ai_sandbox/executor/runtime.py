@@ -29,8 +29,13 @@ from ai_sandbox.executor.compiler import CompileCache, CompileRefusal
 from ai_sandbox.executor.context import AI_FILENAME, FileAccess, RunContext, ai_line
 from ai_sandbox.executor.files import make_open
 from ai_sandbox.executor.guards import make_guards
-from ai_sandbox.executor.inputs import ResultError, copy_inputs, to_json_result
-from ai_sandbox.executor.modules import make_import
+from ai_sandbox.executor.inputs import (
+    ResultError,
+    copy_inputs,
+    replace_lone_surrogates,
+    to_json_result,
+)
+from ai_sandbox.executor.modules import make_import, running
 from ai_sandbox.executor.safe_builtins import make_builtins
 
 if TYPE_CHECKING:
@@ -65,6 +70,9 @@ def _message(exc: BaseException) -> str:
 def _error(
     status: str, type_name: str, message: str, line: int | None = None, rule: str | None = None
 ) -> dict[str, Any]:
+    # Lone surrogates (e.g. raise ValueError(chr(0xd800))) are not UTF-8: the text is for
+    # humans, so they become U+FFFD rather than break the result's serialisation.
+    type_name, message = replace_lone_surrogates(type_name), replace_lone_surrogates(message)
     return {
         "status": status,
         "result": None,
@@ -135,7 +143,7 @@ class RestrictedSession:
             payload = self._run(code, inputs)
         except BaseException as exc:
             payload = _describe_failure(exc, ctx)
-        payload["stdout"] = ctx.output.text()
+        payload["stdout"] = replace_lone_surrogates(ctx.output.text())
         payload["duration_ms"] = (time.perf_counter() - started) * 1000.0
         payload.setdefault("error", None)
         return payload
@@ -156,22 +164,23 @@ class RestrictedSession:
         namespace = self._namespace
         namespace.pop("result", None)
         namespace.update(copied)
-        try:
-            # The one exec: restricted code in a guarded namespace, or (test-only switch, see
-            # the module docstring) plain code that only the OS layers contain. The thread's
-            # decimal context is the host's (in-process runs share the caller's thread): the
-            # code gets a fresh one, and whatever it sets (decimal.setcontext) is undone.
-            with decimal.localcontext(decimal.Context()):
+        # The one exec: restricted code in a guarded namespace, or (test-only switch, see the
+        # module docstring) plain code that only the OS layers contain. The thread's decimal
+        # context is the host's (in-process runs share the caller's thread): the code gets a
+        # fresh one, and whatever it sets (decimal.setcontext) is undone. The failure is
+        # described inside too: ``str(exc)`` can call the code's own methods.
+        with decimal.localcontext(decimal.Context()), running():
+            try:
                 if self._guarded:
                     exec(compiled, namespace)  # noqa: S102  # nosec B102
                 else:
                     with contextlib.redirect_stdout(ctx.output):
                         exec(compiled, namespace)  # noqa: S102  # nosec B102
-            self._close_files()
-        except BaseException as exc:
-            with contextlib.suppress(BaseException):
                 self._close_files()
-            return _describe_failure(exc, ctx)
+            except BaseException as exc:
+                with contextlib.suppress(BaseException):
+                    self._close_files()
+                return _describe_failure(exc, ctx)
         if ctx.violation is not None:
             refused, line = ctx.violation
             return _refused(refused, line)
