@@ -105,15 +105,17 @@ FORGED = [
 
 @pytest.mark.parametrize("request_", [r for _, r in FORGED], ids=[i for i, _ in FORGED])
 def test_the_broker_refuses_forged_requests(tree: Path, request_: dict[str, str]) -> None:
-    """It applies the path policy to requests forged by escaped code, too."""
+    """It applies the path policy to requests forged by escaped code, too, and the host's
+    refusal rejects the run whatever the worker reports (tests/test_isolation_host_checks.py)."""
     backend = WorkerBackend(tree, POLICY, _language_guard=False)
     try:
         result = backend.execute(f"REQUEST = {request_!r}\n" + SOCK + RAW_REQUEST)
     finally:
         backend.close()
-    assert result.status == "ok", result
-    assert result.result["ok"] is False
-    assert CANARY not in repr(result.result)
+    assert result.status == "rejected", result
+    assert result.error is not None
+    assert result.error.type == "SecurityError"
+    assert CANARY not in repr(result)
     assert not (tree / "x.txt").exists()
 
 

@@ -154,6 +154,11 @@ FORGED_FRAMES = [
     ("malformed-json", "FRAME = struct.pack('>I', 9) + b'{not json'"),
     ("wrong-message", "FRAME = struct.pack('>I', 2) + b'[]'"),
     (
+        "result-for-another-job",
+        'body = b\'{"type":"result","job":"0","payload":{"status":"ok","result":1}}\'\n'
+        "FRAME = struct.pack('>I', len(body)) + body",
+    ),
+    (
         "bad-payload",
         'body = b\'{"type":"result","payload":{"status":"owned"}}\'\n'
         "FRAME = struct.pack('>I', len(body)) + body",

@@ -17,7 +17,7 @@ from ai_sandbox import Sandbox, SandboxPolicy
 from ai_sandbox.exceptions import ConfigurationError
 from ai_sandbox.isolation import zygote_client
 from ai_sandbox.isolation.backend import WorkerBackend
-from ai_sandbox.isolation.exchange import Outcome
+from ai_sandbox.isolation.exchange import Job, Outcome
 from ai_sandbox.isolation.zygote_client import Worker
 
 POLICY = SandboxPolicy(timeout_s=2.0, pool_size=2)
@@ -150,7 +150,7 @@ def test_concurrency_is_bounded(tmp_path: Path) -> None:
     lock = threading.Lock()
     original = backend._run_on
 
-    def counting(worker: Worker, job: bytes) -> Outcome:
+    def counting(worker: Worker, job: Job) -> Outcome:
         nonlocal running, peak
         with lock:
             running += 1

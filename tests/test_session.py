@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
@@ -12,6 +12,7 @@ import pytest
 
 from ai_sandbox import Sandbox, SandboxPolicy
 from ai_sandbox.backend import ExecutionSession
+from ai_sandbox.isolation.backend import WorkerBackend, WorkerSession
 from ai_sandbox.isolation.layers import LAYER_NAMES
 
 POLICY = SandboxPolicy(timeout_s=1.0, memory_limit_mb=128, pool_size=1)
@@ -138,3 +139,97 @@ def test_a_long_session_outlives_the_cpu_budget_of_one_run(session: ExecutionSes
         result = session.run(spin)
         assert result.status == "ok", result
     assert session.run("result = 'alive'").result == "alive"
+
+
+# -- between runs: the worker is frozen (the OS alone; RestrictedPython off) ------------------
+LEFT_RUNNING = """
+import signal
+signal.signal(signal.SIGXCPU, signal.SIG_IGN)
+def burn(*_):
+    n = 0
+    for i in range(2_000_000):
+        n += i
+signal.signal(signal.SIGALRM, burn)
+signal.setitimer(signal.ITIMER_REAL, 0.01, 0.01)
+result = 'left a timer running'
+"""
+
+QUEUE_A_FRAME = """
+import json, os, socket, stat, struct
+def is_socket(fd):
+    try:
+        return stat.S_ISSOCK(os.fstat(fd).st_mode)
+    except OSError:
+        return False
+channel = socket.socket(fileno=next(fd for fd in range(3, 64) if is_socket(fd)))
+body = json.dumps({"type": "result", "payload": {"status": "ok", "result": "forged"}}).encode()
+channel.sendall(struct.pack('>I', len(body)) + body)
+channel.detach()  # the worker's own channel stays open
+result = 'queued'
+"""
+
+
+@pytest.fixture
+def unguarded_session(tmp_path: Path) -> Iterator[WorkerSession]:
+    """A session whose worker runs plain Python (the language guard off)."""
+    backend = WorkerBackend(tmp_path, POLICY, _language_guard=False)
+    live = backend.session()
+    assert isinstance(live, WorkerSession)
+    yield live
+    live.close()
+    backend.close()
+
+
+def _proc_stat(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/stat") as stat_file:
+        return stat_file.read().rsplit(")", 1)[1].split()
+
+
+def test_the_worker_is_frozen_between_runs(unguarded_session: WorkerSession) -> None:
+    """It stops the worker (SIGSTOP) once a run has answered, and wakes it for the next."""
+    pid = unguarded_session._worker.pid
+    assert unguarded_session.run("result = 1").result == 1
+    assert _wait_until(lambda: _proc_stat(pid)[0] == "T")
+    assert unguarded_session.run("result = 2").result == 2
+
+
+def test_code_left_running_burns_no_cpu_between_runs(unguarded_session: WorkerSession) -> None:
+    """It keeps a timer handler the code left behind from running while no run is active."""
+    pid = unguarded_session._worker.pid
+    assert unguarded_session.run(LEFT_RUNNING).status == "ok"
+    assert _wait_until(lambda: _proc_stat(pid)[0] == "T")
+    before = _proc_stat(pid)
+    time.sleep(1.0)
+    after = _proc_stat(pid)
+    # Fields 14 and 15 of /proc/<pid>/stat (here 11 and 12): user and system CPU ticks.
+    assert int(after[11]) + int(after[12]) == int(before[11]) + int(before[12])
+
+
+def test_a_result_frame_for_another_job_ends_the_session(
+    unguarded_session: WorkerSession,
+) -> None:
+    """It refuses a result frame that does not carry the run's job id (one the code forged or
+    left queued) and ends the session: a stale frame is never read as a later run's result."""
+    forged = unguarded_session.run(QUEUE_A_FRAME)
+    assert forged.status == "error"
+    assert forged.error is not None
+    assert forged.error.type == "WorkerError"
+    assert "another job" in forged.error.message
+    later = unguarded_session.run("result = 'fresh'")
+    assert later.status == "error"
+    assert later.error is not None
+    assert later.error.type == "SessionClosed"
+
+
+def test_each_run_answers_its_own_job(unguarded_session: WorkerSession) -> None:
+    """It pairs every result with its run, run after run."""
+    assert [unguarded_session.run(f"result = {n}").result for n in range(5)] == list(range(5))
+
+
+def _wait_until(predicate: Callable[[], bool], timeout_s: float = 3.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False

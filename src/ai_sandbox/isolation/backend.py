@@ -9,6 +9,7 @@ parallel workers, at most ``max_parallel`` at a time.
 from __future__ import annotations
 
 import os
+import secrets
 import threading
 import time
 import weakref
@@ -20,7 +21,7 @@ from ai_sandbox.backend import ExecutionSession
 from ai_sandbox.exceptions import ConfigurationError, SandboxError, SecurityError
 from ai_sandbox.executor.inputs import copy_inputs
 from ai_sandbox.isolation.broker import Broker
-from ai_sandbox.isolation.exchange import Outcome, run_job
+from ai_sandbox.isolation.exchange import Job, Outcome, run_job
 from ai_sandbox.isolation.pool import WorkerPool
 from ai_sandbox.isolation.protocol import encode_json
 from ai_sandbox.isolation.supervisor import ZygoteSupervisor
@@ -136,7 +137,7 @@ class WorkerBackend:
         self._finalizer()
 
     # -- internals used by sessions ----------------------------------------------------------
-    def _run_on(self, worker: Worker, job: bytes) -> Outcome:
+    def _run_on(self, worker: Worker, job: Job) -> Outcome:
         return run_job(
             worker,
             job,
@@ -173,6 +174,7 @@ class WorkerSession:
         self._worker = worker
         self._lock = threading.Lock()
         self._ended: str | None = None
+        self._paused = False
         try:
             worker.channel.send({"type": "session"}, deadline=time.monotonic() + 5.0)
         except (SandboxError, TimeoutError) as exc:
@@ -188,18 +190,51 @@ class WorkerSession:
         if isinstance(job, ExecutionResult):
             return self._backend._stamp(job)
         with self._lock:
+            if self._ended is None and (broken := self._wake()) is not None:
+                self._end(broken)
             if self._ended is not None:
                 return self._closed_result()
             outcome = self._backend._run_on(self._worker, job)
             result = outcome.result
             if not outcome.worker_alive:
                 self._end(f"the session ended after a {result.status} ({_why(result)})")
+            else:
+                self._sleep()
             return result
 
     def close(self) -> None:
         """End the session and its worker. Idempotent."""
         with self._lock:
             self._end("the session was closed")
+
+    # Between runs the worker is frozen: timers or signal handlers its code left behind must
+    # not burn CPU outside any run's wall clock, nor queue frames that a later run would read.
+    def _sleep(self) -> None:
+        try:
+            self._worker.pause()
+        except OSError:
+            self._end("the session's worker has gone")
+            return
+        self._paused = True
+
+    def _wake(self) -> str | None:
+        """Resume a frozen worker; the reason the session cannot go on, if it cannot."""
+        if not self._paused:
+            return None
+        worker = self._worker
+        deadline = time.monotonic() + _PAUSE_WAIT_S
+        while not worker.stopped():
+            if time.monotonic() > deadline:
+                return "the session's worker could not be frozen between runs"
+            time.sleep(0.001)
+        if worker.channel.pending():
+            return "the session's worker sent data between runs (protocol violation)"
+        try:
+            worker.resume()
+        except OSError:
+            return "the session's worker has gone"
+        self._paused = False
+        return None
 
     def __enter__(self) -> WorkerSession:
         return self
@@ -220,7 +255,11 @@ class WorkerSession:
         return self._backend._stamp(ExecutionResult(status="error", error=error))
 
 
-def _job(code: str, inputs: Mapping[str, Any] | None) -> bytes | ExecutionResult:
+#: How long a frozen session worker may take to reach the stopped state (normally at once).
+_PAUSE_WAIT_S = 2.0
+
+
+def _job(code: str, inputs: Mapping[str, Any] | None) -> Job | ExecutionResult:
     """The encoded job message, or an error result when it cannot cross the channel."""
     if not isinstance(code, str):
         return _input_error("code must be a string of Python source")
@@ -230,8 +269,11 @@ def _job(code: str, inputs: Mapping[str, Any] | None) -> bytes | ExecutionResult
     except SecurityError as exc:
         error = ErrorInfo(type="SecurityError", message=str(exc), rule=exc.rule)
         return ExecutionResult(status="rejected", error=error)
+    job_id = secrets.token_hex(16)
     try:
-        return encode_json({"type": "run", "code": code, "inputs": plain})
+        return Job(
+            job_id, encode_json({"type": "run", "job": job_id, "code": code, "inputs": plain})
+        )
     except (TypeError, ValueError, RecursionError):
         return _input_error("inputs must be JSON data (dict, list, str, int, float, bool, None)")
 

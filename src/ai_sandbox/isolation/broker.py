@@ -36,6 +36,11 @@ class Broker:
         self._fs = fs
         self._policy = policy
 
+    @property
+    def policy(self) -> SandboxPolicy:
+        """The policy the broker applies (the host checks a worker's result against it too)."""
+        return self._policy
+
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         """The reply to ``request`` (a ``read`` or ``write`` message from a worker).
 

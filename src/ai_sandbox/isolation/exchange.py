@@ -4,25 +4,55 @@ The wall clock is enforced here, from outside the worker: past ``policy.timeout_
 process group is SIGKILLed and the call returns ``status="timeout"``. A worker that dies (memory
 or CPU limit, crash, forbidden system call) or breaks the protocol is killed and reported as a
 result, never as an exception and never at the host's expense.
+
+Nothing the worker says is trusted (its code may have escaped the language guard and write any
+frame): every frame is held to an item budget before it is decoded, and the final result is
+checked again on the host with the executor's own rules (``max_result_bytes``, nesting, valid
+Unicode; ``max_output_bytes`` for ``stdout``). The first path refusal the broker sent during the
+job decides the outcome (``status="rejected"``), as the first refusal does in-process, whatever
+the worker reports.
 """
 
 from __future__ import annotations
 
 import signal
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
 from ai_sandbox.exceptions import ExecutionTimeout, ResourceLimitExceeded, WorkerError
+from ai_sandbox.executor.context import BENIGN_FS_RULES, OutputCollector
+from ai_sandbox.executor.inputs import (
+    MAX_RESULT_ITEMS,
+    ResultError,
+    replace_lone_surrogates,
+    to_json_result,
+)
 from ai_sandbox.isolation.broker import Broker
 from ai_sandbox.isolation.zygote_client import ExitStatus, Worker, ZygoteClient
+from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.results import ErrorInfo, ExecutionResult, ExecutionStatus
 
-__all__ = ["Outcome", "run_job"]
+__all__ = ["Job", "Outcome", "frame_item_cap", "run_job"]
 
 #: How long to wait for the zygote to report how a dead worker ended.
 _STATUS_WAIT_S = 1.0
+
+#: Items (see ``protocol.count_items``) of a frame beyond its result: the envelope, stdout and
+#: error of a result message, or a whole file request.
+_ENVELOPE_ITEMS = 64
+
+#: Longest error texts kept from a worker (its executor cuts messages at 2000 characters).
+_MAX_ERROR_MESSAGE = 2000
+_MAX_ERROR_NAME = 200
+
+
+def frame_item_cap(policy: SandboxPolicy) -> int:
+    """Most items a frame from a worker may hold: any result the executor lets through
+    (at most one item per two bytes of its JSON, and never more than ``MAX_RESULT_ITEMS``)
+    plus the envelope."""
+    return min(policy.max_result_bytes // 2, MAX_RESULT_ITEMS) + _ENVELOPE_ITEMS
 
 
 class Outcome:
@@ -39,9 +69,17 @@ class Outcome:
         self.delivered = delivered
 
 
+class Job(NamedTuple):
+    """An encoded run request and its id: the worker's result must carry the id back, so a
+    frame that code left queued in a session's worker is never read as a later run's result."""
+
+    id: str
+    body: bytes
+
+
 def run_job(
     worker: Worker,
-    job: bytes,
+    job: Job,
     *,
     zygote: ZygoteClient,
     broker: Broker,
@@ -49,14 +87,17 @@ def run_job(
     isolation: str,
     layers: tuple[str, ...],
 ) -> Outcome:
-    """Run ``job`` (an encoded job message) on ``worker`` within ``timeout_s``.
+    """Run ``job`` on ``worker`` within ``timeout_s``.
 
     Never raises for the worker's behaviour: every ending is a result.
     """
     start = time.monotonic()
     deadline = start + timeout_s
+    policy = broker.policy
+    max_items = frame_item_cap(policy)
+    refusal: ErrorInfo | None = None  # the first path refusal the broker sent this job
     try:
-        worker.channel.send_bytes(job, deadline=deadline)
+        worker.channel.send_bytes(job.body, deadline=deadline)
     except ResourceLimitExceeded as exc:  # the job itself is over the channel cap
         error = ErrorInfo(type="ResourceLimitExceeded", message=str(exc), rule="job_size")
         return Outcome(_result("limit", error, isolation, layers, start), worker_alive=True)
@@ -67,28 +108,56 @@ def run_job(
         return Outcome(result, worker_alive=False, delivered=False)
     try:
         while True:
-            message = worker.channel.recv(deadline=deadline)
+            message = worker.channel.recv(deadline=deadline, max_items=max_items)
             kind = message.get("type") if isinstance(message, dict) else None
             if kind == "result":
-                result = _from_payload(message.get("payload"), isolation, layers, start)
-                return Outcome(result, worker_alive=True)
+                if message.get("job") != job.id:
+                    raise WorkerError("the worker answered another job (a stale or forged frame)")
+                result = _from_payload(message.get("payload"), policy, isolation, layers, start)
+                return Outcome(_refused(result, refusal), worker_alive=True)
             if kind not in ("read", "write"):
                 raise WorkerError("the worker sent an unexpected message")
-            worker.channel.send(broker.handle(message), deadline=deadline)
+            reply = broker.handle(message)
+            refusal = refusal or _refusal_in(reply)
+            worker.channel.send(reply, deadline=deadline)
     except TimeoutError:
         worker.kill()
         zygote.kill(worker.pid)  # and its process group, in case it managed to fork
         error = ErrorInfo(type="ExecutionTimeout", message=str(ExecutionTimeout(timeout_s)))
-        return Outcome(_result("timeout", error, isolation, layers, start), worker_alive=False)
+        result = _result("timeout", error, isolation, layers, start)
+        return Outcome(_refused(result, refusal), worker_alive=False)
     except WorkerError as exc:
         state, error = _ended(worker, zygote, exc)
-        return Outcome(_result(state, error, isolation, layers, start), worker_alive=False)
+        result = _result(state, error, isolation, layers, start)
+        return Outcome(_refused(result, refusal), worker_alive=False)
+
+
+def _refusal_in(reply: dict[str, Any]) -> ErrorInfo | None:
+    """The broker's refusal in ``reply`` if it is one that rejects a run (as in-process: not
+    an ordinary mistake such as a missing file)."""
+    error = reply.get("error")
+    if reply.get("ok") is not False or not isinstance(error, dict):
+        return None
+    if error.get("type") != "SecurityError" or error.get("rule") in BENIGN_FS_RULES:
+        return None
+    return ErrorInfo(
+        type="SecurityError", message=str(error.get("message")), rule=error.get("rule")
+    )
+
+
+def _refused(result: ExecutionResult, refusal: ErrorInfo | None) -> ExecutionResult:
+    """``result``, unless the host refused the job something: then the run was rejected
+    (the first refusal wins, as in-process; the worker's own rejection is kept)."""
+    if refusal is None or result.status == "rejected":
+        return result
+    return result.model_copy(update={"status": "rejected", "result": None, "error": refusal})
 
 
 def _from_payload(
-    payload: Any, isolation: str, layers: tuple[str, ...], start: float
+    payload: Any, policy: SandboxPolicy, isolation: str, layers: tuple[str, ...], start: float
 ) -> ExecutionResult:
-    """Validate the worker's payload (untrusted JSON) into an ``ExecutionResult``."""
+    """Validate the worker's payload (untrusted JSON) into an ``ExecutionResult``, holding it
+    to the policy's limits again (see :func:`_checked`)."""
     if not isinstance(payload, dict):
         raise WorkerError("the worker sent a malformed result")
     fields = {k: payload.get(k) for k in ("status", "result", "stdout", "error", "duration_ms")}
@@ -96,10 +165,58 @@ def _from_payload(
         fields["duration_ms"] = (time.monotonic() - start) * 1000
     if fields["stdout"] is None:
         fields["stdout"] = ""
+    if isinstance(fields["stdout"], str):
+        fields["stdout"] = _stdout(fields["stdout"], policy.max_output_bytes)
+    if isinstance(fields["error"], dict):
+        fields["error"] = _error_fields(fields["error"])
     try:
-        return ExecutionResult.model_validate({**fields, "isolation": isolation, "layers": layers})
+        result = ExecutionResult.model_validate(
+            {**fields, "isolation": isolation, "layers": layers}
+        )
     except (ValidationError, RecursionError) as exc:
         raise WorkerError(f"the worker sent a malformed result ({type(exc).__name__})") from None
+    return _checked(result, policy)
+
+
+def _checked(result: ExecutionResult, policy: SandboxPolicy) -> ExecutionResult:
+    """``result`` with its value held to the executor's rules, on the host: JSON data within
+    ``max_result_bytes``, ``MAX_DEPTH`` and ``MAX_RESULT_ITEMS``, valid Unicode text. Only an
+    ``ok`` run carries a value."""
+    if result.status != "ok":
+        return result if result.result is None else result.model_copy(update={"result": None})
+    try:
+        to_json_result(result.result, policy.max_result_bytes)
+    except ResultError as exc:
+        error = ErrorInfo(type="TypeError", message=str(exc))
+        return result.model_copy(update={"status": "error", "result": None, "error": error})
+    except ResourceLimitExceeded as exc:
+        error = ErrorInfo(type="ResourceLimitExceeded", message=str(exc), rule=exc.limit)
+        return result.model_copy(update={"status": "limit", "result": None, "error": error})
+    except RecursionError:  # called from deep in the host's stack: refuse, never crash
+        error = ErrorInfo(type="TypeError", message="result is nested too deeply")
+        return result.model_copy(update={"status": "error", "result": None, "error": error})
+    return result
+
+
+def _stdout(text: str, max_bytes: int) -> str:
+    """The worker's ``stdout`` as the executor would have kept it: cut to ``max_bytes`` with
+    the same truncation marker, lone surrogates replaced by U+FFFD (it is text for humans)."""
+    collector = OutputCollector(max_bytes)
+    collector.write(text)
+    return replace_lone_surrogates(collector.text())
+
+
+def _error_fields(error: dict[str, Any]) -> dict[str, Any]:
+    """The error's texts bounded and made valid Unicode (other values are left to validation)."""
+    limits = {"type": _MAX_ERROR_NAME, "message": _MAX_ERROR_MESSAGE, "rule": _MAX_ERROR_NAME}
+    fields = {key: error.get(key) for key in ("type", "message", "line", "rule")}
+    for key, limit in limits.items():
+        value = fields[key]
+        if isinstance(value, str):
+            if len(value) > limit:
+                value = value[:limit] + "... [truncated]"
+            fields[key] = replace_lone_surrogates(value)
+    return fields
 
 
 def _result(

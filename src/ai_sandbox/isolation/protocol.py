@@ -10,15 +10,23 @@ Two transports:
   one JSON document per datagram, optionally carrying file descriptors (``SCM_RIGHTS``).
 
 Nothing here unpickles or evaluates anything: a peer can at worst send valid JSON we then
-validate. Violations raise :class:`~ai_sandbox.exceptions.WorkerError` (the peer spoke
-nonsense) or :class:`TimeoutError` (a deadline passed).
+validate. Only standard JSON is accepted (no ``NaN``/``Infinity``, no number that overflows to
+infinity such as ``1e999``). ``max_items`` bounds what decoding may build: a frame with more
+items (strings, containers and commas, see :func:`count_items`) is refused *before*
+``json.loads``, since a frame of ``[],[],...`` would make about 35 bytes of host memory per
+byte received.
+Violations raise :class:`~ai_sandbox.exceptions.WorkerError` (the peer spoke nonsense) or
+:class:`TimeoutError` (a deadline passed).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
+import re
+import select
 import socket
 import struct
 import time
@@ -29,6 +37,7 @@ from ai_sandbox.exceptions import ResourceLimitExceeded, WorkerError
 __all__ = [
     "HEADER",
     "Channel",
+    "count_items",
     "decode_json",
     "encode_json",
     "recv_message",
@@ -40,8 +49,50 @@ HEADER = struct.Struct(">I")
 _RECV_CHUNK = 256 * 1024
 
 
+#: One JSON string once escaped quotes and backslashes are gone (see :func:`count_items`).
+_PLAIN_STRING = re.compile(rb'"[^"]*"')
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-standard JSON constant {name}")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is not finite")
+    return value
+
+
+def count_items(data: bytes, *, stop_over: int | None = None) -> int:
+    """The JSON items in ``data``: its strings plus its ``[``, ``{`` and ``,`` outside strings.
+
+    Every value ``json.loads`` builds is a string, a container, or follows a comma or an
+    opening bracket, so this bounds the objects decoding creates (numbers and literals take a
+    comma each; object keys are strings). Counting is done at C speed: escaped backslashes and
+    quotes are removed first (pairs, left to right, exactly as JSON reads them), after which
+    every ``"`` delimits a string. Text that is not valid JSON may be counted high, never low
+    before the point where ``json.loads`` would stop. With ``stop_over``, counting stops early
+    (returning a number over it) as soon as the strings alone exceed it.
+    """
+    plain = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    strings = (plain.count(b'"') + 1) // 2
+    if stop_over is not None and strings > stop_over:
+        return strings
+    return strings + _raw_items(_PLAIN_STRING.sub(b"", plain))
+
+
+def _raw_items(data: bytes) -> int:
+    return data.count(b"[") + data.count(b"{") + data.count(b",")
+
+
+def _check_items(data: bytes, max_items: int) -> None:
+    # Quick upper bound first (brackets and commas inside strings counted too).
+    if _raw_items(data) + (data.count(b'"') + 1) // 2 <= max_items:
+        return
+    items = count_items(data, stop_over=max_items)
+    if items > max_items:
+        raise WorkerError(f"the peer sent a message of {items} JSON items; the cap is {max_items}")
 
 
 def encode_json(obj: Any) -> bytes:
@@ -55,10 +106,15 @@ def encode_json(obj: Any) -> bytes:
         return text.encode("ascii")
 
 
-def decode_json(data: bytes) -> Any:
-    """Parse JSON from a peer; any malformation (or absurd nesting) is a :class:`WorkerError`."""
+def decode_json(data: bytes, *, max_items: int | None = None) -> Any:
+    """Parse JSON from a peer; any malformation (absurd nesting, a non-finite number, more than
+    ``max_items`` items, see :func:`count_items`) is a :class:`WorkerError`."""
+    if max_items is not None:
+        _check_items(data, max_items)
     try:
-        return json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
+        return json.loads(
+            data.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float
+        )
     except (ValueError, RecursionError, MemoryError) as exc:
         raise WorkerError(f"the peer sent malformed JSON ({type(exc).__name__})") from None
 
@@ -102,13 +158,13 @@ class Channel:
             self.eof = True
             raise WorkerError(f"the channel is broken ({exc.strerror or exc})") from None
 
-    def recv(self, *, deadline: float | None = None) -> Any:
-        """Receive and parse one frame.
+    def recv(self, *, deadline: float | None = None, max_items: int | None = None) -> Any:
+        """Receive and parse one frame (of at most ``max_items`` items, see :func:`decode_json`).
 
         Raises :class:`WorkerError` on EOF, an oversized frame or bad JSON, and
         :class:`TimeoutError` once ``deadline`` (a ``time.monotonic()`` value) has passed.
         """
-        return decode_json(self.recv_bytes(deadline=deadline))
+        return decode_json(self.recv_bytes(deadline=deadline), max_items=max_items)
 
     def recv_bytes(self, *, deadline: float | None = None) -> bytes:
         """Receive one frame's body without parsing it."""
@@ -137,6 +193,10 @@ class Channel:
                 self.eof = True
                 raise WorkerError("the peer closed the channel")
             self._buf += chunk
+
+    def pending(self) -> bool:
+        """Whether the peer has sent anything not yet received (or closed its end)."""
+        return bool(self._buf) or bool(select.select([self.sock], [], [], 0)[0])
 
     def close(self) -> None:
         self.sock.close()

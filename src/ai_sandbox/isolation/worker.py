@@ -188,13 +188,13 @@ def _run_one(
 
     fields = _job_fields(job)
     if fields is None:
-        _reply(channel, MALFORMED_JOB)
+        _reply(channel, MALFORMED_JOB, _job_id(job))
         return
     code, inputs = fields
     payload = execute_payload(
         code, inputs, policy=_as_policy(policy), fs=fs, language_guard=language_guard
     )
-    _reply(channel, payload)
+    _reply(channel, payload, _job_id(job))
 
 
 def _serve_session(
@@ -210,11 +210,11 @@ def _serve_session(
             return  # the host closed the session
         fields = _job_fields(job)
         if fields is None:
-            if not _reply(channel, MALFORMED_JOB):
+            if not _reply(channel, MALFORMED_JOB, _job_id(job)):
                 return
             continue
         _arm_cpu_limit(policy)
-        if not _reply(channel, session.run(*fields)):
+        if not _reply(channel, session.run(*fields), _job_id(job)):
             return
 
 
@@ -254,10 +254,16 @@ def _job_fields(job: Any) -> tuple[str, dict[str, Any] | None] | None:
     return code, inputs
 
 
-def _reply(channel: Channel, payload: dict[str, Any]) -> bool:
+def _job_id(job: Any) -> str | None:
+    """The id the host gave the job; the result must carry it back."""
+    job_id = job.get("job") if isinstance(job, dict) else None
+    return job_id if isinstance(job_id, str) else None
+
+
+def _reply(channel: Channel, payload: dict[str, Any], job_id: str | None) -> bool:
     """Send the final payload; if it is over the channel cap, send a ``limit`` result instead."""
     try:
-        channel.send({"type": "result", "payload": payload})
+        channel.send({"type": "result", "job": job_id, "payload": payload})
         return True
     except ResourceLimitExceeded:
         limited = {
@@ -271,7 +277,7 @@ def _reply(channel: Channel, payload: dict[str, Any]) -> bool:
             },
             "duration_ms": payload.get("duration_ms", 0.0),
         }
-        return _say(channel, {"type": "result", "payload": limited})
+        return _say(channel, {"type": "result", "job": job_id, "payload": limited})
     except (TypeError, ValueError):
         broken = {
             "status": "error",
@@ -280,7 +286,7 @@ def _reply(channel: Channel, payload: dict[str, Any]) -> bool:
             "error": {"type": "TypeError", "message": "the result is not JSON data"},
             "duration_ms": payload.get("duration_ms", 0.0),
         }
-        return _say(channel, {"type": "result", "payload": broken})
+        return _say(channel, {"type": "result", "job": job_id, "payload": broken})
     except (SandboxError, OSError):
         return False
 

@@ -79,6 +79,28 @@ class Worker:
         with contextlib.suppress(OSError):
             signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
 
+    def pause(self) -> None:
+        """Freeze the process (``SIGSTOP``, which it cannot catch) until :meth:`resume`.
+
+        Raises ``OSError`` if it has already gone."""
+        signal.pidfd_send_signal(self.pidfd, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused process run again (``SIGCONT``). Raises ``OSError`` if it has gone."""
+        signal.pidfd_send_signal(self.pidfd, signal.SIGCONT)
+
+    def stopped(self) -> bool:
+        """Whether the process is frozen now (``T`` in ``/proc/<pid>/stat``).
+
+        A process that has gone (or a ``/proc`` we cannot read) counts as not stopped; a
+        reused pid is caught by :meth:`resume`, which signals through the pidfd."""
+        try:
+            with open(f"/proc/{self.pid}/stat", "rb") as stat_file:
+                fields = stat_file.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            return False
+        return bool(fields) and fields[0] == b"T"
+
 
 class _Pending:
     __slots__ = ("done", "fds", "reply")
