@@ -298,8 +298,10 @@ class Guards:
                     return unbound_format if name == "format" else unbound_format_map
                 template = format_template_of(obj, name, refuse)
                 if template is not None:
-                    return checked_format(template) if name == "format" else checked_format_map(
-                        template
+                    return (
+                        checked_format(template)
+                        if name == "format"
+                        else checked_format_map(template)
                     )
             if isinstance(obj, type) and from_metaclass(obj, name):
                 refuse(

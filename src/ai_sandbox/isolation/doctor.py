@@ -80,6 +80,11 @@ def live_checks(targets: _Targets) -> tuple[Check, ...]:
             return result.status != "ok"
         return False
 
+    secret_mode = targets.secret_file.stat().st_mode
+
+    def mode_unchanged() -> bool:
+        return targets.secret_file.stat().st_mode == secret_mode
+
     def os_refused(result: ExecutionResult, _elapsed: float) -> bool:
         # Not just "no result": a successful exec would also end without one.
         return result.error is not None and result.error.type in ("PermissionError", "OSError")
@@ -109,6 +114,17 @@ def live_checks(targets: _Targets) -> tuple[Check, ...]:
             _refused,
         ),
         Check("start a process (exec)", "import os\nos.execv('/bin/true', ['true'])", os_refused),
+        Check(
+            "change a file's mode outside the root",
+            f"import os\nos.chmod({str(targets.secret_file)!r}, 0o777)",
+            lambda r, e: os_refused(r, e) and mode_unchanged(),
+        ),
+        Check(
+            "watch files outside the root (inotify)",
+            "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+            "if libc.inotify_init1(0) < 0:\n    raise OSError(ctypes.get_errno(), 'inotify_init1')",
+            os_refused,
+        ),
         Check(
             "read the host's environment",
             "import os\nresult = dict(os.environ)\n"
