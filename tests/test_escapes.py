@@ -118,14 +118,18 @@ def test_host_module_is_unchanged_after_overwrite_attempt(project: Path) -> None
     assert math.sqrt is sqrt
 
 
-def test_host_decimal_context_is_not_writable(project: Path) -> None:
-    """It refuses writes to host-owned objects such as the decimal context."""
+def test_the_decimal_context_the_code_changes_is_its_own(project: Path) -> None:
+    """It gives the code the run's own decimal context to change (``getcontext().prec = 2``
+    works inside the run); the host's context stays as it was."""
     import decimal
 
-    prec = decimal.getcontext().prec
-    payload = _run("import decimal\ndecimal.getcontext().prec = 2\n", project)
-    assert payload["status"] == "rejected"
-    assert decimal.getcontext().prec == prec
+    with decimal.localcontext(decimal.Context(prec=40)) as host:
+        code = "import decimal\ndecimal.getcontext().prec = 2\n"
+        payload = _run(code + "result = str(decimal.Decimal(1) / decimal.Decimal(3))", project)
+        assert payload["status"] == "ok", payload
+        assert payload["result"] == "0.33"
+        assert decimal.getcontext() is host
+        assert host.prec == 40
 
 
 # -- module attribute chains ------------------------------------------------------------------
@@ -521,6 +525,13 @@ DEFERRED = [
         _GENERATOR_LEFT_OPEN.format(action="decimal.getcontext().clear_traps()"),
     ),
     (
+        "suspended-localcontext",
+        "import decimal\nevil = decimal.Context(prec=3, traps=[decimal.Inexact])\n"
+        "def later():\n    mine = decimal.getcontext()\n    decimal.setcontext(evil)\n"
+        "    with decimal.localcontext():\n        decimal.setcontext(mine)\n        yield 1\n"
+        "pending = later()\nnext(pending)\nbox = [pending]\nbox.append(box)\n",
+    ),
+    (
         "generator-in-a-cycle",
         _GENERATOR_LEFT_OPEN.format(action="decimal.setcontext(decimal.Context(prec=2))")
         + "box = [pending]\nbox.append(box)\n",
@@ -543,3 +554,121 @@ def test_code_running_after_the_run_cannot_reach_the_hosts_decimal_context(
         assert decimal.getcontext() is host
         assert host.prec == 28
         assert host.traps[decimal.InvalidOperation]
+
+
+def test_a_namespaces_decimal_functions_act_only_while_it_runs(project: Path) -> None:
+    """It lets one namespace's leftovers (run during another namespace's run, in the same
+    thread) change nothing: the decimal functions are bound to the namespace that got them."""
+    import decimal
+
+    from ai_sandbox.executor.context import RunContext
+    from ai_sandbox.executor.modules import make_import
+    from ai_sandbox.executor.replacements import running
+
+    policy = SandboxPolicy(isolation="none")
+    first, second = RunContext(policy, _NoFiles()), RunContext(policy, _NoFiles())
+    first_decimal = make_import(policy.allowed_imports, first.refuse, first)("decimal")
+    with decimal.localcontext(decimal.Context()) as current, running(second):
+        first_decimal.setcontext(decimal.Context(prec=2))
+        first_decimal.getcontext().prec = 3
+        with first_decimal.localcontext(prec=4):
+            assert decimal.getcontext() is current
+        assert decimal.getcontext() is current
+        assert current.prec == 28
+
+
+EXTRA_MODULES = SandboxPolicy().allowed_imports | {
+    "enum",
+    "dataclasses",
+    "functools",
+    "copy",
+    "json",
+}
+
+#: Functions of modules a policy may add that change what they are given for the whole
+#: process, or run attribute lookups the compiler would refuse.
+PROCESS_WIDE_CHANGES = [
+    (
+        "enum-global-enum-into-our-module",
+        "import enum\ndef yes(*a):\n    return True\n"
+        "E = enum.Enum('E', [('is_importable', (yes,))], type=staticmethod,"
+        " module='ai_sandbox.executor.modules')\nenum.global_enum(E)",
+    ),
+    (
+        "enum-global-enum-into-json",
+        "import enum\nE = enum.Enum('E', [('dumps', 1)], module='json')\nenum.global_enum(E)",
+    ),
+    ("dataclass-on-a-host-class", "import dataclasses, json\n"
+     "dataclasses.dataclass(frozen=True)(json.JSONEncoder)"),
+    ("dataclass-call-form", "import dataclasses, json\n"
+     "dataclasses.dataclass(json.JSONDecoder)"),
+    (
+        "make-dataclass-special-methods",
+        "import dataclasses\ndef h(self):\n    return 0\n"
+        "F = dataclasses.make_dataclass('F', [], bases=(int,), init=False,"
+        " namespace={'__hash__': h})",
+    ),
+    ("total-ordering-on-a-host-class", "import functools, json\n"
+     "functools.total_ordering(json.JSONEncoder)"),
+    (
+        "deepcopy-memo-subclass",
+        "import copy\nclass Memo(dict):\n    def get(self, key, default=None):\n"
+        "        default.append('AI was here')\n        return default\n"
+        "copy.deepcopy([1], Memo())",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "code", [c for _, c in PROCESS_WIDE_CHANGES], ids=[i for i, _ in PROCESS_WIDE_CHANGES]
+)
+def test_module_functions_cannot_change_the_process(code: str, project: Path) -> None:
+    """It refuses enum.global_enum, class decorators on host classes, special methods through
+    make_dataclass and deepcopy's memo hook, also when a policy allows those modules; the
+    host's json and our own module stay as they were."""
+    import copy
+    import json
+
+    from ai_sandbox.executor import modules
+
+    policy = SandboxPolicy(isolation="none", allowed_imports=EXTRA_MODULES)
+    with SafeFS(project, policy) as fs:
+        payload = execute_payload(code + "\nresult = 'changed'", None, policy=policy, fs=fs)
+    assert payload["status"] == "rejected", payload
+    assert json.dumps({"a": 1}, indent=1) == '{\n "a": 1\n}'
+    assert json.JSONDecoder().decode("[1]") == [1]
+    assert modules.is_importable("os", frozenset()) is False
+    assert copy.deepcopy.__defaults__ == (None, [])
+
+
+OWN_CLASSES = [
+    ("dataclass", "import dataclasses\n@dataclasses.dataclass(frozen=True)\nclass P:\n"
+     "    pass\n@dataclasses.dataclass\nclass Q:\n    pass\nresult = [P() == P(), Q() == Q()]",
+     [True, True]),
+    ("make-dataclass", "import dataclasses\nP = dataclasses.make_dataclass('P', ['x'],"
+     " namespace={'double': lambda self: self.x * 2})\np = P(3)\np.x = 4\n"
+     "result = p.double()", 8),
+    ("total-ordering", "import functools\n@functools.total_ordering\nclass V:\n"
+     "    def __init__(self, v):\n        self.v = v\n"
+     "    def __eq__(self, o):\n        return self.v == o.v\n"
+     "    def __lt__(self, o):\n        return self.v < o.v\n"
+     "result = V(2) >= V(1)", True),
+    ("deepcopy", "import copy\na = [[1]]\nb = copy.deepcopy(a, {})\nb[0].append(2)\n"
+     "result = [a, b]", [[[1]], [[1, 2]]]),
+    ("enum", "import enum\nColor = enum.Enum('Color', ['RED'])\nresult = Color.RED.value", 1),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"), [o[1:] for o in OWN_CLASSES], ids=[o[0] for o in OWN_CLASSES]
+)
+def test_the_same_functions_work_on_the_codes_own_classes(
+    code: str, expected: Any, project: Path
+) -> None:
+    """It keeps dataclasses, total_ordering, deepcopy and enum working for the code's own
+    classes and values."""
+    policy = SandboxPolicy(isolation="none", allowed_imports=EXTRA_MODULES)
+    with SafeFS(project, policy) as fs:
+        payload = execute_payload(code, None, policy=policy, fs=fs)
+    assert payload["status"] == "ok", payload
+    assert payload["result"] == expected

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AI_FILENAME",
     "BENIGN_FS_RULES",
+    "SANDBOX_CLASS_MARKER",
     "FileAccess",
     "OutputCollector",
     "RunContext",
@@ -26,6 +27,9 @@ __all__ = [
 
 #: The filename the AI's code is compiled under; tracebacks are searched for it.
 AI_FILENAME = "<ai-code>"
+
+#: Set on every class the AI's code defines (by ``__metaclass__``); their instances are writable.
+SANDBOX_CLASS_MARKER = "_ai_sandbox_class_"
 
 #: Path-layer refusals that are ordinary mistakes, not attacks (they do not reject the run).
 BENIGN_FS_RULES = frozenset({"not_found", "is_directory", "not_a_directory", "not_text", "race"})

@@ -15,6 +15,7 @@ pass them through after one type lookup.
 from __future__ import annotations
 
 import collections
+import decimal
 import operator
 import string
 import types
@@ -22,7 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ai_sandbox.exceptions import SecurityError
-from ai_sandbox.executor.context import AI_FILENAME, RunContext
+from ai_sandbox.executor.context import AI_FILENAME, SANDBOX_CLASS_MARKER, RunContext
 from ai_sandbox.executor.modules import ModuleProxy, is_dangerous_callable
 from ai_sandbox.executor.printing import Printer
 from ai_sandbox.executor.transformer import DENIED_ATTRIBUTES
@@ -38,9 +39,6 @@ __all__ = [
     "from_metaclass",
     "make_guards",
 ]
-
-#: Set on every class the AI's code defines (by ``__metaclass__``); their instances are writable.
-SANDBOX_CLASS_MARKER = "_ai_sandbox_class_"
 
 #: Objects that must never reach the AI's code, nor be inspected if they somehow did.
 DENIED_KINDS: frozenset[type] = frozenset(
@@ -114,6 +112,9 @@ WRITABLE_TYPES: frozenset[type] = PLAIN_WRITE_TYPES | frozenset(
         collections.Counter,
         collections.UserDict,
         collections.UserList,
+        # every decimal context the code can reach is its own: the run's (see runtime), the
+        # namespace's copies of the module's contexts, or one it made
+        decimal.Context,
     }
 )
 #: Class-level values of host classes that are handed out as a copy, never shared.

@@ -32,8 +32,6 @@ import before its lockdown, when it can no longer read the interpreter's files.
 from __future__ import annotations
 
 import builtins
-import contextlib
-import contextvars
 import datetime
 import decimal
 import enum
@@ -41,14 +39,14 @@ import functools
 import importlib
 import random
 import types
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, NoReturn
 
 from ai_sandbox.exceptions import SecurityError
 from ai_sandbox.executor.builtin_names import STATIC_BUILTINS
+from ai_sandbox.executor.replacements import replacements
 
 __all__ = [
-    "CODE_RUNNING",
     "C_ACCELERATORS",
     "C_LEVEL_IMPORTS",
     "NEVER_IMPORTABLE",
@@ -61,7 +59,6 @@ __all__ = [
     "owner_allowed",
     "private_proxy",
     "proxy_for",
-    "running",
 ]
 
 #: Never importable from the sandbox, whatever the policy says (top-level names).
@@ -130,6 +127,9 @@ _HIDDEN_NAMES: Mapping[str, frozenset[str]] = types.MappingProxyType(
             {"singledispatch", "singledispatchmethod", "update_wrapper", "wraps"}
         ),
         "string": frozenset({"Formatter", "Template"}),
+        # global_enum writes an enum's members into sys.modules[cls.__module__], and the
+        # functional API lets the code choose that module (any loaded module, ours included)
+        "enum": frozenset({"global_enum", "global_enum_repr", "global_flag_repr", "global_str"}),
     }
 )
 
@@ -268,44 +268,6 @@ PRIVATE_STATE_TYPES: Mapping[type, Callable[[Any], Any]] = types.MappingProxyTyp
 )
 
 
-#: True while the AI's code runs (see :func:`running`). Code the code leaves behind can run
-#: later, outside the run: a generator's ``finally`` when the garbage collector frees it, a
-#: method that the host's ``str()`` of an exception calls. Such deferred code finds it False.
-CODE_RUNNING: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "ai_sandbox_code_running", default=False
-)
-
-
-@contextlib.contextmanager
-def running() -> Iterator[None]:
-    """Mark the current context as running the AI's code (for :data:`CODE_RUNNING`)."""
-    token = CODE_RUNNING.set(True)
-    try:
-        yield
-    finally:
-        CODE_RUNNING.reset(token)
-
-
-def _decimal_setcontext(context: decimal.Context) -> None:
-    """``decimal.setcontext`` for the code: the run's context only (it is undone after).
-    Outside a run it does nothing: the thread's context then is the host's."""
-    if CODE_RUNNING.get():
-        decimal.setcontext(context)
-
-
-def _decimal_getcontext() -> decimal.Context:
-    """``decimal.getcontext`` for the code: the run's context; outside a run, a detached
-    fresh one (never the host's, which ``clear_traps()`` and the like would change)."""
-    return decimal.getcontext() if CODE_RUNNING.get() else decimal.Context()
-
-
-#: Functions of the thread's current decimal context, bound to the run (the context is the
-#: code's own only while it runs, in ``runtime``'s ``decimal.localcontext``).
-_RUN_BOUND: Mapping[str, Mapping[str, Any]] = types.MappingProxyType(
-    {"decimal": {"setcontext": _decimal_setcontext, "getcontext": _decimal_getcontext}}
-)
-
-
 def _private_state_owner(value: Any) -> Any:
     """The object carrying shared state that ``value`` is (or is a bound method of), or None."""
     if type(value) in PRIVATE_STATE_TYPES:
@@ -400,36 +362,47 @@ def proxy_for(name: str, allowed: frozenset[str]) -> ModuleProxy:
             continue
         if is_exposable(value, allowed):
             exposed[attr] = value
-    exposed.update(_RUN_BOUND.get(name, {}))
     withheld = frozenset(n for n in dir(module) if not n.startswith("_")) - exposed.keys()
     return ModuleProxy(name, exposed, withheld)
 
 
-def private_proxy(name: str, allowed: frozenset[str]) -> ModuleProxy:
-    """The proxy of ``name`` with every piece of process-wide state replaced by a private one
-    (the same proxy as :func:`proxy_for` when the module has none). Not cached: call it once
-    per namespace."""
+def private_proxy(
+    name: str, allowed: frozenset[str], owner: object, refuse: Callable[[str, str], NoReturn]
+) -> ModuleProxy:
+    """The proxy of ``name`` for the namespace ``owner``: every piece of process-wide state
+    replaced by a private one, and the functions of :mod:`.replacements` by their checked
+    versions (the same proxy as :func:`proxy_for` when the module has neither). Not cached:
+    call it once per namespace."""
     shared = proxy_for(name, allowed)
     names: dict[str, Any] = dict(shared._ai_names)
+    checked = {
+        attr: function
+        for attr, function in replacements(name, owner, refuse).items()
+        if attr in names
+    }
     replaced: dict[int, Any] = {}
     for attr, value in shared._ai_names.items():
-        owner = _private_state_owner(value)
-        if owner is None:
+        state = _private_state_owner(value)
+        if state is None:
             continue
-        own = replaced.get(id(owner))
+        own = replaced.get(id(state))
         if own is None:
-            own = replaced[id(owner)] = PRIVATE_STATE_TYPES[type(owner)](owner)
-        names[attr] = own if owner is value else getattr(own, value.__name__)
-    if not replaced:
+            own = replaced[id(state)] = PRIVATE_STATE_TYPES[type(state)](state)
+        names[attr] = own if state is value else getattr(own, value.__name__)
+    if not replaced and not checked:
         return shared
-    return ModuleProxy(name, names, shared._ai_hidden)
+    return ModuleProxy(name, {**names, **checked}, shared._ai_hidden)
 
 
 def make_import(
-    allowed: frozenset[str], refuse: Callable[[str, str], Any]
+    allowed: frozenset[str], refuse: Callable[[str, str], NoReturn], owner: object = None
 ) -> Callable[..., ModuleProxy | None]:
     """The sandbox's ``__import__``: allow-listed modules only, as proxies; and the C-level
-    call shape of ``PyImport_Import`` for :data:`C_LEVEL_IMPORTS`, which gets ``None``."""
+    call shape of ``PyImport_Import`` for :data:`C_LEVEL_IMPORTS`, which gets ``None``.
+
+    ``owner`` names the namespace (what ``replacements.running`` is given while it runs)."""
+    if owner is None:
+        owner = object()
 
     private: dict[str, ModuleProxy] = {}
 
@@ -439,7 +412,7 @@ def make_import(
     def module(name: str) -> ModuleProxy:
         found = private.get(name)
         if found is None:
-            found = private[name] = private_proxy(name, allowed)
+            found = private[name] = private_proxy(name, allowed, owner, refuse)
         return found
 
     def c_level_import(name: Any, globals: Any, locals: Any, fromlist: Any, level: Any) -> None:

@@ -35,7 +35,8 @@ from ai_sandbox.executor.inputs import (
     replace_lone_surrogates,
     to_json_result,
 )
-from ai_sandbox.executor.modules import make_import, running
+from ai_sandbox.executor.modules import make_import
+from ai_sandbox.executor.replacements import running
 from ai_sandbox.executor.safe_builtins import make_builtins
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ class RestrictedSession:
         namespace["__builtins__"] = make_builtins(
             ctx,
             guards,
-            import_hook=make_import(ctx.policy.allowed_imports, ctx.refuse),
+            import_hook=make_import(ctx.policy.allowed_imports, ctx.refuse, ctx),
             open_file=make_open(ctx),
         )
         return namespace
@@ -169,7 +170,7 @@ class RestrictedSession:
         # context is the host's (in-process runs share the caller's thread): the code gets a
         # fresh one, and whatever it sets (decimal.setcontext) is undone. The failure is
         # described inside too: ``str(exc)`` can call the code's own methods.
-        with decimal.localcontext(decimal.Context()), running():
+        with decimal.localcontext(decimal.Context()), running(ctx):
             try:
                 if self._guarded:
                     exec(compiled, namespace)  # noqa: S102  # nosec B102
