@@ -149,7 +149,7 @@ ADVICE = [
     ("format-index-field", "x = '{0[1]}'.format([1, 2])", "Compute the value first"),
     ("nonlocal", "def f():\n    x = 1\n    def g():\n        nonlocal x\n    return g", "dict"),
     ("repr-dunder", "class A:\n    def __repr__(self):\n        return 'a'", "describe(self)"),
-    ("write-host-object", "import decimal\ndecimal.getcontext().prec = 3", "build a new value"),
+    ("write-host-object", "import statistics\nstatistics.NormalDist().x = 3", "build a new value"),
 ]
 
 

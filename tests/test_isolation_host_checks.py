@@ -107,9 +107,11 @@ def in_process(root: Path) -> Iterator[Sandbox]:
 def test_a_forged_result_over_the_cap_is_a_limit(
     escaped: WorkerBackend, in_process: Sandbox
 ) -> None:
-    """It refuses a 5 MiB forged result as the executor would: status limit, rule 'result'."""
-    result = escaped.execute(forged("send_result(dict(OK, result='x' * (5 * 2**20)))"))
-    expected = in_process.run("result = 'x' * (5 * 2**20)")
+    """It refuses a forged result over max_result_bytes (in a frame a result may fill) as the
+    executor would: status limit, rule 'result'."""
+    size = 5 * POLICY.max_result_bytes
+    result = escaped.execute(forged(f"send_result(dict(OK, result='x' * {size}))"))
+    expected = in_process.run(f"result = 'x' * {size}")
     assert result.status == "limit"
     assert result.result is None
     assert result.error == expected.error
@@ -121,15 +123,40 @@ def test_a_forged_result_over_the_cap_is_a_limit(
 def test_forged_stdout_is_cut_like_the_executor_cuts_it(
     escaped: WorkerBackend, in_process: Sandbox
 ) -> None:
-    """It cuts 8 MiB of forged stdout to max_output_bytes with the executor's marker, and keeps
-    the result."""
-    result = escaped.execute(forged("send_result(dict(OK, result=42, stdout='y' * (8 * 2**20)))"))
-    expected = in_process.run("print('y' * (8 * 2**20), end='')\nresult = 42")
+    """It cuts forged stdout over max_output_bytes to the cap with the executor's marker, and
+    keeps the result."""
+    size = 5 * POLICY.max_output_bytes
+    result = escaped.execute(forged(f"send_result(dict(OK, result=42, stdout='y' * {size}))"))
+    expected = in_process.run(f"print('y' * {size}, end='')\nresult = 42")
     assert result.status == "ok"
     assert result.result == 42
     assert len(result.stdout.encode()) <= POLICY.max_output_bytes
     assert "(max_output_bytes)]" in result.stdout
     assert result.stdout == expected.stdout
+
+
+@pytest.mark.parametrize(
+    "field", ["result", "stdout"], ids=["megabytes-of-result", "megabytes-of-stdout"]
+)
+def test_a_frame_larger_than_any_result_is_refused_before_decoding(
+    escaped: WorkerBackend, field: str
+) -> None:
+    """It refuses a non-write frame larger than a result can be (output and value caps, every
+    character escaped) as a protocol violation: nothing of it is decoded or delivered."""
+    result = escaped.execute(forged(f"send_result(dict(OK, {field}='z' * (8 * 2**20)))"))
+    assert result.status == "error"
+    assert result.error is not None
+    assert result.error.type == "WorkerError"
+    assert "only a file write may exceed" in result.error.message
+    assert result.result is None
+    assert "zzz" not in result.stdout
+
+
+def test_the_duration_is_measured_by_the_host(escaped: WorkerBackend) -> None:
+    """It reports the duration it measured, not the one a worker claims."""
+    result = escaped.execute(forged("send_result(dict(OK, result=1, duration_ms=-1e300))"))
+    assert result.status == "ok"
+    assert 0 < result.duration_ms < 60_000
 
 
 def test_a_forged_result_nested_too_deep_is_refused(escaped: WorkerBackend) -> None:

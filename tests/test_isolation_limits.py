@@ -75,6 +75,25 @@ def test_a_1s_timeout_ends_within_1_5s(unguarded: WorkerBackend, code: str) -> N
     assert 0.9 <= elapsed <= 1.5
 
 
+def test_a_worker_that_shuts_its_channel_and_runs_on_is_timed_out(
+    unguarded: WorkerBackend,
+) -> None:
+    """It holds a worker that closed its end of the channel but kept running to the same wall
+    clock (no extra wait for an exit that does not come)."""
+    code = IS_SOCKET + (
+        "import socket\n"
+        "chan = socket.socket(fileno=next(fd for fd in range(3, 64) if _is_socket(fd)))\n"
+        "chan.shutdown(socket.SHUT_WR)\nchan.detach()\nwhile True:\n    pass"
+    )
+    start = time.monotonic()
+    result = unguarded.execute(code)
+    elapsed = time.monotonic() - start
+    assert result.status == "timeout", result
+    assert result.error is not None
+    assert result.error.type == "ExecutionTimeout"
+    assert 0.9 <= elapsed <= 1.5
+
+
 def test_the_guarded_timeout_is_the_same(guarded: WorkerBackend) -> None:
     """It enforces the same wall clock with the language guard on."""
     start = time.monotonic()

@@ -72,8 +72,15 @@ def test_refuses_to_send_over_its_cap(pair: tuple[Channel, socket.socket]) -> No
 
 @pytest.mark.parametrize(
     "body",
-    [b"not json", b"\xff\xfe", b"NaN", b'{"a": Infinity}', b"[" * 100_000 + b"]" * 100_000],
-    ids=["garbage", "not-utf8", "nan", "infinity", "deep-nesting"],
+    [
+        b"not json",
+        b"\xff\xfe",
+        b"NaN",
+        b'{"a": Infinity}',
+        b"[" * 100_000 + b"]" * 100_000,
+        '["\U0001f600"]'.encode(),
+    ],
+    ids=["garbage", "not-utf8", "nan", "infinity", "deep-nesting", "utf8-not-ascii"],
 )
 def test_refuses_malformed_json(body: bytes) -> None:
     """It turns malformed or non-standard JSON into a WorkerError, never a crash."""
@@ -152,3 +159,12 @@ def test_caps_leave_room_for_every_capped_field() -> None:
     assert host_recv_cap(policy) > policy.max_output_bytes + policy.max_result_bytes
     assert host_recv_cap(policy) > policy.max_file_bytes * 4 // 3
     assert worker_recv_cap(policy) > policy.max_file_bytes * 4 // 3
+
+
+def test_frames_are_ascii_whatever_the_text() -> None:
+    """It escapes every non-ASCII character (and lone surrogates), so a frame never decodes to
+    more characters than it has bytes, and it reads its own frames back unchanged."""
+    value = {"text": "caf\u00e9 \U0001f600 \ud800", "n": [1, 2.5, None]}
+    frame = encode_json(value)
+    assert frame.isascii()
+    assert decode_json(frame) == value

@@ -156,6 +156,22 @@ def _watch_tmp() -> None:
         raise OSError(errno, os.strerror(errno))
 
 
+def _sigcont_timer() -> None:
+    """A POSIX timer that would send SIGCONT (it would wake a frozen session worker)."""
+
+    class SigEvent(ctypes.Structure):
+        _fields_ = (
+            ("value", ctypes.c_void_p),
+            ("signo", ctypes.c_int),
+            ("notify", ctypes.c_int),
+            ("pad", ctypes.c_byte * 48),
+        )
+
+    event = SigEvent(signo=signal.SIGCONT, notify=0)  # SIGEV_SIGNAL
+    timer = ctypes.c_void_p()
+    _syscalls.syscall("timer_create", 1, ctypes.byref(event), ctypes.byref(timer))
+
+
 def _memfd() -> None:
     fd = os.memfd_create("hoard")
     os.write(fd, b"x" * 4096)
@@ -170,13 +186,14 @@ def _memfd() -> None:
         pytest.param(lambda: _syscalls.syscall("memfd_secret", 0), id="memfd_secret"),
         pytest.param(lambda: _syscalls.syscall("listmount", 0, 0, 0, 0), id="listmount"),
         pytest.param(lambda: _syscalls.syscall("statmount", 0, 0, 0, 0), id="statmount"),
+        pytest.param(_sigcont_timer, id="timer_create"),
     ],
 )
 def test_it_refuses_watching_files_and_memory_outside_the_limits(
     attack: Callable[[], object],
 ) -> None:
-    """It refuses inotify watches (Landlock does not mediate them) and memory files that
-    RLIMIT_AS does not count."""
+    """It refuses inotify watches (Landlock does not mediate them), memory files that
+    RLIMIT_AS does not count, and POSIX timers (which could send SIGCONT)."""
     assert _attempt(attack) == "PermissionError:EPERM"
 
 

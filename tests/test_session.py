@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -224,6 +226,51 @@ def test_a_result_frame_for_another_job_ends_the_session(
 def test_each_run_answers_its_own_job(unguarded_session: WorkerSession) -> None:
     """It pairs every result with its run, run after run."""
     assert [unguarded_session.run(f"result = {n}").result for n in range(5)] == list(range(5))
+
+
+RESUMES_ITSELF = """
+import os, signal
+def burn(*_):
+    n = 0
+    for i in range(3_000_000):
+        n += i
+    os.kill(os.getpid(), signal.SIGSTOP)  # and look frozen again
+signal.signal(signal.SIGCONT, burn)
+result = 'armed'
+"""
+
+
+def test_a_worker_that_ran_while_frozen_ends_the_session(
+    unguarded_session: WorkerSession,
+) -> None:
+    """It ends the session when the worker's CPU time grew while it was frozen: a worker that
+    found a way to wake itself (here the test sends the SIGCONT) is caught at the next run."""
+    pid = unguarded_session._worker.pid
+    assert unguarded_session.run(RESUMES_ITSELF).result == "armed"
+    assert _wait_until(lambda: _proc_stat(pid)[0] == "T")
+    os.kill(pid, signal.SIGCONT)
+    time.sleep(0.1)
+    assert _wait_until(lambda: _proc_stat(pid)[0] == "T")
+    later = unguarded_session.run("result = 1")
+    assert later.status == "error"
+    assert later.error is not None
+    assert later.error.type == "SessionClosed"
+    assert "ran between runs" in later.error.message
+
+
+def test_a_worker_gone_between_runs_is_reported_as_gone(
+    unguarded_session: WorkerSession,
+) -> None:
+    """It says the worker has gone when it died while frozen (not that it could not be
+    frozen)."""
+    pid = unguarded_session._worker.pid
+    assert unguarded_session.run("result = 1").result == 1
+    os.kill(pid, signal.SIGKILL)
+    later = unguarded_session.run("result = 2")
+    assert later.status == "error"
+    assert later.error is not None
+    assert later.error.type == "SessionClosed"
+    assert "has gone" in later.error.message
 
 
 def _wait_until(predicate: Callable[[], bool], timeout_s: float = 3.0) -> bool:

@@ -174,7 +174,7 @@ class WorkerSession:
         self._worker = worker
         self._lock = threading.Lock()
         self._ended: str | None = None
-        self._paused = False
+        self._frozen_cpu: int | None = None  # CPU ticks when frozen; None while awake
         try:
             worker.channel.send({"type": "session"}, deadline=time.monotonic() + 5.0)
         except (SandboxError, TimeoutError) as exc:
@@ -209,31 +209,42 @@ class WorkerSession:
 
     # Between runs the worker is frozen: timers or signal handlers its code left behind must
     # not burn CPU outside any run's wall clock, nor queue frames that a later run would read.
+    # The CPU time it has used is noted when it is frozen and checked when it is woken, so a
+    # worker that found a way to resume itself (seccomp refuses the one we know of, a POSIX
+    # timer sending SIGCONT) ends its session instead of going unnoticed.
     def _sleep(self) -> None:
         try:
             self._worker.pause()
         except OSError:
             self._end("the session's worker has gone")
             return
-        self._paused = True
+        status = self._worker.status()
+        if status is None:
+            self._end("the session's worker has gone")
+            return
+        self._frozen_cpu = status[1]
 
     def _wake(self) -> str | None:
         """Resume a frozen worker; the reason the session cannot go on, if it cannot."""
-        if not self._paused:
+        if self._frozen_cpu is None:
             return None
         worker = self._worker
         deadline = time.monotonic() + _PAUSE_WAIT_S
-        while not worker.stopped():
+        while (status := worker.status()) is None or not status[0]:
+            if status is None or worker.exited():
+                return "the session's worker has gone"
             if time.monotonic() > deadline:
                 return "the session's worker could not be frozen between runs"
             time.sleep(0.001)
+        if status[1] - self._frozen_cpu > _IDLE_CPU_TICKS:
+            return "the session's worker ran between runs (its CPU time grew while it was frozen)"
         if worker.channel.pending():
             return "the session's worker sent data between runs (protocol violation)"
         try:
             worker.resume()
         except OSError:
             return "the session's worker has gone"
-        self._paused = False
+        self._frozen_cpu = None
         return None
 
     def __enter__(self) -> WorkerSession:
@@ -257,6 +268,10 @@ class WorkerSession:
 
 #: How long a frozen session worker may take to reach the stopped state (normally at once).
 _PAUSE_WAIT_S = 2.0
+
+#: CPU time (clock ticks, usually 10 ms each) a frozen worker may seem to use: the moments
+#: between its answer and the stop, and accounting granularity.
+_IDLE_CPU_TICKS = 5
 
 
 def _job(code: str, inputs: Mapping[str, Any] | None) -> Job | ExecutionResult:

@@ -15,6 +15,7 @@ the worker reports.
 
 from __future__ import annotations
 
+import select
 import signal
 import time
 from typing import Any, NamedTuple
@@ -30,6 +31,8 @@ from ai_sandbox.executor.inputs import (
     to_json_result,
 )
 from ai_sandbox.isolation.broker import Broker
+from ai_sandbox.isolation.limits import result_frame_cap
+from ai_sandbox.isolation.protocol import decode_json
 from ai_sandbox.isolation.zygote_client import ExitStatus, Worker, ZygoteClient
 from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.results import ErrorInfo, ExecutionResult, ExecutionStatus
@@ -95,6 +98,7 @@ def run_job(
     deadline = start + timeout_s
     policy = broker.policy
     max_items = frame_item_cap(policy)
+    small_cap = result_frame_cap(policy)
     refusal: ErrorInfo | None = None  # the first path refusal the broker sent this job
     try:
         worker.channel.send_bytes(job.body, deadline=deadline)
@@ -108,7 +112,7 @@ def run_job(
         return Outcome(result, worker_alive=False, delivered=False)
     try:
         while True:
-            message = worker.channel.recv(deadline=deadline, max_items=max_items)
+            message = _receive(worker, deadline, max_items, small_cap)
             kind = message.get("type") if isinstance(message, dict) else None
             if kind == "result":
                 if message.get("job") != job.id:
@@ -127,9 +131,25 @@ def run_job(
         result = _result("timeout", error, isolation, layers, start)
         return Outcome(_refused(result, refusal), worker_alive=False)
     except WorkerError as exc:
-        state, error = _ended(worker, zygote, exc)
+        state, error = _ended(worker, zygote, exc, deadline, timeout_s)
         result = _result(state, error, isolation, layers, start)
         return Outcome(_refused(result, refusal), worker_alive=False)
+
+
+#: How every file-write request frame of a worker starts (``encode_json`` keeps key order).
+_WRITE_PREFIX = b'{"type":"write",'
+
+
+def _receive(worker: Worker, deadline: float, max_items: int, small_cap: int) -> Any:
+    """The worker's next message. Only a write request may be as large as a file (the channel
+    caps frames at that); any other frame is held to the size of a result, before decoding."""
+    body = worker.channel.recv_bytes(deadline=deadline)
+    if len(body) > small_cap and not body.startswith(_WRITE_PREFIX):
+        raise WorkerError(
+            f"the worker sent a {len(body)}-byte message; only a file write may exceed "
+            f"{small_cap} bytes"
+        )
+    return decode_json(body, max_items=max_items)
 
 
 def _refusal_in(reply: dict[str, Any]) -> ErrorInfo | None:
@@ -160,9 +180,8 @@ def _from_payload(
     to the policy's limits again (see :func:`_checked`)."""
     if not isinstance(payload, dict):
         raise WorkerError("the worker sent a malformed result")
-    fields = {k: payload.get(k) for k in ("status", "result", "stdout", "error", "duration_ms")}
-    if fields["duration_ms"] is None:
-        fields["duration_ms"] = (time.monotonic() - start) * 1000
+    fields = {k: payload.get(k) for k in ("status", "result", "stdout", "error")}
+    fields["duration_ms"] = (time.monotonic() - start) * 1000  # measured here, not reported
     if fields["stdout"] is None:
         fields["stdout"] = ""
     if isinstance(fields["stdout"], str):
@@ -236,14 +255,26 @@ def _result(
 
 
 def _ended(
-    worker: Worker, zygote: ZygoteClient, cause: WorkerError
+    worker: Worker, zygote: ZygoteClient, cause: WorkerError, deadline: float, timeout_s: float
 ) -> tuple[ExecutionStatus, ErrorInfo]:
     """Kill a worker that stopped following the protocol, and say why it stopped."""
     if not worker.channel.eof:  # alive but misbehaving (oversized or malformed frame)
         worker.kill()
         zygote.kill(worker.pid)
         return "error", ErrorInfo(type="WorkerError", message=str(cause))
-    # It closed the channel: it is dying or dead; the zygote (its parent) knows how it ended.
+    # It closed the channel: it is dying or dead, or (escaped code) it shut its end and runs
+    # on, which the wall clock still bounds. Once it has exited, the zygote (its parent) knows
+    # how it ended.
+    wait = min(_STATUS_WAIT_S, max(0.0, deadline - time.monotonic()))
+    if not select.select([worker.pidfd], [], [], wait)[0]:
+        worker.kill()
+        zygote.kill(worker.pid)
+        if time.monotonic() >= deadline:
+            return "timeout", ErrorInfo(
+                type="ExecutionTimeout", message=str(ExecutionTimeout(timeout_s))
+            )
+        message = f"the worker closed its channel but kept running ({cause})"
+        return "error", ErrorInfo(type="WorkerError", message=message)
     status = zygote.exit_status(worker.pid, _STATUS_WAIT_S)
     worker.kill()
     zygote.kill(worker.pid)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ai_sandbox.isolation.worker_policy import PolicyView
 
-__all__ = ["MAX_JOB_BYTES", "host_recv_cap", "worker_recv_cap"]
+__all__ = ["MAX_JOB_BYTES", "host_recv_cap", "result_frame_cap", "worker_recv_cap"]
 
 #: Largest job frame (code + inputs as JSON) the host sends a worker.
 MAX_JOB_BYTES = 16 * 1024 * 1024
@@ -26,11 +26,16 @@ def _b64_len(size: int) -> int:
     return 4 * ((size + 2) // 3)
 
 
+def result_frame_cap(policy: PolicyView) -> int:
+    """Largest frame a worker may send that is not a file-write request: a result (its output
+    and value, every character possibly escaped) or a read request."""
+    return _ESCAPE_FACTOR * (policy.max_output_bytes + policy.max_result_bytes) + _SLACK
+
+
 def host_recv_cap(policy: PolicyView) -> int:
     """Largest frame a worker may send: a result payload or a file-write request."""
-    payload = _ESCAPE_FACTOR * policy.max_output_bytes + policy.max_result_bytes
     write_request = _b64_len(policy.max_file_bytes) + _ESCAPE_FACTOR * policy.max_path_length
-    return max(payload, write_request) + _SLACK
+    return max(result_frame_cap(policy), write_request + _SLACK)
 
 
 def worker_recv_cap(policy: PolicyView) -> int:

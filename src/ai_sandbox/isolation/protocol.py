@@ -96,24 +96,22 @@ def _check_items(data: bytes, max_items: int) -> None:
 
 
 def encode_json(obj: Any) -> bytes:
-    """``obj`` as compact UTF-8 JSON (standard JSON only: no NaN or Infinity)."""
-    try:
-        text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        return text.encode("utf-8")
-    except UnicodeEncodeError:
-        # Lone surrogates cannot be UTF-8: escape them instead (still valid JSON).
-        text = json.dumps(obj, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
-        return text.encode("ascii")
+    """``obj`` as compact ASCII JSON (standard JSON only: no NaN or Infinity; every non-ASCII
+    character escaped, so a frame never decodes to more characters than it has bytes)."""
+    text = json.dumps(obj, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+    return text.encode("ascii")
 
 
 def decode_json(data: bytes, *, max_items: int | None = None) -> Any:
-    """Parse JSON from a peer; any malformation (absurd nesting, a non-finite number, more than
-    ``max_items`` items, see :func:`count_items`) is a :class:`WorkerError`."""
+    """Parse JSON from a peer; any malformation (not ASCII, absurd nesting, a non-finite number,
+    more than ``max_items`` items, see :func:`count_items`) is a :class:`WorkerError`."""
+    if not data.isascii():  # what encode_json sends; anything else is not ours
+        raise WorkerError("the peer sent malformed JSON (not ASCII, as our frames always are)")
     if max_items is not None:
         _check_items(data, max_items)
     try:
         return json.loads(
-            data.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float
+            data.decode("ascii"), parse_constant=_reject_constant, parse_float=_finite_float
         )
     except (ValueError, RecursionError, MemoryError) as exc:
         raise WorkerError(f"the peer sent malformed JSON ({type(exc).__name__})") from None
@@ -175,7 +173,8 @@ class Channel:
                 f"the peer announced a {size}-byte message; the cap is {self.max_recv} bytes"
             )
         self._fill(HEADER.size + size, deadline)
-        body = bytes(self._buf[HEADER.size : HEADER.size + size])
+        with memoryview(self._buf) as view:  # one copy of the body, not two
+            body = bytes(view[HEADER.size : HEADER.size + size])
         del self._buf[: HEADER.size + size]
         return body
 

@@ -19,7 +19,9 @@ Python raises a clean ``PermissionError``:
   cover them, so without this a worker could loosen the modes of files its uid owns anywhere);
 - watching and anonymous memory files: ``inotify`` (Landlock does not mediate watches: a worker
   could watch the host's file activity outside the root), ``memfd_create`` and ``memfd_secret``
-  (shared memory that ``RLIMIT_AS`` does not count), ``statmount``/``listmount``.
+  (shared memory that ``RLIMIT_AS`` does not count), ``statmount``/``listmount``;
+- ``timer_create``: a POSIX timer can send the process ``SIGCONT``, undoing the freeze of a
+  session's worker between runs (``setitimer`` and ``alarm`` signals cannot resume it).
 
 Everything else is allowed (the filter is a deny list on top of Landlock, rlimits and the uid
 drop, not the only wall).
@@ -165,6 +167,8 @@ DENIED_SYSCALLS: Final = (
     "lremovexattr",
     "fremovexattr",
     "removexattrat",
+    # POSIX timers can deliver SIGCONT: a session's worker would wake itself between runs
+    "timer_create",
     # watching files, memory outside RLIMIT_AS, mount listings
     "inotify_init",
     "inotify_init1",

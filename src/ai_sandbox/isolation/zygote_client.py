@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import select
 import signal
 import socket
 import subprocess  # nosec B404 - starts our own interpreter, never a shell
@@ -89,17 +90,24 @@ class Worker:
         """Let a paused process run again (``SIGCONT``). Raises ``OSError`` if it has gone."""
         signal.pidfd_send_signal(self.pidfd, signal.SIGCONT)
 
-    def stopped(self) -> bool:
-        """Whether the process is frozen now (``T`` in ``/proc/<pid>/stat``).
+    def status(self) -> tuple[bool, int] | None:
+        """``(stopped, cpu_ticks)`` now, from ``/proc/<pid>/stat``: whether the process is
+        frozen (state ``T``) and the user plus system CPU time it has used, in clock ticks.
 
-        A process that has gone (or a ``/proc`` we cannot read) counts as not stopped; a
-        reused pid is caught by :meth:`resume`, which signals through the pidfd."""
+        ``None`` once it has gone (or ``/proc`` cannot be read); a reused pid is caught by
+        :meth:`resume`, which signals through the pidfd."""
         try:
             with open(f"/proc/{self.pid}/stat", "rb") as stat_file:
+                # after the command name, which may itself hold ")": state is the first field,
+                # utime and stime the 12th and 13th
                 fields = stat_file.read().rsplit(b")", 1)[1].split()
-        except (OSError, IndexError):
-            return False
-        return bool(fields) and fields[0] == b"T"
+            return fields[0] == b"T", int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            return None
+
+    def exited(self) -> bool:
+        """Whether the process has exited (its pidfd is readable then)."""
+        return bool(select.select([self.pidfd], [], [], 0)[0])
 
 
 class _Pending:
