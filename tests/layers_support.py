@@ -17,9 +17,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ChildReport", "dies_within", "outcome", "run_in_child"]
+__all__ = ["FIND_CHANNEL", "ChildReport", "dies_within", "outcome", "run_in_child"]
 
 _TIMEOUT_S = 20.0
+
+#: Worker-side code (the language guard off) that finds the worker's channel to the host, as
+#: escaped code would: ``CHANNEL_FD`` is its descriptor.
+FIND_CHANNEL = """
+import os, stat
+def _is_socket(fd):
+    try:
+        return stat.S_ISSOCK(os.fstat(fd).st_mode)
+    except OSError:
+        return False
+CHANNEL_FD = next(fd for fd in range(3, 64) if _is_socket(fd))
+"""
 
 
 @dataclass(frozen=True)

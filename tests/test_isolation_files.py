@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import CANARY
+from layers_support import FIND_CHANNEL
 
 from ai_sandbox import Sandbox, SandboxPolicy
 from ai_sandbox.isolation.backend import WorkerBackend
@@ -18,22 +19,12 @@ POLICY = SandboxPolicy(timeout_s=2.0, pool_size=1, max_file_bytes=1024)
 
 #: Escaped code talking to the host's broker directly over its channel.
 RAW_REQUEST = """
-import json, os, socket, stat, struct
-fd = next(fd for fd in range(3, 64)
-          if _sock(fd))
-chan = socket.socket(fileno=fd)
+import json, socket, struct
+chan = socket.socket(fileno=CHANNEL_FD)
 body = json.dumps(REQUEST).encode()
 chan.sendall(struct.pack('>I', len(body)) + body)
 size = struct.unpack('>I', chan.recv(4, socket.MSG_WAITALL))[0]
 result = json.loads(chan.recv(size, socket.MSG_WAITALL))
-"""
-SOCK = """
-import os, stat
-def _sock(fd):
-    try:
-        return stat.S_ISSOCK(os.fstat(fd).st_mode)
-    except OSError:
-        return False
 """
 
 
@@ -109,7 +100,7 @@ def test_the_broker_refuses_forged_requests(tree: Path, request_: dict[str, str]
     refusal rejects the run whatever the worker reports (tests/test_isolation_host_checks.py)."""
     backend = WorkerBackend(tree, POLICY, _language_guard=False)
     try:
-        result = backend.execute(f"REQUEST = {request_!r}\n" + SOCK + RAW_REQUEST)
+        result = backend.execute(f"REQUEST = {request_!r}\n" + FIND_CHANNEL + RAW_REQUEST)
     finally:
         backend.close()
     assert result.status == "rejected", result
@@ -124,7 +115,7 @@ def test_an_unknown_request_ends_the_worker(tree: Path) -> None:
     request_ = {"type": "unlink", "path": "data/numbers.csv"}
     backend = WorkerBackend(tree, POLICY, _language_guard=False)
     try:
-        result = backend.execute(f"REQUEST = {request_!r}\n" + SOCK + RAW_REQUEST)
+        result = backend.execute(f"REQUEST = {request_!r}\n" + FIND_CHANNEL + RAW_REQUEST)
     finally:
         backend.close()
     assert result.status == "error"

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from layers_support import FIND_CHANNEL
 
 from ai_sandbox import SandboxPolicy
 from ai_sandbox.isolation.backend import WorkerBackend
@@ -27,19 +28,11 @@ POLICY = SandboxPolicy(
 #: Code that writes frames straight onto the worker's channel, as escaped code could.
 FORGE = """
 import os, socket, struct
-fd = next(fd for fd in range(3, 64) if _is_socket(fd))
+fd = CHANNEL_FD
 chan = socket.socket(fileno=fd)
 chan.sendall(FRAME)
 import time
 time.sleep(5)
-"""
-IS_SOCKET = """
-import os, stat
-def _is_socket(fd):
-    try:
-        return stat.S_ISSOCK(os.fstat(fd).st_mode)
-    except OSError:
-        return False
 """
 
 
@@ -80,9 +73,9 @@ def test_a_worker_that_shuts_its_channel_and_runs_on_is_timed_out(
 ) -> None:
     """It holds a worker that closed its end of the channel but kept running to the same wall
     clock (no extra wait for an exit that does not come)."""
-    code = IS_SOCKET + (
+    code = FIND_CHANNEL + (
         "import socket\n"
-        "chan = socket.socket(fileno=next(fd for fd in range(3, 64) if _is_socket(fd)))\n"
+        "chan = socket.socket(fileno=CHANNEL_FD)\n"
         "chan.shutdown(socket.SHUT_WR)\nchan.detach()\nwhile True:\n    pass"
     )
     start = time.monotonic()
@@ -189,7 +182,7 @@ FORGED_FRAMES = [
 def test_a_forged_frame_is_refused(unguarded: WorkerBackend, frame: str) -> None:
     """It refuses frames forged by escaped code: an error result, the worker killed."""
     start = time.monotonic()
-    result = unguarded.execute("import struct\n" + frame + IS_SOCKET + FORGE)
+    result = unguarded.execute("import struct\n" + frame + FIND_CHANNEL + FORGE)
     assert result.status == "error"
     assert result.error is not None
     assert result.error.type == "WorkerError"

@@ -11,6 +11,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from layers_support import FIND_CHANNEL
 
 from ai_sandbox import Sandbox, SandboxPolicy
 from ai_sandbox.backend import ExecutionSession
@@ -156,14 +157,9 @@ signal.setitimer(signal.ITIMER_REAL, 0.01, 0.01)
 result = 'left a timer running'
 """
 
-QUEUE_A_FRAME = """
-import json, os, socket, stat, struct
-def is_socket(fd):
-    try:
-        return stat.S_ISSOCK(os.fstat(fd).st_mode)
-    except OSError:
-        return False
-channel = socket.socket(fileno=next(fd for fd in range(3, 64) if is_socket(fd)))
+QUEUE_A_FRAME = FIND_CHANNEL + """
+import json, socket, struct
+channel = socket.socket(fileno=CHANNEL_FD)
 body = json.dumps({"type": "result", "payload": {"status": "ok", "result": "forged"}}).encode()
 channel.sendall(struct.pack('>I', len(body)) + body)
 channel.detach()  # the worker's own channel stays open
