@@ -14,6 +14,8 @@ Some functions of allowed modules act on the whole process rather than on the va
   ``json.dumps``; ``functools.total_ordering`` adds methods. They take the code's own classes only.
 * ``dataclasses.make_dataclass(namespace=...)`` would define the special methods (``__eq__``,
   ``__hash__``, ``__del__``...) that the compiler refuses in a class body.
+* ``re.DEBUG`` makes ``re`` print the compiled pattern to the interpreter's real standard
+  output (in-process: the host's), past the sandbox's captured output.
 * ``copy.deepcopy(x, memo)`` calls ``memo.get(..., <a default list of the host function>)``: a
   ``dict`` subclass of the code's would be handed that shared list.
 
@@ -29,6 +31,7 @@ import copy
 import dataclasses
 import decimal
 import functools
+import re
 import types
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NoReturn
@@ -160,8 +163,42 @@ def _copy(_owner: object, refuse: Refuse) -> dict[str, Any]:
     return {"deepcopy": deepcopy}
 
 
+#: Where the ``flags`` argument of each ``re`` function stands when passed by position.
+_RE_FLAG_POSITIONS: Mapping[str, int] = types.MappingProxyType(
+    {"compile": 1, "search": 2, "match": 2, "fullmatch": 2, "findall": 2, "finditer": 2,
+     "split": 3, "sub": 4, "subn": 4}
+)  # fmt: skip
+
+
+def _re(_owner: object, refuse: Refuse) -> dict[str, Any]:
+    def checked(name: str, position: int) -> Callable[..., Any]:
+        function = getattr(re, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            flags = kwargs.get("flags", args[position] if len(args) > position else 0)
+            if isinstance(flags, int) and flags & re.DEBUG:
+                refuse(
+                    "re.DEBUG is not available in the sandbox: it prints the compiled pattern "
+                    "to the interpreter's own output",
+                    "attribute",
+                )
+            return function(*args, **kwargs)
+
+        call.__name__ = call.__qualname__ = name
+        call.__doc__ = function.__doc__
+        return call
+
+    return {name: checked(name, position) for name, position in _RE_FLAG_POSITIONS.items()}
+
+
 _FACTORIES: Mapping[str, Callable[[object, Refuse], dict[str, Any]]] = types.MappingProxyType(
-    {"decimal": _decimal, "dataclasses": _dataclasses, "functools": _functools, "copy": _copy}
+    {
+        "decimal": _decimal,
+        "dataclasses": _dataclasses,
+        "functools": _functools,
+        "copy": _copy,
+        "re": _re,
+    }
 )
 
 #: Modules some of whose functions are replaced (their proxies are built per namespace).
