@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from audit_support import KEY, lines, make_log, write_lines
@@ -276,3 +277,77 @@ def test_show_neutralises_terminal_control_characters() -> None:
     assert "\x1b" not in row
     assert "\n" not in row
     assert "\\x1b[2Jb\\nc" in row
+
+
+FORGED_ROW = "2026-11-26 16:40:02.117 9      7030910aef424d25 -   read_file   REFUSED  0.1  .env"
+
+#: Agent-chosen strings that try to draw what the reviewer sees: where each goes, and the string.
+FORGERIES = [
+    ("path-padded-into-a-fake-row", "path", "notes.txt" + " " * 16 + FORGED_ROW),
+    ("tool-name-filling-the-columns", "tool", "read_file          completed 0.1      notes.txt"),
+    ("look-alike-letter", "path", "s\u0435cret.txt"),
+    ("bidi-override", "path", "report\u202etxt.exe"),
+    ("c1-control", "path", "a\x9b2Jb"),
+    ("long-error-type", "error", "E" * 5000),
+]
+
+
+def _action(where: str, text: str) -> dict[str, Any]:
+    action: dict[str, Any] = {"tool": "write_file", "outcome": "completed"}
+    if where == "path":
+        action["args"] = {"path": text}
+    elif where == "tool":
+        action["tool"] = text
+    else:
+        action["error"] = {"type": text, "message": "m"}
+    return action
+
+
+@pytest.mark.parametrize(
+    ("where", "text"), [f[1:] for f in FORGERIES], ids=[f[0] for f in FORGERIES]
+)
+def test_show_quotes_what_could_pass_for_something_else(where: str, text: str) -> None:
+    """It shows an agent-chosen string that is not plain ASCII with single spaces (or is too
+    long) quoted, escaped and cut: it cannot line up fake columns or rows, or pass for another
+    name."""
+    row = format_row(_action(where, text))
+    assert row.isascii()
+    assert row.isprintable()
+    assert text not in row
+    assert ascii(text).replace(" ", "\\x20")[:12] in row  # quoted, every space escaped
+    assert len(row) < 300
+
+
+def test_stats_quote_agent_chosen_tool_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It prints tool names in the stats the way the table does: no terminal control, no line
+    break an agent could use to add a fake row."""
+    from ai_sandbox import Sandbox, SandboxPolicy
+    from ai_sandbox.audit import AuditLog
+
+    path = tmp_path / "a.jsonl"
+    with (
+        AuditLog(path) as audit,
+        Sandbox(tmp_path, SandboxPolicy(isolation="none"), audit=audit) as box,
+    ):
+        box.call("\x1b[2J\x1b[Hrun_python\n  fake_tool  completed 3", {})
+    _, out, _ = run(capsys, "stats", str(path))
+    assert "\x1b" not in out
+    assert not any(line.lstrip().startswith("fake_tool") for line in out.splitlines())
+
+
+def test_json_output_is_ascii(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """It writes --json lines in ASCII: bidi overrides and C1 controls arrive escaped."""
+    from ai_sandbox import Sandbox, SandboxPolicy
+    from ai_sandbox.audit import AuditLog
+
+    path = tmp_path / "a.jsonl"
+    with (
+        AuditLog(path) as audit,
+        Sandbox(tmp_path, SandboxPolicy(isolation="none"), audit=audit) as box,
+    ):
+        box.call("read_file", {"path": "x\u202e\x9b.txt"})
+    _, out, _ = run(capsys, "show", str(path), "--json")
+    assert out.isascii()
+    assert "\\u202e" in out

@@ -232,3 +232,12 @@ def test_processes_calling_through_sandboxes_share_one_chain(project: Path, tmp_
     report = verify(path)
     assert report.ok, report.summary()
     assert report.records == 1 + 2 * 40 * 2
+
+
+def test_an_error_type_the_code_names_is_bounded(sandbox: Sandbox, log: AuditLog) -> None:
+    """It keeps at most 200 characters of an exception class name the code chose."""
+    name = "E" * 5000
+    sandbox.call("run_python", {"code": f"class {name}(Exception):\n    pass\nraise {name}()"})
+    _, outcome = _records(log)
+    assert outcome["error"]["type"].startswith("E" * 200)
+    assert len(outcome["error"]["type"]) < 240

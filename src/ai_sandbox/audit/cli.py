@@ -231,7 +231,8 @@ def _as_row(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _json_line(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    # ASCII: agent-chosen strings may hold C1 controls or bidi overrides meant for a terminal
+    return json.dumps(value, ensure_ascii=True, sort_keys=True)
 
 
 def _use_colour(stream: TextIO) -> bool:

@@ -109,9 +109,9 @@ def format_row(action: dict[str, Any], *, colour: bool = False) -> str:
     cells = [
         str(action.get("time", ""))[:23].replace("T", " "),
         str(action.get("seq", "")),
-        str(action.get("session") or "")[:16],
-        str(action.get("caller") or "-")[:12],
-        str(action.get("tool") or "-"),
+        shown(str(action.get("session") or ""), 16),
+        shown(str(action.get("caller") or "-"), 12),
+        shown(str(action.get("tool") or "-"), 24),
         outcome.upper() if outcome == "refused" else outcome,
         f"{duration:.1f}" if isinstance(duration, int | float) else "",
         _detail(action),
@@ -131,6 +131,23 @@ def _printable(text: str) -> str:
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
 
 
+#: What an agent-chosen string may hold to be shown as it is: ASCII letters, digits and
+#: punctuation, with single spaces between words.
+_PLAIN = re.compile(r"[!-~]+(?: [!-~]+)*")
+
+
+def shown(text: str, limit: int) -> str:
+    """``text`` (a tool name, path, rule or message an agent chose) as a reviewer may safely
+    read it in a table: as it is when it is plain ASCII of at most ``limit`` characters;
+    otherwise quoted, with every other character (spaces included) escaped, and cut at
+    ``limit``: spaces cannot line up fake columns or rows, and look-alike letters show
+    (``'s\\u0435cret.txt'``)."""
+    if not text or (len(text) <= limit and _PLAIN.fullmatch(text)):
+        return text
+    quoted = ascii(text).replace(" ", "\\x20")
+    return quoted if len(quoted) <= limit + 2 else quoted[: limit + 2] + "..."
+
+
 def header() -> str:
     """The table's column titles."""
     return " ".join(c.ljust(w) if w else c for c, w in zip(_COLUMNS, _WIDTHS, strict=True))
@@ -141,16 +158,17 @@ def _detail(action: dict[str, Any]) -> str:
     args = action.get("args")
     if isinstance(args, dict):
         if isinstance(args.get("path"), str):
-            parts.append(args["path"])
+            parts.append(shown(args["path"], 80))
         code = args.get("code")
         if isinstance(code, dict) and isinstance(code.get("head"), str):
             first = code["head"].split("\n", 1)[0]
-            parts.append(repr(first[:60]))
+            parts.append(ascii(first[:60]))
     if action.get("rule") and action.get("outcome") == "refused":
-        parts.append(f"rule={action['rule']}")
+        parts.append(f"rule={shown(str(action['rule']), 32)}")
     error = action.get("error")
     if isinstance(error, dict):
-        parts.append(f"{error.get('type')}: {str(error.get('message', ''))[:100]}")
+        kind = shown(str(error.get("type")), 40)
+        parts.append(f"{kind}: {shown(str(error.get('message', '')), 100)}")
     if action.get("event") == "genesis":
         parts.append(f"chain start, continues {str(action.get('prev_hash'))[:12]}…")
     return "  ".join(parts)
@@ -194,16 +212,18 @@ def format_stats(data: dict[str, Any]) -> str:
     lines.append("  " + "tool".ljust(16) + "".join(o.rjust(11) for o in outcomes))
     for tool, counts in data["by_tool"].items():
         row = "".join(str(counts.get(o, 0)).rjust(11) for o in outcomes)
-        lines.append("  " + tool.ljust(16) + row)
+        lines.append("  " + shown(tool, 24).ljust(16) + row)
     lines += ["", "refusals by policy rule:"]
-    lines += [f"  {rule}: {n}" for rule, n in data["refusals_by_rule"].items()] or ["  (none)"]
+    lines += [f"  {shown(rule, 32)}: {n}" for rule, n in data["refusals_by_rule"].items()] or [
+        "  (none)"
+    ]
     lines += ["", "slowest actions:"]
     lines += [
-        f"  seq {a['seq']}: {a['tool']} {a['outcome']} {a['duration_ms']:.1f} ms"
+        f"  seq {a['seq']}: {shown(str(a['tool']), 24)} {a['outcome']} {a['duration_ms']:.1f} ms"
         for a in data["slowest"]
     ] or ["  (none)"]
     lines += ["", "per session:"]
     for session, counts in data["sessions"].items():
         detail = ", ".join(f"{o} {n}" for o, n in sorted(counts.items()))
-        lines.append(f"  {session}: {sum(counts.values())} actions ({detail})")
+        lines.append(f"  {shown(session, 32)}: {sum(counts.values())} actions ({detail})")
     return "\n".join(lines)

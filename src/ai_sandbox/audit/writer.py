@@ -187,6 +187,10 @@ class AuditLog:
         }
 
 
+#: Longest error type name kept (the code may define an exception class with any name).
+_MAX_TYPE_CHARS = 200
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
@@ -201,6 +205,8 @@ def _summarise(_logger: Any, _method: str, event_dict: EventDict) -> EventDict:
     error = event_dict.get("error")
     if isinstance(error, dict) and isinstance(error.get("message"), str):
         error["message"] = _bound_text(error["message"], _MAX_TEXT_CHARS)
+    if isinstance(error, dict) and isinstance(error.get("type"), str):
+        error["type"] = _bound_text(error["type"], _MAX_TYPE_CHARS)  # the code names its classes
     return event_dict
 
 
