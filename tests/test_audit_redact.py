@@ -57,6 +57,21 @@ POLICY = SandboxPolicy(isolation="none", allow_writes=True)
         pytest.param(f"postgres://admin:{CANARY}@db.internal/prod", id="url-credentials"),
         pytest.param(f"AWS_KEY_AKIA{CANARY[:16].upper()}_X", id="aws-key-after-underscore"),
         pytest.param(f"ASIA{CANARY[:16].upper()}", id="aws-temporary-key"),
+        pytest.param(f'password = "correct horse {CANARY} staple"', id="quoted-passphrase"),
+        pytest.param(f"api_key = 'abc {CANARY}'", id="quoted-value-with-space"),
+        pytest.param(f"postgres://user:pa:ss{CANARY}@db/x", id="url-password-with-colon"),
+        pytest.param(f"sk_live_{CANARY}", id="stripe-secret-key"),
+        pytest.param(f"rk_test_{CANARY}", id="stripe-restricted-key"),
+        pytest.param(f"glpat-{CANARY}", id="gitlab-token"),
+        pytest.param(f"hf_{CANARY}{CANARY}", id="hugging-face-token"),
+        pytest.param(f"npm_{CANARY}abcdefghijklmno", id="npm-token"),
+        pytest.param(f"SG.{CANARY}.{CANARY}", id="sendgrid-key"),
+        pytest.param(f"xapp-1-{CANARY}", id="slack-app-token"),
+        pytest.param(f"https://hooks.slack.com/services/T0/B0/{CANARY}", id="slack-webhook"),
+        pytest.param(f"pwd = {CANARY}", id="pwd-name"),
+        pytest.param(f"db_pass: {CANARY}", id="pass-suffix"),
+        pytest.param(f"passphrase={CANARY}", id="passphrase-name"),
+        pytest.param(f"privkey: {CANARY}", id="privkey-name"),
     ],
 )
 def test_default_patterns_mask_secrets_in_text(text: str) -> None:
@@ -112,7 +127,14 @@ def test_ordinary_text_is_left_alone() -> None:
 
 def test_redaction_stays_fast_on_adversarial_text() -> None:
     """It redacts a megabyte of near-miss text in well under a second (no backtracking blowup)."""
-    for text in ["token=" * 200_000, "eyJ" + "a" * 1_000_000, "sk-" * 300_000, "a_key " * 200_000]:
+    for text in [
+        "token=" * 200_000,
+        "eyJ" + "a" * 1_000_000,
+        "-eyJ" * 1_000_000,  # a JWT start inside a run rescanned 2 KiB from each "eyJ"
+        "sk-" * 300_000,
+        "a_key " * 200_000,
+        'password = "' * 100_000,
+    ]:
         start = time.perf_counter()
         Redactor().text(text)
         assert time.perf_counter() - start < 1.0

@@ -67,12 +67,16 @@ DEFAULT_REDACT_PATTERNS: tuple[str, ...] = (
     r"(?i)\b(?:proxy-)?authorization[\"'\]\\]{0,4}\s{0,8}[:=]\s{0,8}(?:\\?[\"'])?"
     r"(?:(?:bearer|basic|token|digest)\s{1,8})?(?:\\?[\"'])?(?P<secret>[^\s\"',;\\]+)",
     r"(?i)\bbearer\s{1,8}(?:\\?[\"'])?(?P<secret>[A-Za-z0-9._~+/=-]{8,})",
+    # A quoted value after a secret's name, spaces and all: password = "correct horse ...".
+    r"(?i)(?:token|secret|passw(?:or)?d|passphrase|\bpwd|_pass|privkey|api[_ -]?key|_key)\b"
+    r"[\"'\]\\]{0,4}\s{0,8}[:=]\s{0,8}(?P<quote>\\?[\"'])(?P<secret>[^\"'\n\\]{1,512})(?P=quote)",
     # NAME_TOKEN = "...", "api_key": "...", password=..., AWS_SECRET_ACCESS_KEY=..., with
     # JSON escapes inside the value masked along with it.
-    r"(?i)(?:token|secret|passw(?:or)?d|api[_ -]?key|_key)\b[\"'\]\\]{0,4}"
-    r"\s{0,8}[:=]\s{0,8}(?:\\?[\"'])?(?P<secret>(?:\\.|[^\"'\s,;})\]\\])+)",
-    # Credentials in a URL: scheme://user:SECRET@host
-    r"(?i)\b[a-z][a-z0-9+.-]{0,20}://[^\s:/@]{0,256}:(?P<secret>[^\s:/@]{1,256})@",
+    r"(?i)(?:token|secret|passw(?:or)?d|passphrase|\bpwd|_pass|privkey|api[_ -]?key|_key)\b"
+    r"[\"'\]\\]{0,4}\s{0,8}[:=]\s{0,8}(?:\\?[\"'])?(?!\[REDACTED\])"
+    r"(?P<secret>(?:\\.|[^\"'\s,;})\]\\])+)",
+    # Credentials in a URL: scheme://user:SECRET@host (the secret may hold ':').
+    r"(?i)\b[a-z][a-z0-9+.-]{0,20}://[^\s:/@]{0,256}:(?P<secret>[^\s/@]{1,256})@",
     # Well-known key formats.
     r"\bsk-[A-Za-z0-9_-]{8,}",
     r"(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Z0-9])",
@@ -80,9 +84,23 @@ DEFAULT_REDACT_PATTERNS: tuple[str, ...] = (
     r"\bgithub_pat_[A-Za-z0-9_]{20,}",
     r"\bxox[abposr]-[A-Za-z0-9-]{10,}",
     r"\bAIza[0-9A-Za-z_-]{35}",
-    r"\beyJ[A-Za-z0-9_-]{8,2048}\.[A-Za-z0-9_-]{8,4096}\.[A-Za-z0-9_-]{8,}",
+    # A JWT starts a run of token characters (never inside one: from every "eyJ" in a long
+    # run, the search would rescan up to 2 KiB).
+    r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,2048}\.[A-Za-z0-9_-]{8,4096}\.[A-Za-z0-9_-]{8,}",
+    r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{10,}",
+    r"\bglpat-[A-Za-z0-9_-]{20,}",
+    r"\bhf_[A-Za-z0-9]{30,}",
+    r"\bnpm_[A-Za-z0-9]{36}",
+    r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}",
+    r"\bxapp-[A-Za-z0-9-]{10,}",
+    r"(?i)https://hooks\.slack\.com/services/[A-Za-z0-9/_-]+",
 )
 
+
+_NAME_HINTS = (
+    "token", "secret", "passw", "passphrase", "pwd", "_pass", "privkey",
+    "apikey", "api_key", "api-key", "api key", "_key",
+)  # fmt: skip
 
 #: Lower-case literals one of which must occur for a default pattern to match at all: a
 #: substring test is ~100x cheaper than running the expression over a megabyte of code.
@@ -93,7 +111,8 @@ _HINTS: dict[str, tuple[str, ...]] = dict(
             ("private key",),
             ("authorization",),
             ("bearer",),
-            ("token", "secret", "passw", "apikey", "api_key", "api-key", "api key", "_key"),
+            _NAME_HINTS,
+            _NAME_HINTS,
             ("://",),
             ("sk-",),
             ("akia", "asia"),
@@ -102,6 +121,13 @@ _HINTS: dict[str, tuple[str, ...]] = dict(
             ("xox",),
             ("aiza",),
             ("eyj",),
+            ("sk_", "rk_"),
+            ("glpat-",),
+            ("hf_",),
+            ("npm_",),
+            ("sg.",),
+            ("xapp-",),
+            ("hooks.slack.com",),
         ),
         strict=True,
     )
