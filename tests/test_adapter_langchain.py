@@ -60,6 +60,17 @@ def test_invoke_with_a_string_uses_the_first_argument(tools: dict[str, BaseTool]
     assert tools["read_file"].invoke("data/numbers.csv") == "n\n1\n2\n3\n"
 
 
+def test_a_string_for_a_tool_that_needs_more_is_an_error_message(
+    tools: dict[str, BaseTool],
+) -> None:
+    """It answers the string shorthand for a tool with more required arguments with the
+    sandbox's own words about what is missing, not a ValidationError raised from the tool."""
+    answer = tools["write_file"].invoke("only-path.txt")
+    assert isinstance(answer, str)
+    assert "content" in answer
+    assert "Field required" in answer
+
+
 def test_invoke_with_a_tool_call_returns_a_tool_message(tools: dict[str, BaseTool]) -> None:
     """It returns a ToolMessage with the full ToolResult as artifact for a ToolCall."""
     message = tools["run_python"].invoke(call("run_python", {"code": "result = 6 * 7"}))

@@ -18,7 +18,7 @@ import pytest
 import respx
 from openai import AsyncOpenAI, OpenAI
 
-from ai_sandbox import ConfigurationError, Sandbox, SandboxPolicy
+from ai_sandbox import ConfigurationError, ModelReplyError, Sandbox, SandboxPolicy
 from ai_sandbox.adapters._schema import parameters_schema
 from ai_sandbox.adapters.openai import (
     AgentTurn,
@@ -560,3 +560,58 @@ def test_async_handle_tool_calls(sandbox: Sandbox) -> None:
     )
     answers = asyncio.run(ahandle_tool_calls(sandbox, completion))
     assert answers == handle_tool_calls(sandbox, completion)
+
+
+def _broken_chat(change: str) -> dict[str, Any]:
+    reply = chat_reply(("c1", "list_directory", {"path": "."}))
+    message = reply["choices"][0]["message"]
+    if change == "no-choices":
+        reply["choices"] = []
+    elif change == "null-message":
+        reply["choices"][0]["message"] = None
+    elif change == "call-not-an-object":
+        message["tool_calls"] = ["x"]
+    elif change == "call-without-id":
+        message["tool_calls"][0]["id"] = None
+    return reply
+
+
+@pytest.mark.parametrize(
+    "change", ["no-choices", "null-message", "call-not-an-object", "call-without-id"]
+)
+def test_an_unreadable_chat_reply_stops_the_loop_with_a_clear_error(
+    sandbox: Sandbox, api: respx.MockRouter, client: OpenAI, change: str
+) -> None:
+    """It raises ModelReplyError (a SandboxError) for a reply it cannot read, instead of an
+    AttributeError or IndexError from deep inside the loop; nothing is run."""
+    api.post("/chat/completions").mock(return_value=httpx.Response(200, json=_broken_chat(change)))
+    with pytest.raises(ModelReplyError, match="could not be read"):
+        run_agent_loop(client, sandbox, model="m", messages=MESSAGES)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        {"choices": {"a": 1}},
+        {"tool_calls": 5},
+        {"tool_calls": [5]},
+        {"object": "response", "output": [{"type": "function_call", "name": "x"}]},
+    ],
+    ids=["choices-not-a-list", "calls-not-a-list", "call-not-an-object", "no-id"],
+)
+def test_handle_tool_calls_refuses_unreadable_replies(sandbox: Sandbox, reply: Any) -> None:
+    """It raises ModelReplyError for a reply it cannot read (and invents no answer)."""
+    with pytest.raises(ModelReplyError):
+        handle_tool_calls(sandbox, reply)
+
+
+def test_non_text_content_becomes_empty_text(
+    sandbox: Sandbox, api: respx.MockRouter, client: OpenAI
+) -> None:
+    """It keeps the final output a str even when a server sends content of another type."""
+    reply = chat_reply(content="done")
+    reply["choices"][0]["message"]["content"] = ["not", "text"]
+    api.post("/chat/completions").mock(return_value=httpx.Response(200, json=reply))
+    run = run_agent_loop(client, sandbox, model="m", messages=MESSAGES)
+    assert run.final_output == ""
+    assert run.completed is True

@@ -20,6 +20,7 @@ EXPECTED = [
     "ExecutionTimeout",
     "IsolationUnavailable",
     "ListDirectory",
+    "ModelReplyError",
     "ReadFile",
     "ResourceLimitExceeded",
     "RunPython",

@@ -26,6 +26,7 @@ __all__ = [
     "ExecutionError",
     "ExecutionTimeout",
     "IsolationUnavailable",
+    "ModelReplyError",
     "ResourceLimitExceeded",
     "SandboxError",
     "SecurityError",
@@ -123,6 +124,13 @@ class WorkerError(SandboxError):
     """The isolated worker crashed, was killed, or sent a malformed reply."""
 
     kind = "worker"
+
+
+class ModelReplyError(SandboxError):
+    """A model's reply (or its API server's) could not be read: no choices, a tool call that is
+    not an object or has no id. The agent loop stops instead of guessing."""
+
+    kind = "model_reply"
 
 
 class AuditError(SandboxError):

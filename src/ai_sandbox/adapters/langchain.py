@@ -54,12 +54,16 @@ class SandboxTool(StructuredTool):
     def _parse_input(
         self, tool_input: str | dict[str, Any], tool_call_id: str | None
     ) -> str | dict[str, Any]:
+        arguments: Any
         if isinstance(tool_input, str):
-            # A bare string is LangChain's shorthand for the first argument.
-            return super()._parse_input(tool_input, tool_call_id)
-        # A dict, or anything else (a list...), goes to Sandbox.call, which refuses what is
-        # not a JSON object in words the model can act on, instead of raising here.
-        arguments = dict(tool_input) if isinstance(tool_input, dict) else tool_input
+            # A bare string is LangChain's shorthand for the first argument; a tool that needs
+            # more then hears which are missing from Sandbox.call, as for any other call.
+            fields = list(getattr(self.args_schema, "model_fields", {}))
+            arguments = {fields[0]: tool_input} if fields else tool_input
+        else:
+            # A dict, or anything else (a list...), goes to Sandbox.call, which refuses what
+            # is not a JSON object in words the model can act on, instead of raising here.
+            arguments = dict(tool_input) if isinstance(tool_input, dict) else tool_input
         return {"arguments": arguments, "tool_call_id": tool_call_id}
 
 

@@ -39,7 +39,7 @@ from ai_sandbox.adapters._agent import (
     unsupported_call_result,
 )
 from ai_sandbox.adapters._schema import parameters_schema
-from ai_sandbox.exceptions import ConfigurationError
+from ai_sandbox.exceptions import ConfigurationError, ModelReplyError
 from ai_sandbox.results import ToolResult
 from ai_sandbox.sandbox import Sandbox
 
@@ -200,14 +200,28 @@ def _get(obj: Any, key: str) -> Any:
 
 
 def _calls_of(reply: Any) -> tuple[Api, list[_Call]]:
-    """Which API ``reply`` came from, and the tool calls in it."""
-    if _get(reply, "object") == "response" or (
-        _get(reply, "output") is not None and _get(reply, "choices") is None
-    ):
-        return "responses", _responses_calls(_get(reply, "output") or [])
-    choices = _get(reply, "choices")
-    message = _get(choices[0], "message") if choices else reply
-    return "chat", _chat_calls(message)
+    """Which API ``reply`` came from, and the tool calls in it (:class:`ModelReplyError` if
+    it cannot be read)."""
+    try:
+        if _get(reply, "object") == "response" or (
+            _get(reply, "output") is not None and _get(reply, "choices") is None
+        ):
+            return "responses", _responses_calls(_get(reply, "output") or [])
+        choices = _get(reply, "choices")
+        message = _get(choices[0], "message") if choices else reply
+        return "chat", _chat_calls(message)
+    except (AttributeError, TypeError, IndexError, KeyError, ValueError) as exc:
+        raise _unreadable(exc) from None
+
+
+def _unreadable(exc: Exception) -> ModelReplyError:
+    return ModelReplyError(f"the model's reply could not be read ({type(exc).__name__}: {exc})")
+
+
+def _call_id(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError("a tool call has no id")
+    return value
 
 
 def _chat_calls(message: Any) -> list[_Call]:
@@ -219,7 +233,7 @@ def _chat_calls(message: Any) -> list[_Call]:
         body = (_get(call, kind) if kind in _CHAT_CALL_TYPES else None) or {}
         name = str(_get(body, "name") or "")
         arguments = _get(body, "arguments") if kind == "function" else _get(body, "input")
-        calls.append(_Call(str(_get(call, "id")), name, _text(arguments), kind))
+        calls.append(_Call(_call_id(_get(call, "id")), name, _text(arguments), kind))
     return calls
 
 
@@ -230,9 +244,8 @@ def _responses_calls(output: Sequence[Any]) -> list[_Call]:
         if kind is None:
             continue
         arguments = _get(item, "arguments") if kind == "function" else _get(item, "input")
-        calls.append(
-            _Call(str(_get(item, "call_id")), str(_get(item, "name")), _text(arguments), kind)
-        )
+        call_id, name = _call_id(_get(item, "call_id")), _text(_get(item, "name"))
+        calls.append(_Call(call_id, name, _text(arguments), kind))
     return calls
 
 
@@ -304,18 +317,29 @@ class _Loop:
         return {key: list(self.transcript)}
 
     def absorb(self, reply: Any) -> tuple[str, list[_Call]]:
-        """Append the model's reply to the transcript; return its text and tool calls."""
-        if self.api == "chat":
-            message = reply.choices[0].message
-            entry: dict[str, Any] = {"role": "assistant", "content": message.content}
-            if message.refusal:
-                entry["refusal"] = message.refusal
-            if message.tool_calls:
-                entry["tool_calls"] = [call.to_dict() for call in message.tool_calls]
-            self.transcript.append(entry)
-            return message.content or message.refusal or "", _chat_calls(message)
-        self.transcript.extend(item.to_dict() for item in reply.output)
-        return reply.output_text, _responses_calls(reply.output)
+        """Append the model's reply to the transcript; return its text and tool calls.
+
+        A reply that cannot be read (no choices, items that are not objects...) raises
+        :class:`ModelReplyError` and leaves the transcript as it was."""
+        try:
+            if self.api == "chat":
+                message = reply.choices[0].message
+                content, refusal = _text(message.content), _text(message.refusal)
+                entry: dict[str, Any] = {"role": "assistant", "content": content or None}
+                if refusal:
+                    entry["refusal"] = refusal
+                calls = _chat_calls(message)
+                if message.tool_calls:
+                    entry["tool_calls"] = [call.to_dict() for call in message.tool_calls]
+                self.transcript.append(entry)
+                return content or refusal, calls
+            calls = _responses_calls(reply.output)
+            items = [item.to_dict() for item in reply.output]
+            text = _text(reply.output_text)
+        except (AttributeError, TypeError, IndexError, KeyError, ValueError) as exc:
+            raise _unreadable(exc) from None
+        self.transcript.extend(items)
+        return text, calls
 
     def finish_turn(
         self, index: int, text: str, calls: list[_Call], results: list[ToolResult]
