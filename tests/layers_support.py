@@ -17,7 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["FIND_CHANNEL", "ChildReport", "dies_within", "outcome", "run_in_child"]
+__all__ = [
+    "FIND_CHANNEL",
+    "ChildReport",
+    "dies_within",
+    "orphan_dies_with_its_parent",
+    "outcome",
+    "run_in_child",
+]
 
 _TIMEOUT_S = 20.0
 
@@ -118,3 +125,25 @@ def dies_within(pid: int, timeout_s: float) -> bool:
             return True
         time.sleep(0.01)
     return False
+
+
+def orphan_dies_with_its_parent(arm: Callable[[int], None]) -> bool:
+    """Fork a "zygote" that forks a "worker"; the worker calls ``arm(ready_fd)``, reports its
+    pid and sleeps; the zygote exits. True if the worker then dies within 5 s (pdeathsig)."""
+    ready_read, ready_write = os.pipe()
+
+    def zygote() -> None:
+        if os.fork() == 0:
+            arm(ready_write)
+            os.write(ready_write, f"{os.getpid()}\n".encode())
+            time.sleep(30)
+            os._exit(0)
+        select.select([ready_read], [], [], 5)  # the worker is armed; the zygote exits
+
+    run_in_child(zygote)
+    os.close(ready_write)
+    try:
+        pid = int(os.read(ready_read, 64).split()[0])
+    finally:
+        os.close(ready_read)
+    return dies_within(pid, 5.0)

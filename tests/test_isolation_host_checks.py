@@ -152,6 +152,25 @@ def test_a_frame_larger_than_any_result_is_refused_before_decoding(
     assert "zzz" not in result.stdout
 
 
+def test_a_large_frame_dressed_as_a_write_is_judged_by_what_it_decodes_to(
+    escaped: WorkerBackend,
+) -> None:
+    """It refuses a large frame that starts like a write request but, through a repeated
+    "type" key, decodes as a result: the size cap follows the decoded message too."""
+    code = (
+        "payload = json.dumps(dict(OK, result='z' * 2**20)).encode()\n"
+        'send_raw(b\'{"type":"write","path":"x","type":"result","job":"\''
+        " + JOB.encode() + b'\",\"payload\":' + payload + b'}')\n"
+        "time.sleep(30)"
+    )
+    result = escaped.execute(forged(code))
+    assert result.status == "error"
+    assert result.error is not None
+    assert result.error.type == "WorkerError"
+    assert "only a file write may exceed" in result.error.message
+    assert result.result is None
+
+
 def test_the_duration_is_measured_by_the_host(escaped: WorkerBackend) -> None:
     """It reports the duration it measured, not the one a worker claims."""
     result = escaped.execute(forged("send_result(dict(OK, result=1, duration_ms=-1e300))"))

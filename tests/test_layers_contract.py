@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import select
 import socket
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from layers_support import dies_within, outcome, run_in_child
+from layers_support import orphan_dies_with_its_parent, outcome, run_in_child
 
 from ai_sandbox.exceptions import ConfigurationError, IsolationUnavailable
 from ai_sandbox.isolation.layers import (
@@ -218,22 +216,9 @@ def test_lockdown_leaves_out_an_optional_layer_that_fails() -> None:
 
 def test_a_locked_down_worker_dies_with_its_zygote() -> None:
     """It keeps pdeathsig armed through the uid drop (which clears it): the worker dies too."""
-    ready_read, ready_write = os.pipe()
 
-    def zygote() -> None:
+    def arm(ready_fd: int) -> None:
         plan = prepare_zygote(SandboxPolicy(), required=frozenset(EXPECTED_ORDER))
-        worker = os.fork()
-        if worker == 0:
-            lockdown_worker(plan, keep_fds=(ready_write,))
-            os.write(ready_write, f"{os.getpid()}\n".encode())
-            time.sleep(30)
-            os._exit(0)
-        select.select([ready_read], [], [], 5)  # the worker is locked down; the zygote exits
+        lockdown_worker(plan, keep_fds=(ready_fd,))
 
-    run_in_child(zygote)
-    os.close(ready_write)
-    try:
-        pid = int(os.read(ready_read, 64).split()[0])
-    finally:
-        os.close(ready_read)
-    assert dies_within(pid, 5.0)
+    assert orphan_dies_with_its_parent(arm)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import os
-import select
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from layers_support import dies_within, outcome, run_in_child
+from layers_support import orphan_dies_with_its_parent, outcome, run_in_child
 
 from ai_sandbox.exceptions import ConfigurationError
 from ai_sandbox.isolation import hygiene
@@ -91,25 +89,7 @@ def test_new_session_leads_its_own_session() -> None:
 @pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux-only")
 def test_pdeathsig_kills_the_worker_when_its_parent_dies() -> None:
     """It kills the worker as soon as its parent (the zygote) exits."""
-    ready_read, ready_write = os.pipe()
-
-    def zygote() -> None:
-        worker = os.fork()
-        if worker == 0:
-            hygiene.die_with_parent()
-            os.write(ready_write, f"{os.getpid()}\n".encode())
-            time.sleep(30)
-            os._exit(0)
-        select.select([ready_read], [], [], 5)  # the worker is armed; the zygote exits
-        return None
-
-    run_in_child(zygote)
-    os.close(ready_write)
-    try:
-        pid = int(os.read(ready_read, 64).split()[0])
-    finally:
-        os.close(ready_read)
-    assert dies_within(pid, 5.0)
+    assert orphan_dies_with_its_parent(lambda _ready_fd: hygiene.die_with_parent())
 
 
 def test_lockdown_refuses_stdio_as_a_kept_descriptor() -> None:

@@ -366,6 +366,13 @@ def proxy_for(name: str, allowed: frozenset[str]) -> ModuleProxy:
     return ModuleProxy(name, exposed, withheld)
 
 
+@functools.lru_cache(maxsize=128)
+def _stateful_names(name: str, allowed: frozenset[str]) -> tuple[str, ...]:
+    """The exposed names of module ``name`` that carry process-wide state (found once)."""
+    exposed = proxy_for(name, allowed)._ai_names
+    return tuple(attr for attr, value in exposed.items() if _private_state_owner(value) is not None)
+
+
 def private_proxy(
     name: str, allowed: frozenset[str], owner: object, refuse: Callable[[str, str], NoReturn]
 ) -> ModuleProxy:
@@ -374,24 +381,21 @@ def private_proxy(
     versions (the same proxy as :func:`proxy_for` when the module has neither). Not cached:
     call it once per namespace."""
     shared = proxy_for(name, allowed)
+    stateful = _stateful_names(name, allowed)
+    checked = replacements(name, owner, refuse)
+    if not stateful and not checked:
+        return shared
     names: dict[str, Any] = dict(shared._ai_names)
-    checked = {
-        attr: function
-        for attr, function in replacements(name, owner, refuse).items()
-        if attr in names
-    }
     replaced: dict[int, Any] = {}
-    for attr, value in shared._ai_names.items():
+    for attr in stateful:
+        value = names[attr]
         state = _private_state_owner(value)
-        if state is None:
-            continue
         own = replaced.get(id(state))
         if own is None:
             own = replaced[id(state)] = PRIVATE_STATE_TYPES[type(state)](state)
         names[attr] = own if state is value else getattr(own, value.__name__)
-    if not replaced and not checked:
-        return shared
-    return ModuleProxy(name, {**names, **checked}, shared._ai_hidden)
+    names.update((attr, function) for attr, function in checked.items() if attr in names)
+    return ModuleProxy(name, names, shared._ai_hidden)
 
 
 def make_import(

@@ -31,6 +31,7 @@ import copy
 import dataclasses
 import decimal
 import functools
+import inspect
 import re
 import types
 from collections.abc import Callable, Iterator, Mapping
@@ -163,11 +164,22 @@ def _copy(_owner: object, refuse: Refuse) -> dict[str, Any]:
     return {"deepcopy": deepcopy}
 
 
+def _re_flag_positions() -> dict[str, int]:
+    """Every public ``re`` function with a ``flags`` parameter, and where it stands (found
+    from the signatures, so a function such as ``re.template`` is not missed)."""
+    positions: dict[str, int] = {}
+    for name in re.__all__:
+        function = getattr(re, name, None)
+        if not isinstance(function, types.FunctionType):
+            continue
+        parameters = list(inspect.signature(function).parameters)
+        if "flags" in parameters:
+            positions[name] = parameters.index("flags")
+    return positions
+
+
 #: Where the ``flags`` argument of each ``re`` function stands when passed by position.
-_RE_FLAG_POSITIONS: Mapping[str, int] = types.MappingProxyType(
-    {"compile": 1, "search": 2, "match": 2, "fullmatch": 2, "findall": 2, "finditer": 2,
-     "split": 3, "sub": 4, "subn": 4}
-)  # fmt: skip
+_RE_FLAG_POSITIONS: Mapping[str, int] = types.MappingProxyType(_re_flag_positions())
 
 
 def _re(_owner: object, refuse: Refuse) -> dict[str, Any]:

@@ -142,14 +142,21 @@ _WRITE_PREFIX = b'{"type":"write",'
 
 def _receive(worker: Worker, deadline: float, max_items: int, small_cap: int) -> Any:
     """The worker's next message. Only a write request may be as large as a file (the channel
-    caps frames at that); any other frame is held to the size of a result, before decoding."""
+    caps frames at that); any other frame is held to the size of a result: before decoding
+    by how it starts, and after by what it turned out to be (a repeated ``"type"`` key makes
+    a frame that starts as a write decode as something else)."""
     body = worker.channel.recv_bytes(deadline=deadline)
-    if len(body) > small_cap and not body.startswith(_WRITE_PREFIX):
-        raise WorkerError(
-            f"the worker sent a {len(body)}-byte message; only a file write may exceed "
-            f"{small_cap} bytes"
-        )
-    return decode_json(body, max_items=max_items)
+    large = len(body) > small_cap
+    if large and not body.startswith(_WRITE_PREFIX):
+        raise _oversized(len(body), small_cap)
+    message = decode_json(body, max_items=max_items)
+    if large and (not isinstance(message, dict) or message.get("type") != "write"):
+        raise _oversized(len(body), small_cap)
+    return message
+
+
+def _oversized(size: int, cap: int) -> WorkerError:
+    return WorkerError(f"the worker sent a {size}-byte message; only a file write may exceed {cap}")
 
 
 def _refusal_in(reply: dict[str, Any]) -> ErrorInfo | None:
