@@ -6,7 +6,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["DirEntry", "ErrorInfo", "ExecutionResult", "ExecutionStatus", "ToolResult"]
+__all__ = [
+    "DirEntry",
+    "ErrorInfo",
+    "ExecutionResult",
+    "ExecutionStatus",
+    "Image",
+    "ImageMediaType",
+    "ToolResult",
+]
 
 ExecutionStatus = Literal["ok", "error", "rejected", "timeout", "limit"]
 
@@ -24,6 +32,25 @@ class ErrorInfo(BaseModel):
     rule: str | None = Field(default=None, description="Policy rule that refused, if refused.")
 
 
+ImageMediaType = Literal["image/png", "image/jpeg", "image/gif", "image/webp"]
+
+
+class Image(BaseModel):
+    """An image a run produced (a matplotlib figure) or a tool read (a PNG file).
+
+    The bytes travel as base64 text so every result stays plain JSON; adapters hand it to
+    the model natively where the surface takes images (MCP, LangChain, OpenAI Responses).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    media_type: ImageMediaType
+    width: int = Field(ge=0, description="Width in pixels (0 if unknown).")
+    height: int = Field(ge=0, description="Height in pixels (0 if unknown).")
+    data_base64: str = Field(description="The image file's bytes, base64-encoded.")
+    name: str | None = Field(default=None, description="Where it came from, e.g. 'figure 1'.")
+
+
 class ExecutionResult(BaseModel):
     """The outcome of one run of AI code. ``Sandbox.run`` returns this and never raises for
     the AI's mistakes: look at ``status``."""
@@ -38,6 +65,9 @@ class ExecutionResult(BaseModel):
     isolation: str = Field(default="none", description="Isolation level the run used.")
     layers: tuple[str, ...] = Field(
         default=(), description="Isolation layers that were actually active for this run."
+    )
+    images: tuple[Image, ...] = Field(
+        default=(), description="Images the run produced (e.g. open matplotlib figures)."
     )
 
     @property
@@ -66,3 +96,6 @@ class ToolResult(BaseModel):
     content: str = Field(description="Text for the model to read.")
     data: Any = Field(default=None, description="Structured result (JSON data).")
     error: ErrorInfo | None = None
+    images: tuple[Image, ...] = Field(
+        default=(), description="Images for the model to see, where its surface takes them."
+    )
