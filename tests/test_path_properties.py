@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_path_tree import CANARY, LINKS, build_tree, snapshot
 
-from ai_sandbox._fs_names import compile_deny_patterns, denied_by
 from ai_sandbox.exceptions import ConfigurationError, SandboxError, SecurityError
+from ai_sandbox.pathlayer.names import compile_deny_patterns, denied_by
 from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.security import SafeFS, safe_path_access
 

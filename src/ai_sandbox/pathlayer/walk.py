@@ -26,7 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final
 
-from ai_sandbox._fs_errors import refuse
+from ai_sandbox.pathlayer.errors import refuse
 
 __all__ = ["MAX_DEPTH", "MAX_SYMLINKS", "Walk", "make_dirs", "walk"]
 

@@ -1,0 +1,404 @@
+"""The path layer put together: :class:`SafeFS` and :func:`safe_path_access`.
+
+:func:`safe_path_access` answers "which file does this path name?" (point in time);
+:class:`SafeFS` does the file operations the tools and the executor's ``open()`` need.
+
+How a path is judged, in order:
+
+1. lexically (``names``): a string, not too long, no null byte, no ``~``, absolute only if
+   beneath the root, every name valid on this platform and free of control/bidi characters, and
+   no deny pattern matching (case-insensitively);
+2. by resolution beneath a directory fd of the root: ``openat2(RESOLVE_BENEATH |
+   RESOLVE_NO_MAGICLINKS)`` where the kernel has it, else a component-by-component walk with
+   ``O_NOFOLLOW`` fds (``walk``). Symlinks that stay inside the root are followed; one that
+   leads out, at any component, is refused. The deny patterns are checked again on the resolved
+   path, so a link cannot point at ``.env``;
+3. on the object itself (``io``): only regular files, and by default only files with a
+   single hard link. Reads are capped; writes are atomic (temp file, fsync, rename) and never go
+   through a final symlink.
+
+Not protected: files changed by other processes between two calls, and the content of a file
+whose other hard links the policy explicitly allowed (``allow_hardlinks``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Final, Literal
+
+from ai_sandbox.exceptions import (
+    ConfigurationError,
+    ResourceLimitExceeded,
+    SandboxError,
+    SecurityError,
+    ToolInputError,
+)
+from ai_sandbox.executor.context import FileAccess
+from ai_sandbox.pathlayer.errors import os_error, refuse
+from ai_sandbox.pathlayer.io import (
+    check_regular,
+    check_write_size,
+    read_capped,
+    same_file,
+    write_atomic,
+)
+from ai_sandbox.pathlayer.names import (
+    check_name,
+    compile_deny_patterns,
+    denied_by,
+    split_path,
+    to_text,
+)
+from ai_sandbox.pathlayer.openat2 import open_beneath, usable_here
+from ai_sandbox.pathlayer.walk import MAX_DEPTH, Walk, make_dirs, walk
+from ai_sandbox.policy import SandboxPolicy
+from ai_sandbox.results import DirEntry
+
+__all__ = ["FileAccess", "SafeFS", "SecurityError", "safe_path_access"]
+
+#: Most entries one ``list_dir`` returns (a listing is for reading, not for bulk export).
+MAX_DIR_ENTRIES: Final = 10_000
+#: Most entries one ``list_dir`` looks at, counting those the policy hides from the listing.
+MAX_DIR_SCAN: Final = 4 * MAX_DIR_ENTRIES
+
+_TOO_DEEP: Final = f"refused: the path is nested more than {MAX_DEPTH} directories deep"
+#: Pseudo file systems that are never a sandbox root.
+_SYSTEM_TREES: Final = (Path("/proc"), Path("/sys"))
+_O_READ: Final = os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK  # never block on a FIFO
+_O_DIR: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+
+
+def safe_path_access(
+    path: str | os.PathLike[str],
+    root: str | os.PathLike[str] | None = None,
+    *,
+    policy: SandboxPolicy | None = None,
+) -> Path:
+    """The absolute, fully resolved path that ``path`` names beneath ``root``.
+
+    ``root`` defaults to the current directory and ``policy`` to ``SandboxPolicy()``. A path
+    that does not exist yet is allowed when its nearest existing parent is inside the root.
+    Raises :class:`SecurityError` (with ``reason``, ``path`` and ``rule``) otherwise.
+    This is a point-in-time answer: to read or write, use :class:`SafeFS`, which cannot be raced.
+    """
+    try:
+        base = Path.cwd() if root is None else Path(root)
+    except TypeError:
+        raise ConfigurationError(
+            f"the root must be a path (str or os.PathLike), not {type(root).__name__}"
+        ) from None
+    with SafeFS(base, policy or SandboxPolicy(), _use_openat2=False) as fs:
+        return fs.resolve(path)
+
+
+class SafeFS:
+    """File operations confined to ``root`` under ``policy``; one per ``Sandbox``, thread-safe.
+
+    It holds an ``O_PATH`` fd of the root for its lifetime, so renaming the root's parents
+    later cannot redirect it. The root cannot be ``/`` (however spelled) or lie in ``/proc`` or
+    ``/sys``: a ``ConfigurationError``.
+    """
+
+    root: Path
+    policy: SandboxPolicy
+
+    def __init__(
+        self, root: Path, policy: SandboxPolicy, *, _use_openat2: bool | None = None
+    ) -> None:
+        """``_use_openat2`` (private, for tests): None picks openat2 when the kernel has it,
+        False forces the component walk, True requires openat2."""
+        if not isinstance(policy, SandboxPolicy):
+            raise ConfigurationError("policy must be a SandboxPolicy")
+        try:
+            self.root = Path(root).resolve(strict=True)
+        except (OSError, RuntimeError, TypeError, ValueError) as exc:
+            raise ConfigurationError(f"sandbox root {str(root)!r} is not a directory") from exc
+        if self.root == self.root.parent:
+            # Every path on the machine would be "beneath the root" (and /proc's magic links
+            # with it): only the deny patterns would stand between the code and the host.
+            raise ConfigurationError(
+                f"sandbox root {str(root)!r} is the file system root; choose a project directory"
+            )
+        if any(self.root.is_relative_to(system) for system in _SYSTEM_TREES):
+            # Their "regular files" are the host's live state (environ, memory maps, keys).
+            raise ConfigurationError(
+                f"sandbox root {str(root)!r} is inside {'/'.join(self.root.parts[:2])}, a view "
+                "of the running system; choose a project directory"
+            )
+        try:
+            fd = os.open(self.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise ConfigurationError(f"sandbox root {str(root)!r} is not a directory") from exc
+        self._root_fd = fd
+        # The fd is closed only when nothing can use it any more (garbage collection), never by
+        # close(): a close racing an operation in another thread could otherwise let the fd
+        # number be reused for some other directory in the middle of a walk.
+        self._finalizer = weakref.finalize(self, os.close, fd)
+        self._closed = False
+        self.policy = policy
+        self._deny = compile_deny_patterns(policy.deny_patterns)
+        self._openat2 = _use_openat2 is not False and usable_here(fd, self.root)
+        if _use_openat2 and not self._openat2:
+            self._finalizer()
+            raise ConfigurationError("openat2 with /proc/self/fd is not available here")
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @property
+    def uses_openat2(self) -> bool:
+        """Whether operations resolve with openat2 (else with the component walk)."""
+        return self._openat2
+
+    def close(self) -> None:
+        """Refuse all later operations (idempotent).
+
+        The root fd itself is released when this object is garbage-collected.
+        """
+        self._closed = True
+
+    def __enter__(self) -> SafeFS:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- public operations -------------------------------------------------------------------
+    def resolve(self, path: str | os.PathLike[str]) -> Path:
+        """The absolute resolved path beneath the root (the checks of ``safe_path_access``)."""
+        raw, parts = self._split(path)
+        with self._os_errors(raw, "resolve"), self._walk(parts, raw, follow_final=True) as found:
+            names = found.names()
+            self._check_resolved(names, raw)
+        return self.root.joinpath(*names)
+
+    def relative(self, path: str | os.PathLike[str]) -> str:
+        """``path`` resolved and made relative to the root, ``/``-separated (``.`` for root)."""
+        return self.resolve(path).relative_to(self.root).as_posix()
+
+    def read_bytes(self, path: str | os.PathLike[str]) -> bytes:
+        """The content of a regular file beneath the root, at most ``policy.max_file_bytes``."""
+        raw, parts = self._split(path)
+        with self._os_errors(raw, "read"):
+            fd = self._open_file(raw, parts)
+            try:
+                return read_capped(fd, raw, self.policy.max_file_bytes)
+            finally:
+                os.close(fd)
+
+    def read_text(self, path: str | os.PathLike[str]) -> str:
+        """Like :meth:`read_bytes`, decoded as UTF-8 (``rule="not_text"`` if it is not)."""
+        raw = to_text(path)
+        data = self.read_bytes(raw)
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise refuse("not_text", raw) from None
+
+    def write_bytes(self, path: str | os.PathLike[str], data: bytes) -> int:
+        """Atomically create or replace a file beneath the root; returns the bytes written.
+
+        Missing parent directories are created (beneath the root). Refused unless
+        ``policy.allow_writes``; over ``policy.max_file_bytes`` nothing is touched.
+        """
+        raw = to_text(path)
+        if not self.policy.allow_writes:
+            raise refuse("writes_disabled", raw)
+        if not isinstance(data, bytes | bytearray):
+            raise ToolInputError("file content must be bytes")
+        check_write_size(raw, len(data), self.policy.max_file_bytes)
+        raw, parts = self._split(raw)
+        if not parts or parts[-1] == "..":
+            raise refuse(
+                "is_directory", raw, "refused: give the path of a file to write, e.g. 'out/a.txt'"
+            )
+        with self._os_errors(raw, "write"):
+            dir_fd = self._open_parent(raw, parts)
+            try:
+                write_atomic(
+                    dir_fd, parts[-1], bytes(data), raw, allow_hardlinks=self.policy.allow_hardlinks
+                )
+            finally:
+                os.close(dir_fd)
+        return len(data)
+
+    def write_text(self, path: str | os.PathLike[str], content: str) -> int:
+        """Atomically write ``content`` as UTF-8; returns the bytes written."""
+        try:
+            data = content.encode("utf-8")
+        except (UnicodeEncodeError, AttributeError):
+            raise ToolInputError("file content must be valid Unicode text") from None
+        return self.write_bytes(path, data)
+
+    def list_dir(self, path: str | os.PathLike[str] = ".") -> list[DirEntry]:
+        """The entries of a directory beneath the root, sorted by name.
+
+        Entries the policy refuses (deny patterns, invalid names) are left out.
+        """
+        raw, parts = self._split(path)
+        with self._os_errors(raw, "list"):
+            fd, names = self._open_dir(raw, parts)
+            try:
+                return self._scan(fd, names)
+            finally:
+                os.close(fd)
+
+    # -- checks ------------------------------------------------------------------------------
+    def _split(self, path: str | os.PathLike[str]) -> tuple[str, list[str]]:
+        """Lexical checks; the components of ``path`` relative to the root."""
+        if self._closed:
+            raise ConfigurationError("this SafeFS is closed")
+        raw = to_text(path)
+        parts = split_path(raw, self.root, self.policy.max_path_length)
+        if sum(part != ".." for part in parts) > MAX_DEPTH:
+            raise refuse("path_too_long", raw, _TOO_DEEP)
+        self._check_denied(parts, raw)
+        return raw, parts
+
+    def _check_denied(self, names: list[str], raw: str) -> None:
+        pattern = denied_by(names, self._deny)
+        if pattern is not None:
+            raise refuse(
+                "deny_pattern",
+                raw,
+                f"refused: the policy's deny pattern {pattern!r} keeps this path off limits "
+                "(secrets and version-control data); choose another file",
+            )
+
+    def _check_resolved(self, names: list[str], raw: str) -> None:
+        """Checks on the path a link or ``..`` actually led to."""
+        size = len("/".join(names).encode("utf-8", "surrogatepass"))
+        if size > self.policy.max_path_length:
+            raise refuse("path_too_long", raw, "refused: the path resolves to an over-long path")
+        if len(names) > MAX_DEPTH:
+            raise refuse("path_too_long", raw, _TOO_DEEP)
+        self._check_denied(names, raw)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _os_errors(raw: str, action: str) -> Iterator[None]:
+        try:
+            yield
+        except OSError as exc:
+            raise os_error(exc, raw, action) from None
+
+    # -- locating ----------------------------------------------------------------------------
+    def _walk(self, parts: list[str], raw: str, *, follow_final: bool) -> Walk:
+        return walk(self._root_fd, self.root, parts, follow_final=follow_final, raw=raw)
+
+    def _beneath(self, parts: list[str], flags: int) -> tuple[int, list[str]] | None:
+        """openat2 ``parts`` beneath the root: ``(fd, resolved names)``, or None to let the
+        walk decide (it also explains refusals, where openat2 only says EXDEV)."""
+        if not self._openat2:
+            return None
+        return open_beneath(self._root_fd, self.root, parts, flags)
+
+    def _open_file(self, raw: str, parts: list[str]) -> int:
+        """An fd open for reading on the regular file ``parts`` names."""
+        hardlinks = self.policy.allow_hardlinks
+        found = self._beneath(parts, os.O_PATH)
+        if found is not None:
+            opath, names = found
+            try:
+                self._check_resolved(names, raw)
+                st = os.fstat(opath)
+                check_regular(st, raw, allow_hardlinks=hardlinks)
+                # Reopen the very inode for reading; it is known to be a regular file.
+                fd = os.open(f"/proc/self/fd/{opath}", _O_READ)
+            finally:
+                os.close(opath)
+        else:
+            with self._walk(parts, raw, follow_final=True) as hit:
+                self._check_resolved(hit.names(), raw)
+                if hit.missing:
+                    raise refuse("not_found", raw)
+                if hit.leaf is None or hit.leaf_stat is None:
+                    raise refuse("is_directory", raw)
+                st = hit.leaf_stat
+                check_regular(st, raw, allow_hardlinks=hardlinks)
+                fd = os.open(hit.leaf, _O_READ | os.O_NOFOLLOW, dir_fd=hit.dir_fd)
+        same_file(fd, st, raw, allow_hardlinks=hardlinks)
+        return fd
+
+    def _open_dir(self, raw: str, parts: list[str]) -> tuple[int, list[str]]:
+        """An fd open for listing on the directory ``parts`` names, and its resolved names."""
+        found = self._beneath(parts, os.O_PATH | os.O_DIRECTORY)
+        if found is not None:
+            opath, names = found
+            try:
+                self._check_resolved(names, raw)
+                return os.open(".", _O_DIR, dir_fd=opath), names
+            finally:
+                os.close(opath)
+        with self._walk(parts, raw, follow_final=True) as hit:
+            names = hit.names()
+            self._check_resolved(names, raw)
+            if hit.missing:
+                raise refuse("not_found", raw)
+            if hit.leaf is not None:
+                raise refuse("not_a_directory", raw, "this is a file, not a directory; read it")
+            return os.open(".", _O_DIR, dir_fd=hit.dir_fd), names
+
+    def _open_parent(self, raw: str, parts: list[str]) -> int:
+        """An ``O_PATH`` fd of the directory to write ``parts[-1]`` in, creating it if needed."""
+        leaf = parts[-1]
+        found = self._beneath(parts[:-1], os.O_PATH | os.O_DIRECTORY)
+        if found is not None:
+            fd, names = found
+            try:
+                self._check_resolved([*names, leaf], raw)
+            except BaseException:
+                os.close(fd)
+                raise
+            return fd
+        with self._walk(parts[:-1], raw, follow_final=True) as hit:
+            self._check_resolved([*hit.names(), leaf], raw)
+            if hit.leaf is not None:
+                raise refuse("not_a_directory", raw)
+            make_dirs(hit, raw)
+            return os.dup(hit.dir_fd)
+
+    def _scan(self, fd: int, names: list[str]) -> list[DirEntry]:
+        entries: list[DirEntry] = []
+        with os.scandir(fd) as listing:
+            for scanned, entry in enumerate(listing, start=1):
+                if scanned > MAX_DIR_SCAN:  # mostly hidden entries: still bounded work
+                    raise ResourceLimitExceeded(
+                        "dir_entries", f"the directory has more than {MAX_DIR_SCAN} entries"
+                    )
+                if not self._listable(entry.name, names):
+                    continue
+                if len(entries) >= MAX_DIR_ENTRIES:
+                    raise ResourceLimitExceeded(
+                        "dir_entries", f"the directory has more than {MAX_DIR_ENTRIES} entries"
+                    )
+                st = entry.stat(follow_symlinks=False)
+                kind = _kind(st.st_mode)
+                entries.append(
+                    DirEntry(
+                        name=entry.name,
+                        path="/".join([*names, entry.name]),
+                        type=kind,
+                        size=st.st_size if kind == "file" else None,
+                    )
+                )
+        return sorted(entries, key=lambda e: e.name)
+
+    def _listable(self, name: str, names: list[str]) -> bool:
+        """Whether an entry could be named in a request at all (else it is not listed)."""
+        try:
+            check_name(name, name)
+        except SandboxError:
+            return False
+        return denied_by([*names, name], self._deny) is None
+
+
+def _kind(mode: int) -> Literal["file", "dir", "symlink", "other"]:
+    if stat.S_ISLNK(mode):
+        return "symlink"
+    if stat.S_ISDIR(mode):
+        return "dir"
+    return "file" if stat.S_ISREG(mode) else "other"
