@@ -85,6 +85,13 @@ class SandboxPolicy(BaseModel):
         default=False,
         description="Allow regular files with more than one hard link (e.g. pnpm stores).",
     )
+    allow_mount_crossing: bool = Field(
+        default=False,
+        description=(
+            "Allow paths into other file systems mounted beneath the root (bind mounts, tmpfs, "
+            "FUSE, volumes). Pseudo file systems (proc, sysfs, ...) are refused regardless."
+        ),
+    )
     pool_size: int = Field(
         default=2, ge=0, le=64, description="Pre-forked, locked-down workers kept waiting."
     )

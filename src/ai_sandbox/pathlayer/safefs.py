@@ -47,6 +47,7 @@ from ai_sandbox.pathlayer.io import (
     same_file,
     write_atomic,
 )
+from ai_sandbox.pathlayer.mounts import PSEUDO_FILESYSTEMS, MountGuard, check_not_pseudo, fs_magic
 from ai_sandbox.pathlayer.names import (
     check_name,
     compile_deny_patterns,
@@ -134,6 +135,17 @@ class SafeFS:
             fd = os.open(self.root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError as exc:
             raise ConfigurationError(f"sandbox root {str(root)!r} is not a directory") from exc
+        try:
+            magic: int | None = fs_magic(fd)
+        except OSError:
+            magic = None
+        if magic is None or magic in PSEUDO_FILESYSTEMS:
+            os.close(fd)
+            kind = "cannot be checked" if magic is None else f"is {PSEUDO_FILESYSTEMS[magic]}"
+            raise ConfigurationError(
+                f"sandbox root {str(root)!r} lies on a file system that {kind}, not project "
+                "storage; choose a project directory"
+            )
         self._root_fd = fd
         # The fd is closed only when nothing can use it any more (garbage collection), never by
         # close(): a close racing an operation in another thread could otherwise let the fd
@@ -142,6 +154,7 @@ class SafeFS:
         self._closed = False
         self.policy = policy
         self._deny = compile_deny_patterns(policy.deny_patterns)
+        self._mounts = None if policy.allow_mount_crossing else MountGuard(fd)
         self._openat2 = _use_openat2 is not False and usable_here(fd, self.root)
         if _use_openat2 and not self._openat2:
             self._finalizer()
@@ -287,19 +300,41 @@ class SafeFS:
 
     # -- locating ----------------------------------------------------------------------------
     def _walk(self, parts: list[str], raw: str, *, follow_final: bool) -> Walk:
-        return walk(self._root_fd, self.root, parts, follow_final=follow_final, raw=raw)
+        return walk(
+            self._root_fd,
+            self.root,
+            parts,
+            follow_final=follow_final,
+            raw=raw,
+            check=self._check_fd,
+        )
 
-    def _beneath(self, parts: list[str], flags: int) -> tuple[int, list[str]] | None:
+    def _check_fd(self, fd: int, st: os.stat_result, raw: str) -> None:
+        """Refuse an opened object on a pseudo file system or (by policy) on another mount."""
+        check_not_pseudo(fd, raw)
+        if self._mounts is not None:
+            self._mounts.check(fd, st, raw)
+
+    def _beneath(self, parts: list[str], flags: int, raw: str) -> tuple[int, list[str]] | None:
         """openat2 ``parts`` beneath the root: ``(fd, resolved names)``, or None to let the
         walk decide (it also explains refusals, where openat2 only says EXDEV)."""
         if not self._openat2:
             return None
-        return open_beneath(self._root_fd, self.root, parts, flags)
+        found = open_beneath(
+            self._root_fd, self.root, parts, flags, same_mount=self._mounts is not None
+        )
+        if found is not None:
+            try:
+                self._check_fd(found[0], os.fstat(found[0]), raw)
+            except BaseException:
+                os.close(found[0])
+                raise
+        return found
 
     def _open_file(self, raw: str, parts: list[str]) -> int:
         """An fd open for reading on the regular file ``parts`` names."""
         hardlinks = self.policy.allow_hardlinks
-        found = self._beneath(parts, os.O_PATH)
+        found = self._beneath(parts, os.O_PATH, raw)
         if found is not None:
             opath, names = found
             try:
@@ -325,7 +360,7 @@ class SafeFS:
 
     def _open_dir(self, raw: str, parts: list[str]) -> tuple[int, list[str]]:
         """An fd open for listing on the directory ``parts`` names, and its resolved names."""
-        found = self._beneath(parts, os.O_PATH | os.O_DIRECTORY)
+        found = self._beneath(parts, os.O_PATH | os.O_DIRECTORY, raw)
         if found is not None:
             opath, names = found
             try:
@@ -345,7 +380,7 @@ class SafeFS:
     def _open_parent(self, raw: str, parts: list[str]) -> int:
         """An ``O_PATH`` fd of the directory to write ``parts[-1]`` in, creating it if needed."""
         leaf = parts[-1]
-        found = self._beneath(parts[:-1], os.O_PATH | os.O_DIRECTORY)
+        found = self._beneath(parts[:-1], os.O_PATH | os.O_DIRECTORY, raw)
         if found is not None:
             fd, names = found
             try:
