@@ -34,6 +34,10 @@ RULES: Final = MappingProxyType(
             "write to the path of its target instead"
         ),
         "deny_pattern": "refused: the policy keeps this path off limits; choose another file",
+        "write_deny_pattern": (
+            "refused: the policy keeps this path read-only (host tools execute it); write "
+            "another file"
+        ),
         "invalid_name": "refused: invalid file name",
         "path_too_long": "refused: path too long; use a shorter path",
         "special_file": (

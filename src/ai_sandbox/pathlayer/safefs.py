@@ -72,6 +72,8 @@ _TOO_DEEP: Final = f"refused: the path is nested more than {MAX_DEPTH} directori
 _SYSTEM_TREES: Final = (Path("/proc"), Path("/sys"))
 _O_READ: Final = os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK  # never block on a FIFO
 _O_DIR: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+#: Entries of a bare git repository refused wherever it lies (see ``_check_bare_repository``).
+_GIT_REPO_SECRETS: Final = frozenset({"config", "hooks"})
 
 
 def safe_path_access(
@@ -154,6 +156,7 @@ class SafeFS:
         self._closed = False
         self.policy = policy
         self._deny = compile_deny_patterns(policy.deny_patterns)
+        self._write_deny = compile_deny_patterns(policy.write_deny_patterns)
         self._mounts = None if policy.allow_mount_crossing else MountGuard(fd)
         self._openat2 = _use_openat2 is not False and usable_here(fd, self.root)
         if _use_openat2 and not self._openat2:
@@ -224,6 +227,7 @@ class SafeFS:
             raise ToolInputError("file content must be bytes")
         check_write_size(raw, len(data), self.policy.max_file_bytes)
         raw, parts = self._split(raw)
+        self._check_write_denied(parts, raw)
         if not parts or parts[-1] == "..":
             raise refuse(
                 "is_directory", raw, "refused: give the path of a file to write, e.g. 'out/a.txt'"
@@ -281,6 +285,16 @@ class SafeFS:
                 "(secrets and version-control data); choose another file",
             )
 
+    def _check_write_denied(self, names: list[str], raw: str) -> None:
+        pattern = denied_by(names, self._write_deny)
+        if pattern is not None:
+            raise refuse(
+                "write_deny_pattern",
+                raw,
+                f"refused: the policy's write deny pattern {pattern!r} keeps this path "
+                "read-only (host tools execute it); write another file",
+            )
+
     def _check_resolved(self, names: list[str], raw: str) -> None:
         """Checks on the path a link or ``..`` actually led to."""
         size = len("/".join(names).encode("utf-8", "surrogatepass"))
@@ -289,6 +303,37 @@ class SafeFS:
         if len(names) > MAX_DEPTH:
             raise refuse("path_too_long", raw, _TOO_DEEP)
         self._check_denied(names, raw)
+        self._check_bare_repository(names, raw)
+
+    def _check_bare_repository(self, names: list[str], raw: str) -> None:
+        """Refuse the ``config`` and ``hooks`` of a bare git repository, whatever its name.
+
+        A name pattern cannot tell ``backup/config`` from a bare repository's ``config`` (remote
+        URLs with tokens, credential helpers, ``core.fsmonitor`` commands) or ``hooks/`` (run by
+        git on the host), so the directory is looked at: ``HEAD``, ``objects/`` and ``refs/``.
+        """
+        for depth, name in enumerate(names):
+            if name.casefold() in _GIT_REPO_SECRETS and self._is_bare_repository(names[:depth]):
+                raise refuse(
+                    "deny_pattern",
+                    raw,
+                    f"refused: {name!r} belongs to a bare git repository (its config and hooks "
+                    "hold credentials and commands git runs); version-control data is off limits",
+                )
+
+    def _is_bare_repository(self, names: list[str]) -> bool:
+        """Whether the directory ``names`` (resolved, beneath the root) is a bare repository."""
+        try:
+            with walk(self._root_fd, self.root, names, follow_final=False, raw="") as hit:
+                if hit.leaf is not None or hit.missing:
+                    return False
+                for entry, is_dir in (("HEAD", False), ("objects", True), ("refs", True)):
+                    st = os.stat(entry, dir_fd=hit.dir_fd, follow_symlinks=False)
+                    if stat.S_ISDIR(st.st_mode) != is_dir:
+                        return False
+        except (OSError, SandboxError):
+            return False
+        return True
 
     @staticmethod
     @contextlib.contextmanager
@@ -385,12 +430,14 @@ class SafeFS:
             fd, names = found
             try:
                 self._check_resolved([*names, leaf], raw)
+                self._check_write_denied([*names, leaf], raw)
             except BaseException:
                 os.close(fd)
                 raise
             return fd
         with self._walk(parts[:-1], raw, follow_final=True) as hit:
             self._check_resolved([*hit.names(), leaf], raw)
+            self._check_write_denied([*hit.names(), leaf], raw)
             if hit.leaf is not None:
                 raise refuse("not_a_directory", raw)
             make_dirs(hit, raw)
