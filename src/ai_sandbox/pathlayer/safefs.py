@@ -1,7 +1,7 @@
-"""The path layer put together: :class:`SafeFS` and :func:`safe_path_access`.
+"""The path layer put together: :class:`SafeFS`.
 
-:func:`safe_path_access` answers "which file does this path name?" (point in time);
-:class:`SafeFS` does the file operations the tools and the executor's ``open()`` need.
+:class:`SafeFS` does the file operations the tools and the executor's ``open()`` need;
+:mod:`ai_sandbox.pathlayer.access` builds ``safe_path_access`` and ``safe_open`` on it.
 
 How a path is judged, in order:
 
@@ -15,7 +15,9 @@ How a path is judged, in order:
    path, so a link cannot point at ``.env``;
 3. on the object itself (``io``): only regular files, and by default only files with a
    single hard link. Reads are capped; writes are atomic (temp file, fsync, rename) and never go
-   through a final symlink.
+   through a final symlink;
+4. on the file system each opened fd lies on (``mounts``): never a pseudo file system (proc,
+   sysfs, ...), and, unless ``allow_mount_crossing``, never another mount than the root's.
 
 Not protected: files changed by other processes between two calls, and the content of a file
 whose other hard links the policy explicitly allowed (``allow_hardlinks``).
@@ -24,6 +26,7 @@ whose other hard links the policy explicitly allowed (``allow_hardlinks``).
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import stat
 import weakref
@@ -35,10 +38,8 @@ from ai_sandbox.exceptions import (
     ConfigurationError,
     ResourceLimitExceeded,
     SandboxError,
-    SecurityError,
     ToolInputError,
 )
-from ai_sandbox.executor.context import FileAccess
 from ai_sandbox.pathlayer.errors import os_error, refuse
 from ai_sandbox.pathlayer.io import (
     check_regular,
@@ -60,7 +61,7 @@ from ai_sandbox.pathlayer.walk import MAX_DEPTH, Walk, make_dirs, walk
 from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.results import DirEntry
 
-__all__ = ["FileAccess", "SafeFS", "SecurityError", "safe_path_access"]
+__all__ = ["MAX_DIR_ENTRIES", "MAX_DIR_SCAN", "SafeFS"]
 
 #: Most entries one ``list_dir`` returns (a listing is for reading, not for bulk export).
 MAX_DIR_ENTRIES: Final = 10_000
@@ -74,29 +75,6 @@ _O_READ: Final = os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK  # nev
 _O_DIR: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 #: Entries of a bare git repository refused wherever it lies (see ``_check_bare_repository``).
 _GIT_REPO_SECRETS: Final = frozenset({"config", "hooks"})
-
-
-def safe_path_access(
-    path: str | os.PathLike[str],
-    root: str | os.PathLike[str] | None = None,
-    *,
-    policy: SandboxPolicy | None = None,
-) -> Path:
-    """The absolute, fully resolved path that ``path`` names beneath ``root``.
-
-    ``root`` defaults to the current directory and ``policy`` to ``SandboxPolicy()``. A path
-    that does not exist yet is allowed when its nearest existing parent is inside the root.
-    Raises :class:`SecurityError` (with ``reason``, ``path`` and ``rule``) otherwise.
-    This is a point-in-time answer: to read or write, use :class:`SafeFS`, which cannot be raced.
-    """
-    try:
-        base = Path.cwd() if root is None else Path(root)
-    except TypeError:
-        raise ConfigurationError(
-            f"the root must be a path (str or os.PathLike), not {type(root).__name__}"
-        ) from None
-    with SafeFS(base, policy or SandboxPolicy(), _use_openat2=False) as fs:
-        return fs.resolve(path)
 
 
 class SafeFS:
@@ -184,11 +162,38 @@ class SafeFS:
 
     # -- public operations -------------------------------------------------------------------
     def resolve(self, path: str | os.PathLike[str]) -> Path:
-        """The absolute resolved path beneath the root (the checks of ``safe_path_access``)."""
+        """The absolute resolved path beneath the root (the checks of ``relative``)."""
+        return self._resolve(path, check_file=False)
+
+    def resolve_for_opening(self, path: str | os.PathLike[str]) -> Path:
+        """Like :meth:`resolve`, and an existing non-directory must be a regular file with one
+        hard link (unless ``policy.allow_hardlinks``): the checks of ``safe_path_access``."""
+        return self._resolve(path, check_file=True)
+
+    def open_binary(self, path: str | os.PathLike[str]) -> io.BufferedReader:
+        """A binary file object reading the regular file ``path`` names; the caller closes it.
+
+        The checks of :meth:`read_bytes`, made on the very fd returned (nothing is resolved
+        again). A file over ``policy.max_file_bytes`` when opened is refused; one that grows
+        later is not cut.
+        """
+        raw, parts = self._split(path)
+        with self._os_errors(raw, "read"):
+            fd = self._open_file(raw, parts)
+            try:
+                check_write_size(raw, os.fstat(fd).st_size, self.policy.max_file_bytes)
+            except BaseException:
+                os.close(fd)
+                raise
+        return os.fdopen(fd, "rb")
+
+    def _resolve(self, path: str | os.PathLike[str], *, check_file: bool) -> Path:
         raw, parts = self._split(path)
         with self._os_errors(raw, "resolve"), self._walk(parts, raw, follow_final=True) as found:
             names = found.names()
             self._check_resolved(names, raw)
+            if check_file and found.leaf_stat is not None:
+                check_regular(found.leaf_stat, raw, allow_hardlinks=self.policy.allow_hardlinks)
         return self.root.joinpath(*names)
 
     def relative(self, path: str | os.PathLike[str]) -> str:
@@ -241,6 +246,25 @@ class SafeFS:
             finally:
                 os.close(dir_fd)
         return len(data)
+
+    def check_write(self, path: str | os.PathLike[str]) -> None:
+        """Refuse early what :meth:`write_bytes` would refuse for ``path`` whatever the data
+        (a point-in-time check; ``write_bytes`` checks again when it writes)."""
+        raw = to_text(path)
+        if not self.policy.allow_writes:
+            raise refuse("writes_disabled", raw)
+        raw, parts = self._split(raw)
+        self._check_write_denied(parts, raw)
+        if not parts or parts[-1] == "..":
+            raise refuse("is_directory", raw)
+        with self._os_errors(raw, "write"), self._walk(parts, raw, follow_final=False) as found:
+            names = found.names()
+            self._check_resolved(names, raw)
+            self._check_write_denied(names, raw)
+            if found.leaf is None and not found.missing:
+                raise refuse("is_directory", raw)
+            if found.leaf_stat is not None:
+                check_regular(found.leaf_stat, raw, allow_hardlinks=self.policy.allow_hardlinks)
 
     def write_text(self, path: str | os.PathLike[str], content: str) -> int:
         """Atomically write ``content`` as UTF-8; returns the bytes written."""
