@@ -8,6 +8,7 @@ either they skip, naming what is missing.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess  # nosec B404 - mount(8)/umount(8) with fixed arguments
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ import pytest
 from conftest import CANARY
 
 from ai_sandbox import Sandbox, SandboxPolicy
+from ai_sandbox.audit import AuditLog
 from ai_sandbox.exceptions import ConfigurationError, SecurityError
 from ai_sandbox.pathlayer.mounts import PSEUDO_FILESYSTEMS, fs_magic, mount_id
 from ai_sandbox.security import SafeFS, safe_path_access
@@ -296,3 +298,75 @@ def test_read_file_and_open_do_not_leak_the_hosts_environ(
         assert host_secret not in tool.content
         assert run.status != "ok"
         assert host_secret not in run.model_dump_json()
+
+
+def _overlay(mount: Mount, base: Path, target: Path) -> Path:
+    """An overlay of ``base/lower`` (holding lower.txt) and ``base/upper`` at ``target``."""
+    for name in ("lower", "upper", "work"):
+        (base / name).mkdir(parents=True)
+    (base / "lower" / "lower.txt").write_text("from lower", encoding="utf-8")
+    (base / "upper" / "upper.txt").write_text("from upper", encoding="utf-8")
+    options = f"lowerdir={base / 'lower'},upperdir={base / 'upper'},workdir={base / 'work'}"
+    return mount(target, "-t", "overlay", "overlay", "-o", options)
+
+
+def test_an_overlay_below_the_root_is_another_mount(
+    mount: Mount, root: Path, tmp_path: Path, use_openat2: bool
+) -> None:
+    """It refuses an overlay mounted below the root by default, and reads it when allowed."""
+    _overlay(mount, tmp_path / "layers", root / "ov")
+    with SafeFS(root, SandboxPolicy(), _use_openat2=use_openat2) as fs:
+        with pytest.raises(SecurityError) as info:
+            fs.read_text("ov/lower.txt")
+        assert info.value.rule == "mount_crossing"
+    with SafeFS(root, CROSSING, _use_openat2=use_openat2) as fs:
+        assert fs.read_text("ov/lower.txt") == "from lower"
+        assert fs.read_text("ov/upper.txt") == "from upper"
+
+
+def test_a_root_on_an_overlay_reads_every_layer(
+    mount: Mount, tmp_path: Path, use_openat2: bool
+) -> None:
+    """It serves a root on an overlay (a container's /) whose files report other devices."""
+    where = _overlay(mount, tmp_path / "layers", tmp_path / "ov")
+    policy = SandboxPolicy(allow_writes=True)
+    with SafeFS(where, policy, _use_openat2=use_openat2) as fs:
+        assert fs.read_text("lower.txt") == "from lower"
+        assert fs.read_text("upper.txt") == "from upper"
+        fs.write_text("new/x.txt", "x")
+        assert fs.read_text("new/x.txt") == "x"
+        assert safe_path_access("lower.txt", where) == where / "lower.txt"
+
+
+@pytest.mark.parametrize("name", ["null", "zero", "random", "tty"])
+def test_device_nodes_through_a_bind_mount_stay_refused(
+    mount: Mount, root: Path, use_openat2: bool, name: str
+) -> None:
+    """It refuses /dev nodes bind-mounted below the root, even with mount crossing allowed."""
+    mount(root / "dev", "--bind", "/dev")
+    for policy, rule in ((SandboxPolicy(), "mount_crossing"), (CROSSING, "special_file")):
+        with SafeFS(root, policy, _use_openat2=use_openat2) as fs:
+            with pytest.raises(SecurityError) as info:
+                fs.read_bytes(f"dev/{name}")
+            assert info.value.rule == rule
+
+
+def test_the_audit_records_the_refused_mount(
+    mount: Mount, root: Path, tmp_path: Path, host_secret: str
+) -> None:
+    """It audits a refused pseudo-file-system read with its rule and the path asked for."""
+    mount(root / "proc", "-t", "proc", "proc")
+    log_path = tmp_path / "audit.jsonl"
+    policy = SandboxPolicy(isolation="none")
+    with (
+        pytest.warns(UserWarning, match='isolation="none"'),
+        AuditLog(log_path, fsync="never") as log,
+        Sandbox(root, policy, audit=log) as box,
+    ):
+        box.call("read_file", {"path": "proc/self/environ"})
+    text = log_path.read_text(encoding="utf-8")
+    records = [json.loads(line) for line in text.splitlines()]
+    refused = [r for r in records if r.get("rule") == "pseudo_filesystem"]
+    assert refused, records
+    assert "proc/self/environ" in json.dumps(refused[-1])
+    assert host_secret not in text
