@@ -37,6 +37,8 @@ def test_lists_every_layer_as_available_and_active(report: tuple[int, str]) -> N
         "start a process (fork)",
         "start a process (exec)",
         "read the host's environment",
+        "clear its parent-death signal (prctl)",
+        "take the machine-wide AIO budget (io_setup)",
         "allocate 4x the 128 MiB memory limit",
         "spin past the timeout",
     ],

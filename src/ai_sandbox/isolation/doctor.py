@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ai_sandbox.exceptions import SandboxError
+from ai_sandbox.isolation._syscalls import ARCH
 from ai_sandbox.isolation.backend import WorkerBackend
 from ai_sandbox.isolation.layers import LAYER_NAMES, probe_layers
 from ai_sandbox.policy import SandboxPolicy
@@ -53,6 +54,15 @@ class _Targets:
     write_target: Path
     listener: socket.socket
     canary: str
+
+
+def _syscall_attempt(name: str, args: str) -> str:
+    """Code making the raw system call ``name`` (numbered here; -1 where unknown: ENOSYS)."""
+    nr = ARCH.numbers.get(name, -1) if ARCH is not None else -1
+    return (
+        "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        f"if libc.syscall({nr}, {args}) < 0:\n    raise OSError(ctypes.get_errno(), {name!r})"
+    )
 
 
 def _refused(result: ExecutionResult, _elapsed: float) -> bool:
@@ -123,6 +133,17 @@ def live_checks(targets: _Targets) -> tuple[Check, ...]:
             "watch files outside the root (inotify)",
             "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
             "if libc.inotify_init1(0) < 0:\n    raise OSError(ctypes.get_errno(), 'inotify_init1')",
+            os_refused,
+        ),
+        Check(
+            "clear its parent-death signal (prctl)",
+            "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+            "if libc.prctl(1, 0, 0, 0, 0) != 0:\n    raise OSError(ctypes.get_errno(), 'prctl')",
+            os_refused,
+        ),
+        Check(
+            "take the machine-wide AIO budget (io_setup)",
+            _syscall_attempt("io_setup", "4096, ctypes.byref(ctypes.c_ulong())"),
             os_refused,
         ),
         Check(
