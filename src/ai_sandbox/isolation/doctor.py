@@ -24,8 +24,11 @@ from pathlib import Path
 from typing import TextIO
 
 from ai_sandbox.exceptions import SandboxError
+from ai_sandbox.isolation._syscalls import ARCH
 from ai_sandbox.isolation.backend import WorkerBackend
+from ai_sandbox.isolation.doctor_report import identity_lines, worker_read_rules, write_read_rules
 from ai_sandbox.isolation.layers import LAYER_NAMES, probe_layers
+from ai_sandbox.isolation.read_rules import ReadRulePlan
 from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.results import ExecutionResult
 
@@ -53,6 +56,15 @@ class _Targets:
     write_target: Path
     listener: socket.socket
     canary: str
+
+
+def _syscall_attempt(name: str, args: str) -> str:
+    """Code making the raw system call ``name`` (numbered here; -1 where unknown: ENOSYS)."""
+    nr = ARCH.numbers.get(name, -1) if ARCH is not None else -1
+    return (
+        "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        f"if libc.syscall({nr}, {args}) < 0:\n    raise OSError(ctypes.get_errno(), {name!r})"
+    )
 
 
 def _refused(result: ExecutionResult, _elapsed: float) -> bool:
@@ -126,6 +138,17 @@ def live_checks(targets: _Targets) -> tuple[Check, ...]:
             os_refused,
         ),
         Check(
+            "clear its parent-death signal (prctl)",
+            "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+            "if libc.prctl(1, 0, 0, 0, 0) != 0:\n    raise OSError(ctypes.get_errno(), 'prctl')",
+            os_refused,
+        ),
+        Check(
+            "use native AIO (a machine-wide budget)",
+            _syscall_attempt("io_setup", "4096, ctypes.byref(ctypes.c_ulong())"),
+            os_refused,
+        ),
+        Check(
             "read the host's environment",
             "import os\nresult = dict(os.environ)\n"
             "try:\n    result['proc'] = open('/proc/self/environ', 'rb').read().decode('latin-1')\n"
@@ -138,6 +161,21 @@ def live_checks(targets: _Targets) -> tuple[Check, ...]:
             _refused,
         ),
         Check("spin past the timeout", "while True:\n    pass", timed_out),
+    )
+
+
+def _package_checks(rules: ReadRulePlan | str) -> tuple[Check, ...]:
+    """Reading beside the ai_sandbox package must fail, unless that directory is itself granted
+    (a wheel in site-packages)."""
+    package = Path(__file__).resolve().parents[1]
+    if isinstance(rules, str) or str(package.parent) in rules.paths("read"):
+        return ()
+    return (
+        Check(
+            "list the directory containing ai_sandbox",
+            f"import os\nresult = os.listdir({str(package.parent)!r})",
+            _refused,
+        ),
     )
 
 
@@ -163,12 +201,15 @@ def doctor_main(root: Path | None = None, out: TextIO = sys.stdout) -> int:
             out.write(f"  {name:<19} {available:<10} {is_active:<8} {detail}\n")
             if backend is not None and name in backend.required and name not in active:
                 failures += 1
+        out.write("\n" + "\n".join(identity_lines(frozenset(active))) + "\n")
+        rules = worker_read_rules(root)
+        write_read_rules(out, rules)
         if backend is None:
             out.write("\nNo worker could be started; nothing was checked live.\n")
             return 1
         out.write("\nLive checks in a real worker, RestrictedPython OFF (the OS alone):\n")
         try:
-            for check in live_checks(targets):
+            for check in (*live_checks(targets), *_package_checks(rules)):
                 held, summary = _attempt(backend, check)
                 failures += 0 if held else 1
                 _verdict(out, held, check.name, summary)
