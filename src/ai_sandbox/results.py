@@ -30,6 +30,14 @@ class ErrorInfo(BaseModel):
     message: str = Field(description="What went wrong, in words the model can act on.")
     line: int | None = Field(default=None, description="Line in the submitted code, if known.")
     rule: str | None = Field(default=None, description="Policy rule that refused, if refused.")
+    reported_by: Literal["worker"] | None = Field(
+        default=None,
+        description=(
+            "'worker' when the rule was reported by the isolated worker and not verified by "
+            "the host (code past the language guard could have written it); None when the "
+            "host decided."
+        ),
+    )
 
 
 ImageMediaType = Literal["image/png", "image/jpeg", "image/gif", "image/webp"]

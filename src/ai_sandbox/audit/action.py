@@ -57,6 +57,8 @@ class Verdict:
     rule: str | None = None
     error_type: str | None = None
     error_message: str | None = None
+    #: ``"worker"`` when the rule came from an isolated worker, unverified by the host.
+    reported_by: str | None = None
 
     @property
     def decision(self) -> Literal["allow", "deny"]:
@@ -70,7 +72,7 @@ def _from_info(outcome: Outcome, info: ErrorInfo | None) -> Verdict:
     if info is None:
         return Verdict(outcome)
     rule = info.rule if info.rule is not None or outcome != "refused" else "policy"
-    return Verdict(outcome, rule, info.type, info.message)
+    return Verdict(outcome, rule, info.type, info.message, info.reported_by)
 
 
 def verdict_for_execution(result: ExecutionResult) -> Verdict:
@@ -154,6 +156,9 @@ class Action:
             if verdict.error_type is not None
             else None
         )
+        extra: dict[str, Any] = {}
+        if verdict.reported_by is not None:
+            extra["reported_by"] = verdict.reported_by
         self._log.record(
             verdict.outcome,
             call_id=self.call_id,
@@ -166,6 +171,7 @@ class Action:
             error=error,
             isolation=isolation or self.isolation,
             layers=list(layers if layers is not None else self.layers),
+            **extra,
         )
 
     def __enter__(self) -> Action:

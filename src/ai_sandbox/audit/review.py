@@ -164,7 +164,8 @@ def _detail(action: dict[str, Any]) -> str:
             first = code["head"].split("\n", 1)[0]
             parts.append(ascii(first[:60]))
     if action.get("rule") and action.get("outcome") == "refused":
-        parts.append(f"rule={shown(str(action['rule']), 32)}")
+        by_worker = " (reported by the worker)" if action.get("reported_by") == "worker" else ""
+        parts.append(f"rule={shown(str(action['rule']), 32)}{by_worker}")
     error = action.get("error")
     if isinstance(error, dict):
         kind = shown(str(error.get("type")), 40)

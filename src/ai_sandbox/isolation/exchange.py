@@ -9,13 +9,13 @@ Nothing the worker says is trusted (its code may have escaped the language guard
 frame): every frame is held to an item budget before it is decoded, and the final result is
 checked again on the host with the executor's own rules (``max_result_bytes``, nesting, valid
 Unicode; ``max_output_bytes`` for ``stdout``). The first path refusal the broker sent during the
-job decides the outcome (``status="rejected"``), as the first refusal does in-process, whatever
-the worker reports.
+job decides the outcome (``status="rejected"``, with the host's rule and message), as the first
+refusal does in-process, whatever the worker reports; a rule the worker reports on its own is
+kept only if it is a known one, and marked ``reported_by="worker"``.
 """
 
 from __future__ import annotations
 
-import select
 import signal
 import time
 from typing import Any, NamedTuple
@@ -32,10 +32,11 @@ from ai_sandbox.executor.inputs import (
 )
 from ai_sandbox.isolation.broker import Broker
 from ai_sandbox.isolation.limits import result_frame_cap
-from ai_sandbox.isolation.protocol import decode_json
+from ai_sandbox.isolation.protocol import decode_json, wait_readable
 from ai_sandbox.isolation.zygote_client import ExitStatus, Worker, ZygoteClient
 from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.results import ErrorInfo, ExecutionResult, ExecutionStatus
+from ai_sandbox.rules import KNOWN_RULES
 
 __all__ = ["Job", "Outcome", "frame_item_cap", "run_job"]
 
@@ -173,11 +174,33 @@ def _refusal_in(reply: dict[str, Any]) -> ErrorInfo | None:
 
 
 def _refused(result: ExecutionResult, refusal: ErrorInfo | None) -> ExecutionResult:
-    """``result``, unless the host refused the job something: then the run was rejected
-    (the first refusal wins, as in-process; the worker's own rejection is kept)."""
-    if refusal is None or result.status == "rejected":
+    """``result``, unless the host refused the job something: then the run was rejected with
+    the host's first refusal (as in-process), whatever the worker reported, its own
+    rejection included: the worker's code may have escaped the language guard and chosen the
+    rule a reviewer would read. Only the line of the code that asked is taken from a worker
+    that reports the same refusal."""
+    if refusal is None:
         return result
+    own = result.error
+    if result.status == "rejected" and own is not None and own.rule == refusal.rule:
+        refusal = refusal.model_copy(update={"line": own.line})  # where the code asked
     return result.model_copy(update={"status": "rejected", "result": None, "error": refusal})
+
+
+def _attributed(result: ExecutionResult) -> ExecutionResult:
+    """A worker's result with its rule marked as the worker's (``reported_by="worker"``):
+    kept only if it is a known rule (:data:`~ai_sandbox.rules.KNOWN_RULES`); a rejection
+    without an error or under an invented rule is a protocol violation, reported as one."""
+    error = result.error
+    rule = error.rule if error is not None else None
+    if rule is None and result.status != "rejected":
+        return result
+    if error is None or (rule is not None and rule not in KNOWN_RULES):
+        what = "no reason" if rule is None else f"an unknown rule ({rule[:40]!r})"
+        message = f"the worker reported a {result.status} run under {what}"
+        info = ErrorInfo(type="WorkerError", message=message)
+        return result.model_copy(update={"status": "error", "result": None, "error": info})
+    return result.model_copy(update={"error": error.model_copy(update={"reported_by": "worker"})})
 
 
 def _from_payload(
@@ -201,7 +224,7 @@ def _from_payload(
         )
     except (ValidationError, RecursionError) as exc:
         raise WorkerError(f"the worker sent a malformed result ({type(exc).__name__})") from None
-    return _checked(result, policy)
+    return _checked(_attributed(result), policy)
 
 
 def _checked(result: ExecutionResult, policy: SandboxPolicy) -> ExecutionResult:
@@ -273,7 +296,7 @@ def _ended(
     # on, which the wall clock still bounds. Once it has exited, the zygote (its parent) knows
     # how it ended.
     wait = min(_STATUS_WAIT_S, max(0.0, deadline - time.monotonic()))
-    if not select.select([worker.pidfd], [], [], wait)[0]:
+    if not wait_readable(worker.pidfd, wait):
         worker.kill()
         zygote.kill(worker.pid)
         if time.monotonic() >= deadline:

@@ -42,6 +42,7 @@ __all__ = [
     "encode_json",
     "recv_message",
     "send_message",
+    "wait_readable",
 ]
 
 #: Frame header: the body's length as an unsigned 32-bit big-endian integer.
@@ -195,10 +196,20 @@ class Channel:
 
     def pending(self) -> bool:
         """Whether the peer has sent anything not yet received (or closed its end)."""
-        return bool(self._buf) or bool(select.select([self.sock], [], [], 0)[0])
+        return bool(self._buf) or wait_readable(self.sock.fileno(), 0)
 
     def close(self) -> None:
         self.sock.close()
+
+
+def wait_readable(fd: int, timeout_s: float) -> bool:
+    """Whether ``fd`` becomes readable (or hangs up) within ``timeout_s`` seconds.
+
+    ``poll``, never ``select.select``: a busy host passes fd number 1024, where ``select``
+    raises ``ValueError``."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(max(0, math.ceil(timeout_s * 1000))))
 
 
 def _remaining(deadline: float | None) -> float | None:
