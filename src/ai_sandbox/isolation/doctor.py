@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import select
 import signal
 import socket
 import sys
@@ -28,6 +27,7 @@ from ai_sandbox.isolation._syscalls import ARCH
 from ai_sandbox.isolation.backend import WorkerBackend
 from ai_sandbox.isolation.doctor_report import identity_lines, worker_read_rules, write_read_rules
 from ai_sandbox.isolation.layers import LAYER_NAMES, probe_layers
+from ai_sandbox.isolation.protocol import wait_readable
 from ai_sandbox.isolation.read_rules import ReadRulePlan
 from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.results import ExecutionResult
@@ -259,7 +259,7 @@ def _outlive_zygote(backend: WorkerBackend) -> tuple[bool, str]:
     worker = backend._pool.take()
     try:
         os.kill(backend._zygote.pid, signal.SIGKILL)
-        gone = bool(select.select([worker.pidfd], [], [], 1.0)[0])
+        gone = wait_readable(worker.pidfd, 1.0)
     finally:
         worker.close()
     return gone, "(the worker died with it)" if gone else "(the worker survived its parent)"
