@@ -44,6 +44,7 @@ import contextlib
 import ctypes
 import os
 import stat
+import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -117,12 +118,17 @@ _PYTHON_DATA_PATHS: Final = (
     "/etc/localtime",
     "/etc/mime.types",
 )
-_TMP_DIRS: Final = ("/tmp", "/var/tmp")  # noqa: S108  # nosec B108 - private tmpfs mounts
+_TMP_DIRS: Final = ("/tmp", "/var/tmp")  # noqa: S108  # nosec B108 - links to a private tmpfs
 _BASE: Final = "/tmp"  # noqa: S108  # nosec B108 - a tmpfs in our own new mount namespace
 #: Where the covers live in the view (an empty mode-000 directory and file).
 _COVERS: Final = "/.ai-sandbox-view"
 _EMPTY_DIR: Final = _COVERS + "/dir"
 _EMPTY_FILE: Final = _COVERS + "/file"
+#: A python-mode worker mounts its private tmpfs here; ``/tmp`` (or ``/var/tmp``) is a link to
+#: it. Landlock skips mount points when it walks a path up ("hidden mount points"), so the
+#: write rule sits on the holder above, a plain directory of the view shared by every worker.
+_TMP_HOLDER: Final = _COVERS + "/scratch"
+_TMP_MOUNT: Final = _TMP_HOLDER + "/w"
 
 _LIBC: Final = ctypes.CDLL(None, use_errno=True)
 _MOUNT: Final = _LIBC.mount
@@ -172,14 +178,12 @@ class ViewHandles:
     """Descriptors :func:`enter_view` leaves open for the rest of the lockdown.
 
     ``proc_fd`` is the host's ``/proc`` (a view has none) for the worker's single-thread check
-    before Landlock; workers close it during lockdown. ``root_fd`` and ``tmp_fd`` (python mode)
-    are the *mount points* of the root and ``/tmp`` in the view's own tmpfs, for Landlock rules
-    that then cover whatever a worker mounts there; the zygote closes them once the ruleset
-    is built.
+    before Landlock; workers close it during lockdown. ``tmp_fd`` (python mode) is the
+    directory holding every worker's private tmpfs mount point, for the Landlock rule that
+    lets workers write there; the zygote closes it once the ruleset is built.
     """
 
     proc_fd: int
-    root_fd: int | None = None
     tmp_fd: int | None = None
 
 
@@ -276,14 +280,12 @@ def _enter_view(plan: ViewPlan, proc_fd: int) -> ViewHandles:
 
 def _build_new_root(plan: ViewPlan, proc_fd: int) -> ViewHandles:
     os.chdir("/")
-    root_fd = tmp_fd = None
+    tmp_fd = None
     try:
         mounts = [(path, "read") for path in plan.read_paths]
         if plan.mode == "python":
             mounts.append((plan.root, "root"))
         for path, kind in sorted(mounts, key=lambda item: (item[0].count("/"), item[0])):
-            if kind == "root":
-                root_fd = _mount_point(path)
             _bind(path, readonly=True, noexec=kind == "root")
         for device in _DEVICES:
             if os.path.exists("/oldroot" + device):
@@ -292,7 +294,10 @@ def _build_new_root(plan: ViewPlan, proc_fd: int) -> ViewHandles:
             _mirror_link(alias)
         _make_covers()
         if plan.mode == "python" and plan.tmp_dir is not None:
-            tmp_fd = _mount_point(plan.tmp_dir)
+            os.makedirs("/newroot" + _TMP_MOUNT, mode=0o755)
+            os.makedirs(os.path.dirname("/newroot" + plan.tmp_dir), mode=0o755, exist_ok=True)
+            os.symlink(_TMP_MOUNT, "/newroot" + plan.tmp_dir)
+            tmp_fd = os.open("/newroot" + _TMP_HOLDER, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         _mount(None, "oldroot", None, _MS_REC | _MS_PRIVATE)
         _umount("oldroot", _MNT_DETACH)
         old = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
@@ -307,17 +312,10 @@ def _build_new_root(plan: ViewPlan, proc_fd: int) -> ViewHandles:
         _remount("/", _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
         os.chdir(plan.root if plan.mode == "python" else "/")
     except BaseException:
-        for fd in (root_fd, tmp_fd):
-            if fd is not None:
-                os.close(fd)
+        if tmp_fd is not None:
+            os.close(tmp_fd)
         raise
-    return ViewHandles(proc_fd=proc_fd, root_fd=root_fd, tmp_fd=tmp_fd)
-
-
-def _mount_point(path: str) -> int:
-    """Create ``path`` in the new root and open it (``O_PATH``) before anything covers it."""
-    os.makedirs("/newroot" + path, mode=0o755, exist_ok=True)
-    return os.open("/newroot" + path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    return ViewHandles(proc_fd=proc_fd, tmp_fd=tmp_fd)
 
 
 def _bind(path: str, *, readonly: bool, noexec: bool) -> None:
@@ -372,11 +370,15 @@ def enter_worker_view(plan: ViewPlan, *, uid: int, gid: int) -> tuple[str, ...]:
     if plan.tmp_dir is not None:
         _mount(
             "tmpfs",
-            plan.tmp_dir,
+            _TMP_MOUNT,
             "tmpfs",
             _MS_NOSUID | _MS_NODEV | _MS_NOEXEC,
             f"mode=0700,uid={uid},gid={gid},size={plan.tmp_bytes},nr_inodes={_TMP_INODES}",
         )
+        # A module imported before the fork may have cached another answer (matplotlib asks).
+        cached = sys.modules.get("tempfile")
+        if cached is not None:
+            cached.tempdir = plan.tmp_dir  # type: ignore[attr-defined]
     covered = covered_entries(plan)
     for relative, is_dir in covered:
         target = os.path.join(plan.root, relative)

@@ -195,7 +195,7 @@ def prepare_zygote(policy: PolicyView, *, required: frozenset[str]) -> ZygotePla
         ruleset = _plan_landlock(planner, view, handles)
     finally:
         if handles is not None:
-            fsview.close_handles((handles.root_fd, handles.tmp_fd))
+            fsview.close_handles((handles.tmp_fd,))
     program = _plan_seccomp(planner)
     plan = _plan(planner, policy, drop, ruleset, program, ids=ids)
     if handles is None:
@@ -338,12 +338,11 @@ def _python_rules(
 ) -> None:
     """Python mode reads the root and its data files, and writes only its private ``/tmp``.
 
-    The rules name the view's mount points, not the host's directories, so they cover what
-    each worker mounts there (its own ``/tmp``). The root is mounted read-only: writes to it
-    are refused by the mount (and by Landlock, which grants none).
+    The ``/tmp`` rule names the directory of the view that holds each worker's own tmpfs (a
+    rule on a mount point would be skipped). The root is mounted read-only: writes to it are
+    refused by the mount, and by Landlock, which grants none there.
     """
-    if handles.root_fd is not None:
-        landlock.add_fd_rule(ruleset, handles.root_fd, landlock.FS_READ)
+    landlock.add_read_paths(ruleset, (view.root,))
     if handles.tmp_fd is not None:
         landlock.add_fd_rule(ruleset, handles.tmp_fd, landlock.FS_READ | landlock.FS_WRITE)
     landlock.add_read_paths(ruleset, fsview.python_read_paths())
