@@ -242,7 +242,7 @@ def enter_view(plan: ViewPlan) -> ViewHandles:
     kernel refuses a step: the process is then in an unknown state and must not run code.
     """
     if plan.mode == "python":
-        import ai_sandbox._fs_names  # noqa: F401  # workers use it (covered_entries)
+        import ai_sandbox.pathlayer.names  # noqa: F401  # workers use it (covered_entries)
     proc_fd = os.open("/proc", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         return _enter_view(plan, proc_fd)
@@ -398,7 +398,7 @@ def covered_entries(plan: ViewPlan) -> list[tuple[str, bool]]:
     # The path layer's own matcher (imported here: restricted-mode zygotes never need it, and
     # every module a zygote holds makes each fork dearer; python-mode zygotes import it in
     # enter_view, before any fork).
-    from ai_sandbox._fs_names import compile_deny_patterns, denied_by
+    from ai_sandbox.pathlayer.names import compile_deny_patterns, denied_by
 
     patterns = compile_deny_patterns(plan.deny_patterns)
     deadline = time.monotonic() + MAX_VIEW_WALK_S
