@@ -47,6 +47,8 @@ def test_lists_every_layer_as_available_and_active(report: tuple[int, str]) -> N
         "list the directory containing ai_sandbox",
         "allocate 4x the 128 MiB memory limit",
         "spin past the timeout",
+        "see /etc/passwd (stat)",
+        "see a file outside the root (stat)",
     ],
 )
 def test_every_live_check_holds(report: tuple[int, str], check: str) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import select
 import signal
 import socket
 import sys
@@ -28,11 +27,12 @@ from ai_sandbox.isolation._syscalls import ARCH
 from ai_sandbox.isolation.backend import WorkerBackend
 from ai_sandbox.isolation.doctor_report import identity_lines, worker_read_rules, write_read_rules
 from ai_sandbox.isolation.layers import LAYER_NAMES, probe_layers
+from ai_sandbox.isolation.protocol import wait_readable
 from ai_sandbox.isolation.read_rules import ReadRulePlan
 from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.results import ExecutionResult
 
-__all__ = ["Check", "doctor_main", "live_checks"]
+__all__ = ["Check", "doctor_main", "live_checks", "view_checks"]
 
 _ENV_CANARY = "AI_SANDBOX_DOCTOR_CANARY"
 _TIMEOUT_S = 1.0
@@ -174,7 +174,33 @@ def _package_checks(rules: ReadRulePlan | str) -> tuple[Check, ...]:
         Check(
             "list the directory containing ai_sandbox",
             f"import os\nresult = os.listdir({str(package.parent)!r})",
-            _refused,
+            _refused_or_only_the_package,
+        ),
+    )
+
+
+def _refused_or_only_the_package(result: ExecutionResult, elapsed: float) -> bool:
+    """Held when the listing is refused, or (inside the filesystem view, where the directory is
+    only the mount point's parent) shows nothing but the package itself."""
+    return _refused(result, elapsed) or (result.ok and result.result == ["ai_sandbox"])
+
+
+def view_checks(targets: _Targets) -> tuple[Check, ...]:
+    """The filesystem view (``fs_view``): host paths outside the root do not even exist."""
+
+    def not_found(result: ExecutionResult, _elapsed: float) -> bool:
+        return result.error is not None and result.error.type == "FileNotFoundError"
+
+    return (
+        Check(
+            "see /etc/passwd (stat)",
+            "import os\nresult = os.stat('/etc/passwd').st_size",
+            not_found,
+        ),
+        Check(
+            "see a file outside the root (stat)",
+            f"import os\nresult = os.stat({str(targets.secret_file)!r}).st_size",
+            not_found,
         ),
     )
 
@@ -209,7 +235,10 @@ def doctor_main(root: Path | None = None, out: TextIO = sys.stdout) -> int:
             return 1
         out.write("\nLive checks in a real worker, RestrictedPython OFF (the OS alone):\n")
         try:
-            for check in (*live_checks(targets), *_package_checks(rules)):
+            checks = (*live_checks(targets), *_package_checks(rules))
+            if "fs_view" in active:  # where the kernel offers no view, Landlock alone holds
+                checks += view_checks(targets)
+            for check in checks:
                 held, summary = _attempt(backend, check)
                 failures += 0 if held else 1
                 _verdict(out, held, check.name, summary)
@@ -259,7 +288,7 @@ def _outlive_zygote(backend: WorkerBackend) -> tuple[bool, str]:
     worker = backend._pool.take()
     try:
         os.kill(backend._zygote.pid, signal.SIGKILL)
-        gone = bool(select.select([worker.pidfd], [], [], 1.0)[0])
+        gone = wait_readable(worker.pidfd, 1.0)
     finally:
         worker.close()
     return gone, "(the worker died with it)" if gone else "(the worker survived its parent)"

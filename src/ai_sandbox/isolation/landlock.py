@@ -35,8 +35,12 @@ from ai_sandbox.isolation._syscalls import syscall
 from ai_sandbox.isolation.read_rules import plan_read_rules
 
 __all__ = [
+    "FS_READ",
+    "FS_WRITE",
     "LandlockRuleset",
     "abi_version",
+    "add_fd_rule",
+    "add_read_paths",
     "create_ruleset",
     "interpreter_read_paths",
     "restrict_self",
@@ -199,3 +203,51 @@ def restrict_self(ruleset: LandlockRuleset) -> None:
     finally:
         with contextlib.suppress(OSError):
             os.close(ruleset.fd)
+
+
+# -- python mode: rules on the filesystem view's mount points (additive) ----------------------
+FS_WRITE_FILE: Final = 1 << 1
+FS_REMOVE_DIR: Final = 1 << 4
+FS_REMOVE_FILE: Final = 1 << 5
+FS_MAKE_DIR: Final = 1 << 7
+FS_MAKE_REG: Final = 1 << 8
+FS_TRUNCATE: Final = 1 << 14
+#: Reading beneath a directory.
+FS_READ: Final = FS_READ_FILE | FS_READ_DIR
+#: Creating, changing and removing regular files and directories; never links, devices,
+#: sockets, FIFOs, renames across directories (``REFER``) or execution.
+FS_WRITE: Final = (
+    FS_WRITE_FILE | FS_REMOVE_DIR | FS_REMOVE_FILE | FS_MAKE_DIR | FS_MAKE_REG | FS_TRUNCATE
+)
+_FILE_RIGHTS: Final = (1 << 0) | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | (1 << 15)
+
+
+def add_fd_rule(ruleset: LandlockRuleset, path_fd: int, access: int) -> None:
+    """Allow ``access`` beneath the directory (or file) ``path_fd`` refers to (any open fd).
+
+    For rules that must name an inode a path no longer reaches, such as a mount point of the
+    filesystem view before something is mounted on it: the rule then covers whatever is
+    mounted there later, in any worker. Rights the ruleset does not handle are dropped.
+    ``OSError`` if the kernel refuses.
+    """
+    access &= ruleset.handled_fs
+    if not stat.S_ISDIR(os.fstat(path_fd).st_mode):
+        access &= _FILE_RIGHTS
+    rule = _PathBeneathAttr(allowed_access=access, parent_fd=path_fd)
+    syscall("landlock_add_rule", ruleset.fd, _RULE_PATH_BENEATH, ctypes.byref(rule), 0)
+
+
+def add_read_paths(ruleset: LandlockRuleset, paths: Iterable[str]) -> tuple[str, ...]:
+    """Allow reading beneath each of ``paths`` (python mode's extra reads); those added."""
+    added: list[str] = []
+    for path in paths:
+        try:
+            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            add_fd_rule(ruleset, fd, FS_READ)
+        finally:
+            os.close(fd)
+        added.append(path)
+    return tuple(added)
