@@ -331,24 +331,30 @@ def test_python_mode_allows_hard_links_when_the_policy_does(project: Path) -> No
 
 
 def test_python_mode_covers_entries_created_after_the_zygote_started(project: Path) -> None:
-    """It walks the root per worker: a .env made after the zygote's setup is covered too."""
+    """It re-reads changed directories per worker: entries made after the zygote's first walk
+    (a .env, a key, a new hard link) are covered too."""
 
     def later(real_root: int) -> None:
         for name in (".env.production", "data/id.key"):
             fd = os.open(name, os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=real_root)
             os.write(fd, SECRET.encode())
             os.close(fd)
+        os.link("notes.json", "data/notes-again.json", src_dir_fd=real_root, dst_dir_fd=real_root)
 
     report = _in_worker(
         project,
         {
             "new .env": lambda: read(".env.production"),
             "new key": lambda: c_open("data/id.key"),
+            "new hard link": lambda: c_open("data/notes-again.json"),
+            "unchanged": lambda: read("data/sales.csv"),
         },
         between=later,
     )
     assert report["new .env"][0] == "PermissionError"
     assert report["new key"][0] == "PermissionError"
+    assert report["new hard link"][0] == "PermissionError"
+    assert report["unchanged"][0] == "ok"
 
 
 OUTSIDE = {
@@ -445,13 +451,16 @@ def test_python_mode_holds_a_tmp_file_to_max_file_bytes(project: Path) -> None:
 def test_python_mode_refuses_a_root_past_the_walk_bound(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """It refuses to start a python-mode worker when the root has more entries than the walk
-    may visit (fail closed, naming fs_view)."""
+    """It refuses to start python mode when the root has more entries than the walk may visit
+    (fail closed, naming fs_view)."""
     monkeypatch.setattr(fsview, "MAX_VIEW_ENTRIES", 5)
 
     def zygote() -> Any:
         os.chdir(project)
-        plan = prepare_zygote(PythonModePolicy(), required=frozenset(LAYER_NAMES))
+        try:
+            plan = prepare_zygote(PythonModePolicy(), required=frozenset(LAYER_NAMES))
+        except IsolationUnavailable as exc:  # the zygote's first walk, at start
+            return {"refused": exc.layer, "message": str(exc)}
 
         def worker(report_fd: int) -> Any:
             try:

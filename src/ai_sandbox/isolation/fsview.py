@@ -42,11 +42,12 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import os
 import stat
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
@@ -57,6 +58,7 @@ from ai_sandbox.isolation._syscalls import CLONE_NEWNS, syscall, unshare
 __all__ = [
     "MAX_VIEW_ENTRIES",
     "MAX_VIEW_WALK_S",
+    "DirScan",
     "ViewBroken",
     "ViewHandles",
     "ViewMode",
@@ -65,6 +67,7 @@ __all__ = [
     "covered_entries",
     "enter_view",
     "enter_worker_view",
+    "index_root",
     "plan_view",
     "probe_view",
     "python_read_paths",
@@ -161,6 +164,8 @@ class ViewPlan:
     deny_patterns: tuple[str, ...]
     allow_hardlinks: bool
     tmp_bytes: int = TMP_BYTES
+    #: Python mode: the root's directories as the zygote found them (:func:`index_root`).
+    index: tuple[tuple[str, DirScan], ...] = ()
 
     @property
     def tmp_dir(self) -> str | None:
@@ -241,8 +246,6 @@ def enter_view(plan: ViewPlan) -> ViewHandles:
     layer entered). The cwd becomes the root (python mode) or ``/``. ``OSError`` when the
     kernel refuses a step: the process is then in an unknown state and must not run code.
     """
-    if plan.mode == "python":
-        import ai_sandbox._fs_names  # noqa: F401  # workers use it (covered_entries)
     proc_fd = os.open("/proc", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         return _enter_view(plan, proc_fd)
@@ -392,47 +395,118 @@ def covered_entries(plan: ViewPlan) -> list[tuple[str, bool]]:
 
     Deny-pattern entries (matched like the path layer matches them, not descended into) and,
     unless ``allow_hardlinks``, regular files with more than one link. Symbolic links are not
-    followed. ``OSError`` (``E2BIG``/``ETIME``) past :data:`MAX_VIEW_ENTRIES` entries or
+    followed. Directories unchanged since ``plan.index`` (same inode, mtime and ctime: any
+    entry made, renamed or removed in a directory changes both) are not read again.
+    ``OSError`` (``E2BIG``/``ETIME``) past :data:`MAX_VIEW_ENTRIES` entries or
     :data:`MAX_VIEW_WALK_S` seconds.
     """
-    # The path layer's own matcher (imported here: restricted-mode zygotes never need it, and
-    # every module a zygote holds makes each fork dearer; python-mode zygotes import it in
-    # enter_view, before any fork).
-    from ai_sandbox._fs_names import compile_deny_patterns, denied_by
+    scans = _walk(plan, dict(plan.index))
+    return [entry for scan in scans.values() for entry in scan.covered]
 
-    patterns = compile_deny_patterns(plan.deny_patterns)
+
+def index_root(plan: ViewPlan) -> ViewPlan:
+    """``plan`` with an index of the root's directories, so workers re-read only what changed.
+
+    The zygote builds it once (a root past the walk's bounds is refused here, at start);
+    every worker inherits it and walks only directories changed since. Restricted mode: as is.
+    """
+    if plan.mode != "python":
+        return plan
+    return dataclasses.replace(plan, index=tuple(_walk(plan, {}).items()))
+
+
+@dataclass(frozen=True, slots=True)
+class DirScan:
+    """One directory of the root as a walk found it."""
+
+    #: ``(st_ino, st_mtime_ns, st_ctime_ns)`` when it was read.
+    stamp: tuple[int, int, int]
+    covered: tuple[tuple[str, bool], ...]
+    subdirs: tuple[str, ...]
+
+
+class _Matcher:
+    """The path layer's deny matcher, split so a walk folds each name once: a pattern without
+    a ``/`` matches any single component (the ancestors were already checked), an anchored one
+    the whole path."""
+
+    def __init__(self, patterns: Sequence[str]) -> None:
+        # Imported here: restricted-mode zygotes never need it, and every module a zygote holds
+        # makes each fork dearer (python-mode zygotes import it before any fork).
+        from ai_sandbox._fs_names import compile_deny_patterns, denied_by
+
+        compiled = compile_deny_patterns(patterns)
+        self._denied_by = denied_by
+        self._loose = tuple(p for p in compiled if not p.anchored)
+        self._anchored = tuple(p for p in compiled if p.anchored)
+
+    def denied(self, names: tuple[str, ...]) -> bool:
+        if self._denied_by(names[-1:], self._loose) is not None:
+            return True
+        return bool(self._anchored) and self._denied_by(names, self._anchored) is not None
+
+
+def _walk(plan: ViewPlan, cached: dict[str, DirScan]) -> dict[str, DirScan]:
+    matcher = _Matcher(plan.deny_patterns)
     deadline = time.monotonic() + MAX_VIEW_WALK_S
-    found: list[tuple[str, bool]] = []
-    pending: list[tuple[str, ...]] = [()]
+    found: dict[str, DirScan] = {}
+    pending = [""]
     seen = 0
     while pending:
-        names = pending.pop()
-        with os.scandir(os.path.join(plan.root, *names)) as listing:
-            for entry in listing:
-                seen += 1
-                _check_bounds(seen, deadline)
-                path = (*names, entry.name)
-                is_dir = entry.is_dir(follow_symlinks=False)
-                if denied_by(path, patterns) is not None:
-                    if is_dir or entry.is_file(follow_symlinks=False):
-                        found.append(("/".join(path), is_dir))
-                elif is_dir:
-                    pending.append(path)
-                elif (
-                    not plan.allow_hardlinks
-                    and entry.is_file(follow_symlinks=False)
-                    and entry.stat(follow_symlinks=False).st_nlink > 1
-                ):
-                    found.append(("/".join(path), False))
+        relative = pending.pop()
+        path = os.path.join(plan.root, relative) if relative else plan.root
+        info = os.lstat(path)
+        stamp = (info.st_ino, info.st_mtime_ns, info.st_ctime_ns)
+        scan = cached.get(relative)
+        seen += 1
+        if scan is None or scan.stamp != stamp:
+            scan, scanned = _scan(plan, path, relative, stamp, matcher, seen, deadline)
+            seen += scanned
+        _check_bounds(seen, deadline)
+        found[relative] = scan
+        pending.extend(f"{relative}/{name}" if relative else name for name in scan.subdirs)
     return found
+
+
+def _scan(
+    plan: ViewPlan,
+    path: str,
+    relative: str,
+    stamp: tuple[int, int, int],
+    matcher: _Matcher,
+    seen: int,
+    deadline: float,
+) -> tuple[DirScan, int]:
+    covered: list[tuple[str, bool]] = []
+    subdirs: list[str] = []
+    parts = tuple(relative.split("/")) if relative else ()
+    scanned = 0
+    with os.scandir(path) as listing:
+        for entry in listing:
+            scanned += 1
+            _check_bounds(seen + scanned, deadline)
+            entry_path = f"{relative}/{entry.name}" if relative else entry.name
+            is_dir = entry.is_dir(follow_symlinks=False)
+            if matcher.denied((*parts, entry.name)):
+                if is_dir or entry.is_file(follow_symlinks=False):
+                    covered.append((entry_path, is_dir))
+            elif is_dir:
+                subdirs.append(entry.name)
+            elif (
+                not plan.allow_hardlinks
+                and entry.is_file(follow_symlinks=False)
+                and entry.stat(follow_symlinks=False).st_nlink > 1
+            ):
+                covered.append((entry_path, False))
+    return DirScan(stamp, tuple(covered), tuple(subdirs)), scanned
 
 
 def _check_bounds(seen: int, deadline: float) -> None:
     if seen > MAX_VIEW_ENTRIES:
         raise OSError(
             7,  # E2BIG
-            f"the root has more than {MAX_VIEW_ENTRIES} entries; python mode walks the root "
-            "for each worker to hide what the policy denies: choose a smaller root",
+            f"the root has more than {MAX_VIEW_ENTRIES} entries to walk; python mode walks "
+            "the root to hide what the policy denies: choose a smaller root",
         )
     if time.monotonic() > deadline:
         raise OSError(
