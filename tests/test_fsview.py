@@ -395,13 +395,17 @@ WRITES = {
 }
 
 
+@pytest.mark.parametrize("allow_writes", [False, True], ids=["read-only", "allow_writes"])
 @pytest.mark.parametrize("attack", sorted(WRITES))
 def test_python_mode_refuses_writes_beneath_the_root_and_outside(
-    project: Path, attack: str
+    project: Path, attack: str, allow_writes: bool
 ) -> None:
-    """It refuses every kind of write to the root (read-only view) and outside it."""
+    """It refuses every kind of write to the root (a read-only mount) and outside it; with
+    allow_writes too, the worker's view of the root stays read-only (writes go through the
+    host's path layer)."""
     before = sorted(p.name for p in project.iterdir())
-    report = _in_worker(project, {"attack": WRITES[attack]})
+    policy = PythonModePolicy(allow_writes=allow_writes)
+    report = _in_worker(project, {"attack": WRITES[attack]}, policy=policy)
     assert report["attack"][0] in ("OSError", "PermissionError"), report
     assert report["attack"][1] in ("EROFS", "EACCES", "EPERM"), report
     assert sorted(p.name for p in project.iterdir()) == before

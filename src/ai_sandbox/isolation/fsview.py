@@ -50,7 +50,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from ai_sandbox.isolation import landlock
 from ai_sandbox.isolation._syscalls import CLONE_NEWNS, syscall, unshare
@@ -133,19 +133,20 @@ _EMPTY_FILE: Final = _COVERS + "/file"
 _TMP_HOLDER: Final = _COVERS + "/scratch"
 _TMP_MOUNT: Final = _TMP_HOLDER + "/w"
 
-_LIBC: Final = ctypes.CDLL(None, use_errno=True)
-_MOUNT: Final = _LIBC.mount
-_MOUNT.restype = ctypes.c_int
-_MOUNT.argtypes = [
-    ctypes.c_char_p,
-    ctypes.c_char_p,
-    ctypes.c_char_p,
-    ctypes.c_ulong,
-    ctypes.c_char_p,
-]
-_UMOUNT2: Final = _LIBC.umount2
-_UMOUNT2.restype = ctypes.c_int
-_UMOUNT2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+
+def _c_function(name: str, argtypes: list[Any]) -> Any:
+    """A libc function with its C signature (``None`` where libc lacks it: not Linux)."""
+    func = getattr(ctypes.CDLL(None, use_errno=True), name, None)
+    if func is not None:
+        func.restype = ctypes.c_int
+        func.argtypes = argtypes
+    return func
+
+
+_MOUNT: Final = _c_function(
+    "mount", [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+)
+_UMOUNT2: Final = _c_function("umount2", [ctypes.c_char_p, ctypes.c_int])
 
 
 class ViewBroken(OSError):
@@ -533,6 +534,8 @@ def _encode(value: str | None) -> bytes | None:
 def _mount(
     source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None
 ) -> None:
+    if _MOUNT is None:
+        raise OSError(38, "mount is not available on this platform")  # ENOSYS
     result = _MOUNT(
         _encode(source), _encode(target), _encode(fstype), flags | _MS_SILENT, _encode(data)
     )
@@ -542,6 +545,8 @@ def _mount(
 
 
 def _umount(target: str, flags: int) -> None:
+    if _UMOUNT2 is None:
+        raise OSError(38, "umount2 is not available on this platform")  # ENOSYS
     if _UMOUNT2(_encode(target), flags) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"umount {target}: {os.strerror(err)}")
