@@ -279,6 +279,7 @@ def test_python_mode_reads_the_root_with_ordinary_file_apis(project: Path) -> No
             "inner-symlink": lambda: read("to_data/sales.csv"),
             "os.open": lambda: os.read(os.open("notes.json", os.O_RDONLY), 100).decode(),
             "ctypes-open": lambda: c_open("notes.json"),
+            "localtime": lambda: len(pathlib.Path("/etc/localtime").read_bytes()) > 0,
         },
     )
     csv = "region,amount\nnorth,3\nsouth,4\n"
@@ -292,6 +293,7 @@ def test_python_mode_reads_the_root_with_ordinary_file_apis(project: Path) -> No
     assert report["json"] == ["ok", {"k": 1}]
     assert report["copy-to-tmp"] == report["inner-symlink"] == ["ok", csv]
     assert report["os.open"] == report["ctypes-open"] == ["ok", '{"k": 1}']
+    assert report["localtime"] == ["ok", os.path.exists("/etc/localtime")]
 
 
 DENIED = {
@@ -525,3 +527,17 @@ def test_the_view_binds_what_landlock_grants(tmp_path: Path) -> None:
     assert set(restricted.read_paths) == granted
     assert set(python.read_paths) == granted | set(fsview.python_read_paths())
     assert python.tmp_dir == "/var/tmp" if str(tmp_path).startswith("/tmp/") else "/tmp"
+
+
+def test_an_editable_flat_layout_grants_its_packages_not_the_project(tmp_path: Path) -> None:
+    """It grants a flat-layout editable install's packages and modules, never the project
+    directory holding them (its .env stays out of the view)."""
+    project = tmp_path / "flat"
+    (project / "mypkg").mkdir(parents=True)
+    (project / "mypkg" / "__init__.py").write_text("")
+    (project / "tool.py").write_text("")
+    (project / ".env").write_text(SECRET)
+    (project / "data").mkdir()
+    (project / "data" / "big.csv").write_text("a\n")
+    granted = fsview._importable_entries(str(project))
+    assert granted == [str(project / "mypkg"), str(project / "tool.py")]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import os
-import select
 import shutil
 import signal
 import socket
@@ -25,6 +24,7 @@ from ai_sandbox import Sandbox, SandboxPolicy
 from ai_sandbox.exceptions import IsolationUnavailable
 from ai_sandbox.isolation.backend import WorkerBackend
 from ai_sandbox.isolation.layers import LAYER_NAMES
+from ai_sandbox.isolation.protocol import wait_readable
 from ai_sandbox.isolation.zygote_client import ZygoteInfo, _unavailable
 
 POLICY = SandboxPolicy(timeout_s=2.0, pool_size=1)
@@ -256,7 +256,7 @@ def test_worker_dies_with_its_zygote(tmp_path: Path) -> None:
     try:
         worker = backend._pool.take()
         os.kill(backend._zygote.pid, signal.SIGKILL)
-        died = bool(select.select([worker.pidfd], [], [], 2.0)[0])
+        died = wait_readable(worker.pidfd, 2.0)
         worker.close()
     finally:
         backend.close()

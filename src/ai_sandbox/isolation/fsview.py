@@ -122,6 +122,8 @@ _PYTHON_DATA_PATHS: Final = (
     "/etc/mime.types",
 )
 _TMP_DIRS: Final = ("/tmp", "/var/tmp")  # noqa: S108  # nosec B108 - links to a private tmpfs
+#: Links the data stack follows (the target is bound through _PYTHON_DATA_PATHS).
+_PYTHON_LINKS: Final = ("/etc/localtime",)
 _BASE: Final = "/tmp"  # noqa: S108  # nosec B108 - a tmpfs in our own new mount namespace
 #: Where the covers live in the view (an empty mode-000 directory and file).
 _COVERS: Final = "/.ai-sandbox-view"
@@ -199,9 +201,14 @@ def view_mode(policy: object) -> ViewMode:
 
 
 def python_read_paths() -> tuple[str, ...]:
-    """Paths python mode reads beyond the interpreter's: editable installs' source directories
-    (the absolute directory lines of ``.pth`` files in site-packages) and the data files of
-    the data stack (fonts, time zones). Paths that do not exist are left out."""
+    """Paths python mode reads beyond the interpreter's: what editable installs import and the
+    data files of the data stack (fonts, time zones). Paths that do not exist are left out.
+
+    An editable install names a directory in a ``.pth`` file of site-packages; for a flat
+    layout that directory is the project itself, ``.env`` included. So only its importable
+    entries are granted (packages, modules and extension modules with identifier names),
+    never the directory.
+    """
     found: dict[str, None] = {}
     for base in landlock.interpreter_read_paths():
         if not base.endswith(("site-packages", "dist-packages")):
@@ -211,11 +218,28 @@ def python_read_paths() -> tuple[str, ...]:
                 for line in pth.read_text(encoding="utf-8", errors="replace").splitlines():
                     line = line.strip()
                     if line.startswith("/") and os.path.isdir(line):
-                        found.setdefault(str(Path(line).resolve()), None)
+                        found.update(dict.fromkeys(_importable_entries(line)))
     for candidate in _PYTHON_DATA_PATHS:
         if os.path.exists(candidate):
             found.setdefault(str(Path(candidate).resolve()), None)
     return tuple(found)
+
+
+def _importable_entries(directory: str) -> list[str]:
+    """Packages (``name/`` holding ``.py`` files) and modules (``name.py``, ``name.*.so``)."""
+    entries: list[str] = []
+    with contextlib.suppress(OSError), os.scandir(directory) as listing:
+        for entry in listing:
+            stem = entry.name.split(".", 1)[0]
+            if not stem.isidentifier():
+                continue
+            if entry.is_dir(follow_symlinks=False) and "." not in entry.name:
+                with contextlib.suppress(OSError), os.scandir(entry.path) as inner:
+                    if any(item.name.endswith(".py") for item in inner):
+                        entries.append(str(Path(entry.path).resolve()))
+            elif entry.is_file(follow_symlinks=False) and entry.name.endswith((".py", ".so")):
+                entries.append(str(Path(entry.path).resolve()))
+    return sorted(entries)
 
 
 def plan_view(
@@ -294,7 +318,7 @@ def _build_new_root(plan: ViewPlan, proc_fd: int) -> ViewHandles:
         for device in _DEVICES:
             if os.path.exists("/oldroot" + device):
                 _bind(device, readonly=False, noexec=True)
-        for alias in _ALIASES:
+        for alias in (*_ALIASES, *(_PYTHON_LINKS if plan.mode == "python" else ())):
             _mirror_link(alias)
         _make_covers()
         if plan.mode == "python" and plan.tmp_dir is not None:
@@ -350,6 +374,7 @@ def _mirror_link(alias: str) -> None:
     """Recreate a top-level symbolic link of the host (``/lib -> usr/lib``) in the new root."""
     source = "/oldroot" + alias
     if os.path.islink(source) and not os.path.lexists("/newroot" + alias):
+        os.makedirs(os.path.dirname("/newroot" + alias), mode=0o755, exist_ok=True)
         os.symlink(os.readlink(source), "/newroot" + alias)
 
 
@@ -434,7 +459,7 @@ class _Matcher:
     def __init__(self, patterns: Sequence[str]) -> None:
         # Imported here: restricted-mode zygotes never need it, and every module a zygote holds
         # makes each fork dearer (python-mode zygotes import it before any fork).
-        from ai_sandbox._fs_names import compile_deny_patterns, denied_by
+        from ai_sandbox.pathlayer.names import compile_deny_patterns, denied_by
 
         compiled = compile_deny_patterns(patterns)
         self._denied_by = denied_by

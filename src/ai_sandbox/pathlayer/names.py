@@ -1,7 +1,7 @@
 """Lexical checks on a path string: type, length, names, ``~``, absolute prefixes, deny patterns.
 
 These run before the file system is touched. They never confine a path on their own: that is
-the job of the walk beneath the root's directory fd (``_fs_walk``) or ``openat2``.
+the job of the walk beneath the root's directory fd (``walk``) or ``openat2``.
 
 Decisions worth knowing:
 
@@ -27,8 +27,8 @@ from typing import Final, NamedTuple
 
 from pathvalidate import ValidationError, validate_filename
 
-from ai_sandbox._fs_errors import refuse
 from ai_sandbox.exceptions import ConfigurationError
+from ai_sandbox.pathlayer.errors import refuse
 
 __all__ = [
     "MAX_NAME_BYTES",
