@@ -243,6 +243,8 @@ class _Serving:
     def finish(self, result: ExecutionResult) -> ExecutionResult:
         """``result`` as the host reports it: the host's refusal first, the accesses listed."""
         refused = _refused(result, self.refusal)
+        if not self.files:
+            return refused
         return refused.model_copy(
             update={"files": tuple(self.files), "files_omitted": self.omitted}
         )

@@ -68,7 +68,7 @@ MAX_FILE_REQUESTS = 10_000
 FILE_BURST_REQUESTS = 500
 FILE_REQUESTS_PER_S = 1000
 FILE_BURST_BYTES = 32 * 1024 * 1024
-FILE_BYTES_PER_S = 16 * 1024 * 1024
+FILE_BYTES_PER_S = 8 * 1024 * 1024
 
 #: Most file requests a run's result and audit record list one by one (the rest are counted).
 MAX_FILE_RECORDS = 100
