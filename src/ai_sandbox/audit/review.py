@@ -163,7 +163,7 @@ def _detail(action: dict[str, Any]) -> str:
         if isinstance(code, dict) and isinstance(code.get("head"), str):
             first = code["head"].split("\n", 1)[0]
             parts.append(ascii(first[:60]))
-    if action.get("rule") and action.get("outcome") == "refused":
+    if action.get("rule") and action.get("outcome") in ("refused", "failed"):
         parts.append(f"rule={shown(str(action['rule']), 32)}")
     error = action.get("error")
     if isinstance(error, dict):
@@ -178,6 +178,7 @@ def stats(records: Iterable[dict[str, Any]], *, slowest: int = 5) -> dict[str, A
     """Counts by tool and outcome, refusals by rule, the slowest actions, per-session totals."""
     by_tool: dict[str, Counter[str]] = defaultdict(Counter)
     refusals: Counter[str] = Counter()
+    mistakes: Counter[str] = Counter()
     sessions: dict[str, Counter[str]] = defaultdict(Counter)
     timed: list[dict[str, Any]] = []
     total = 0
@@ -190,6 +191,8 @@ def stats(records: Iterable[dict[str, Any]], *, slowest: int = 5) -> dict[str, A
         sessions[str(action.get("session"))][outcome] += 1
         if outcome == "refused":
             refusals[str(action.get("rule") or "policy")] += 1
+        elif outcome == "failed" and action.get("rule"):
+            mistakes[str(action["rule"])] += 1  # e.g. not_found: a typo, not an attack
         if isinstance(action.get("duration_ms"), int | float):
             timed.append(action)
     timed.sort(key=lambda a: float(a["duration_ms"]), reverse=True)
@@ -197,6 +200,7 @@ def stats(records: Iterable[dict[str, Any]], *, slowest: int = 5) -> dict[str, A
         "actions": total,
         "by_tool": {tool: dict(counts) for tool, counts in sorted(by_tool.items())},
         "refusals_by_rule": dict(refusals.most_common()),
+        "failures_by_rule": dict(mistakes.most_common()),
         "slowest": [
             {k: a.get(k) for k in ("seq", "tool", "outcome", "duration_ms", "session")}
             for a in timed[:slowest]
@@ -217,6 +221,10 @@ def format_stats(data: dict[str, Any]) -> str:
     lines += [f"  {shown(rule, 32)}: {n}" for rule, n in data["refusals_by_rule"].items()] or [
         "  (none)"
     ]
+    lines += ["", "failures by rule (mistakes such as a missing file; not refusals):"]
+    lines += [
+        f"  {shown(rule, 32)}: {n}" for rule, n in data.get("failures_by_rule", {}).items()
+    ] or ["  (none)"]
     lines += ["", "slowest actions:"]
     lines += [
         f"  seq {a['seq']}: {shown(str(a['tool']), 24)} {a['outcome']} {a['duration_ms']:.1f} ms"
