@@ -318,6 +318,7 @@ class Sandbox:
             content=_describe_execution(res),
             data=res.model_dump(mode="json"),
             error=res.error,
+            images=res.images,
         )
 
     def _tool_read_file(self, args: ReadFile) -> ToolResult:
@@ -470,6 +471,12 @@ def _describe_execution(res: ExecutionResult) -> str:
         parts.append(f"{res.status}: {res.error.type}: {res.error.message}{where}")
     else:
         parts.append(res.status)
+    if res.images:
+        shown = ", ".join(
+            f"{image.name or 'image'} ({image.media_type}, {image.width}x{image.height} pixels)"
+            for image in res.images
+        )
+        parts.append(f"images: {shown}")
     if res.stdout:
         parts.append("stdout:\n" + res.stdout)
     return "\n".join(parts)

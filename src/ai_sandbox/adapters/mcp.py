@@ -30,7 +30,7 @@ try:
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.tools import Tool
     from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
-    from mcp_types import CallToolResult, TextContent, ToolAnnotations
+    from mcp_types import CallToolResult, ImageContent, TextContent, ToolAnnotations
 except ImportError as _exc:  # pragma: no cover - exercised by the missing-extra test
     raise ImportError(
         "ai_sandbox.adapters.mcp needs the MCP SDK: pip install 'ai-sandbox[mcp]'"
@@ -149,8 +149,13 @@ def _make_tool(sandbox: Sandbox, spec: ToolSpec) -> Tool:
 
 
 def _to_mcp(result: ToolResult) -> CallToolResult:
+    """The text, then each image as ``ImageContent``; the ``ToolResult`` as structured content."""
+    images = [
+        ImageContent(type="image", data=image.data_base64, mime_type=image.media_type)
+        for image in result.images
+    ]
     return CallToolResult(
-        content=[TextContent(type="text", text=result.content)],
+        content=[TextContent(type="text", text=result.content), *images],
         structured_content=result.model_dump(mode="json"),
         is_error=not result.ok,
     )
