@@ -38,7 +38,7 @@ _COLOURS = {
 _RESET = "\x1b[0m"
 _KEEP_FROM_REQUEST = frozenset({"seq", "time", "args", "hash", "prev_hash", "event"})
 _COLUMNS = ("TIME", "SEQ", "SESSION", "CALLER", "TOOL", "OUTCOME", "MS", "DETAIL")
-_WIDTHS = (23, 6, 16, 12, 14, 9, 8, 0)
+_WIDTHS = (23, 6, 16, 16, 14, 9, 8, 0)
 
 
 def parse_time(text: str) -> datetime:
@@ -110,7 +110,7 @@ def format_row(action: dict[str, Any], *, colour: bool = False) -> str:
         str(action.get("time", ""))[:23].replace("T", " "),
         str(action.get("seq", "")),
         shown(str(action.get("session") or ""), 16),
-        shown(str(action.get("caller") or "-"), 12),
+        shown(str(action.get("caller") or "-"), 16),
         shown(str(action.get("tool") or "-"), 24),
         outcome.upper() if outcome == "refused" else outcome,
         f"{duration:.1f}" if isinstance(duration, int | float) else "",
@@ -134,17 +134,26 @@ def _printable(text: str) -> str:
 #: What an agent-chosen string may hold to be shown as it is: ASCII letters, digits and
 #: punctuation, with single spaces between words.
 _PLAIN = re.compile(r"[!-~]+(?: [!-~]+)*")
+#: Spaces that could line up fake columns: a run of two or more, or one at either end.
+_LAYOUT_SPACES = re.compile(r"^ +| +$| {2,}")
 
 
 def shown(text: str, limit: int) -> str:
     """``text`` (a tool name, path, rule or message an agent chose) as a reviewer may safely
-    read it in a table: as it is when it is plain ASCII of at most ``limit`` characters;
-    otherwise quoted, with every other character (spaces included) escaped, and cut at
-    ``limit``: spaces cannot line up fake columns or rows, and look-alike letters show
-    (``'s\\u0435cret.txt'``)."""
+    read it in a table.
+
+    Plain ASCII with single spaces reads as it is, and when longer than ``limit`` it is quoted
+    and cut (``'no such file or directory unde...``). Anything else is quoted with every
+    character that could deceive escaped: control and bidi characters, every non-ASCII letter
+    (look-alikes show: ``'s\u0435cret.txt'``) and every space of a run or at either end
+    (``\x20``), so it cannot line up fake columns or rows; then cut at ``limit``.
+    """
     if not text or (len(text) <= limit and _PLAIN.fullmatch(text)):
         return text
-    quoted = ascii(text).replace(" ", "\\x20")
+    quoted = ascii(text)
+    if not _PLAIN.fullmatch(text):
+        inner = _LAYOUT_SPACES.sub(lambda m: "\\x20" * len(m.group()), quoted[1:-1])
+        quoted = quoted[0] + inner + quoted[-1]
     return quoted if len(quoted) <= limit + 2 else quoted[: limit + 2] + "..."
 
 
