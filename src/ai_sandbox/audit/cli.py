@@ -139,7 +139,7 @@ def _holds_a_record(path: Path) -> bool:
                     record = json.loads(line)
                 except ValueError:
                     continue
-                if isinstance(record, dict) and _RECORD_FIELDS <= record.keys():
+                if isinstance(record, dict) and record.keys() >= _RECORD_FIELDS:
                     return True
     except OSError:
         return True  # unreadable: the command reports it in its own words
