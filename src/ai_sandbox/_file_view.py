@@ -14,7 +14,7 @@ import mimetypes
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from ai_sandbox._media import IMAGE_TYPES, SNIFF_BYTES, image_size, looks_binary, media_type
+from ai_sandbox._media import IMAGE_TYPES, SNIFF_BYTES, image_size, media_type
 from ai_sandbox.results import DirEntry, Image, ImageMediaType
 
 __all__ = ["FileView", "big_file_view", "describe_entries", "view_file"]
@@ -42,9 +42,13 @@ def view_file(
     kind = media_type(raw[:SNIFF_BYTES])
     if kind in IMAGE_TYPES:
         return _image(path, raw, kind)
-    if looks_binary(raw):
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
         return _binary(path, raw, kind)
-    return _page(path, raw.decode("utf-8"), len(raw), offset, limit, page_lines, page_bytes)
+    if "\x00" in text:  # valid UTF-8, but NUL bytes mean a binary format
+        return _binary(path, raw, kind)
+    return _page(path, text, len(raw), offset, limit, page_lines, page_bytes)
 
 
 def _image(path: str, raw: bytes, kind: str) -> FileView:
@@ -71,15 +75,23 @@ def _binary(path: str, raw: bytes, kind: str | None) -> FileView:
     return FileView(content, {"path": path, "media_type": kind, "size_bytes": len(raw)})
 
 
-def _lines(text: str) -> list[str]:
-    """The lines of ``text``, each with its ``\\n`` (line breaks are ``\\n`` only, as in
-    editors' line numbers: a ``\\r`` or form feed inside a line does not split it)."""
-    lines = text.split("\n")
-    last = lines.pop()
-    out = [line + "\n" for line in lines]
-    if last:
-        out.append(last)
-    return out
+def _line_count(text: str) -> int:
+    """Lines in ``text``; line breaks are ``\\n`` only, as in editors' line numbers (a ``\\r``
+    or form feed inside a line does not split it), and a last line needs no ``\\n``."""
+    return text.count("\n") + (0 if not text or text.endswith("\n") else 1)
+
+
+def _lines_from(text: str, offset: int, count: int) -> list[str]:
+    """``count`` lines of ``text`` from line ``offset``, each with its ``\\n``. Splits only as
+    far as needed: a page of a large file costs the page, not the file."""
+    parts = text.split("\n", offset + count)
+    if len(parts) <= offset + count:  # split to the end: the last part is the file's tail
+        tail = parts.pop()  # what follows the last line break ("" if the file ends with one)
+        lines = [part + "\n" for part in parts] + ([tail] if tail else [])
+    else:
+        parts.pop()  # the unsplit rest of the file
+        lines = [part + "\n" for part in parts]
+    return lines[offset : offset + count]
 
 
 def _page(
@@ -91,8 +103,7 @@ def _page(
     page_lines: int,
     page_bytes: int,
 ) -> FileView:
-    lines = _lines(text)
-    total = len(lines)
+    total = _line_count(text)
     data: dict[str, Any] = {
         "path": path,
         "media_type": "text/plain",
@@ -104,10 +115,14 @@ def _page(
         note = f"[{path} has {total} lines; offset={offset} is past its end]"
         return FileView(note, {**data, "lines": 0, "next_offset": None})
     want = min(limit if limit is not None else page_lines, page_lines)
+    candidates = _lines_from(text, offset, want)
     chosen: list[str] = []
     used = 0
     cut_line = False
-    for line in lines[offset : offset + want]:
+    whole = "".join(candidates)
+    if len(whole) * 4 <= page_bytes or len(whole.encode("utf-8")) <= page_bytes:
+        candidates, chosen = [], candidates  # the usual case: the lines fit, no per-line count
+    for line in candidates:
         cost = len(line.encode("utf-8"))
         if used + cost > page_bytes:
             if not chosen:  # one line longer than a page: show its start
