@@ -6,14 +6,18 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from image_support import gif, jpeg, png, webp
 
 from ai_sandbox import AuditLog, Sandbox, SandboxPolicy, SecurityError
+from ai_sandbox._file_view import view_file
 from ai_sandbox._media import image_size, media_type
 from ai_sandbox.audit.reader import read_records
 from ai_sandbox.audit.review import format_stats, stats
@@ -408,3 +412,50 @@ def test_a_symlink_swapped_in_is_not_descended(project: Path) -> None:
         entries, _ = box.fs.list_tree("data", depth=3, max_entries=100)
     assert [e.path for e in entries] == ["data/numbers.csv", "data/sub"]
     assert entries[1].outside_root is True
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(st.sampled_from("ab\n\r\x0c\u00e9\u20ac\U0001f600 "), max_size=400),
+    page_lines=st.integers(1, 20),
+    page_bytes=st.integers(1024, 1100),
+    limit=st.one_of(st.none(), st.integers(1, 30)),
+)
+def test_reading_on_walks_every_line_once(
+    text: str, page_lines: int, page_bytes: int, limit: int | None
+) -> None:
+    """It hands out pages that, read on with next_offset until None, cover every line of the
+    file once and in order (a line longer than a page by its start), each followed only by
+    the bracketed note."""
+    expected = re.findall(r"[^\n]*\n|[^\n]+$", text)
+    offset: int | None = 0
+    covered = 0
+    while offset is not None:
+        view = view_file(
+            "f.txt",
+            text.encode(),
+            offset=offset,
+            limit=limit,
+            page_lines=page_lines,
+            page_bytes=page_bytes,
+        )
+        assert view.data["total_lines"] == len(expected)
+        lines = view.data["lines"]
+        body = "".join(expected[offset : offset + lines])
+        if offset == 0 and view.data["next_offset"] is None and view.content == text:
+            covered = len(expected)
+            break
+        note = view.content.rindex("[")
+        shown, footer = view.content[:note], view.content[note:]
+        assert footer.endswith("]")
+        if "is longer than a page" in footer:
+            assert lines == 1
+            assert body.startswith(shown.removesuffix("\n"))
+            assert len(shown.encode()) <= page_bytes + 1
+        else:
+            assert shown in (body, body + "\n")
+        covered += lines
+        assert view.data["next_offset"] in (None, offset + lines)
+        assert lines >= 1 or not expected
+        offset = view.data["next_offset"]
+    assert covered == len(expected)
