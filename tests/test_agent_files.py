@@ -459,3 +459,19 @@ def test_reading_on_walks_every_line_once(
         assert lines >= 1 or not expected
         offset = view.data["next_offset"]
     assert covered == len(expected)
+
+
+def test_direct_list_dir_goes_recursive_and_marks_links(tree: Path) -> None:
+    """It gives host code the same details: recursive levels and links leading outside."""
+    with Sandbox(root=tree, policy=_policy()) as box:
+        flat = {e.path: e for e in box.list_dir(".")}
+        deep = [e.path for e in box.list_dir("data", recursive=2)]
+    assert flat["link_out"].outside_root is True
+    assert flat["link_in"].target == "data/numbers.csv"
+    assert deep == [
+        "data/numbers.csv",
+        "data/sub",
+        "data/sub/deeper",
+        "data/sub/deeper/bottom.txt",
+        "data/sub/mid.txt",
+    ]

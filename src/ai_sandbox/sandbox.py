@@ -49,7 +49,7 @@ from ai_sandbox.exceptions import (
 )
 from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.results import DirEntry, ErrorInfo, ExecutionResult, ToolResult
-from ai_sandbox.security import SafeFS
+from ai_sandbox.security import MAX_DIR_ENTRIES, SafeFS
 from ai_sandbox.tools import TOOL_SPECS, ListDirectory, ReadFile, RunPython, ToolSpec, WriteFile
 
 __all__ = ["Sandbox"]
@@ -177,11 +177,21 @@ class Sandbox:
             act.finish(COMPLETED, payload={"bytes": written})
             return written
 
-    def list_dir(self, path: str | os.PathLike[str] = ".") -> list[DirEntry]:
-        """List a directory beneath the root."""
+    def list_dir(self, path: str | os.PathLike[str] = ".", *, recursive: int = 0) -> list[DirEntry]:
+        """List a directory beneath the root (and ``recursive`` levels of subdirectories, at
+        most ``policy.list_max_depth``); each link says where it leads (``outside_root``).
+        More than ``MAX_DIR_ENTRIES`` entries raise ``ResourceLimitExceeded``."""
         raw = _path_once(path)
-        with self._action("list_directory", {"path": self._relative(raw)}) as act:
-            entries = self.fs.list_dir(_usable(raw))
+        args = {"path": self._relative(raw), "recursive": recursive} if recursive else None
+        with self._action("list_directory", args or {"path": self._relative(raw)}) as act:
+            depth = max(0, min(recursive, self.policy.list_max_depth))
+            entries, truncated = self.fs.list_tree(
+                _usable(raw), depth=depth, max_entries=MAX_DIR_ENTRIES
+            )
+            if truncated:
+                raise ResourceLimitExceeded(
+                    "dir_entries", f"the listing has more than {MAX_DIR_ENTRIES} entries"
+                )
             act.finish(COMPLETED, payload=[e.model_dump(mode="json") for e in entries])
             return entries
 
