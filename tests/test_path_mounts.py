@@ -385,3 +385,21 @@ def test_the_machine_support_is_reported() -> None:
     found = support()
     assert found.fstatfs is True
     assert found.mount_ids is True
+
+
+@pytest.mark.parametrize("policy", [WRITABLE, CROSSING], ids=["default", "crossing"])
+def test_a_recursive_listing_never_enters_a_pseudo_filesystem(
+    mount: Mount, root: Path, use_openat2: bool, policy: SandboxPolicy
+) -> None:
+    """It lists a procfs mount point below the root as a directory but never descends into it
+    (no pids, no ``self``), whatever ``allow_mount_crossing`` says; a tmpfs below the root is
+    entered only when crossing mounts is allowed."""
+    mount(root / "chroot" / "proc", "-t", "proc", "proc")
+    tmp = mount(root / "scratch", "-t", "tmpfs", "tmpfs")
+    (tmp / "inside.txt").write_text("x", encoding="utf-8")
+    with SafeFS(root, policy, _use_openat2=use_openat2) as fs:
+        entries, _ = fs.list_tree(".", depth=4, max_entries=1000)
+    paths = {e.path for e in entries}
+    assert "chroot/proc" in paths
+    assert not any(p.startswith("chroot/proc/") for p in paths)
+    assert ("scratch/inside.txt" in paths) is policy.allow_mount_crossing
