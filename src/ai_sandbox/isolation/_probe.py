@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Final
 
-from ai_sandbox.isolation import landlock, privileges, seccomp
+from ai_sandbox.isolation import fsview, landlock, privileges, seccomp
 from ai_sandbox.isolation._status import LAYER_NAMES, LayerStatus
 from ai_sandbox.isolation._syscalls import prctl
 from ai_sandbox.isolation.namespaces import enter_network_namespace
@@ -116,6 +116,7 @@ def _try_layers() -> dict[str, tuple[bool, str]]:
     )
     if modes:
         results["network_namespace"] = (True, f"a new empty network namespace ({modes[0]})")
+    _attempt(results, "fs_view", fsview.probe_view, "a mount namespace with a view of its own")
     if os.geteuid() == 0 and modes != ["user_namespace"]:
         uid, gid = privileges.unprivileged_ids()
         _attempt(
