@@ -147,3 +147,11 @@ class ToolResult(BaseModel):
     images: tuple[Image, ...] = Field(
         default=(), description="Images for the model to see, where its surface takes them."
     )
+    files: tuple[FileAccessRecord, ...] = Field(
+        default=(),
+        exclude=True,
+        description="run_python: the file requests its code made (see ExecutionResult.files).",
+    )
+    files_omitted: int = Field(
+        default=0, ge=0, exclude=True, description="File requests beyond those in `files`."
+    )

@@ -286,6 +286,8 @@ class Sandbox:
                 payload=result.content,
                 isolation=data.get("isolation"),
                 layers=tuple(data["layers"]) if "layers" in data else None,
+                files=result.files,
+                files_omitted=result.files_omitted,
             )
             return result
 
@@ -329,6 +331,8 @@ class Sandbox:
             data=res.model_dump(mode="json"),
             error=res.error,
             images=res.images,
+            files=res.files,
+            files_omitted=res.files_omitted,
         )
 
     def _tool_read_file(self, args: ReadFile) -> ToolResult:
