@@ -401,6 +401,8 @@ def _finish_run(act: Action, res: ExecutionResult) -> None:
         payload={"result": res.result, "stdout": res.stdout},
         isolation=res.isolation,
         layers=res.layers,
+        files=res.files,
+        files_omitted=res.files_omitted,
     )
 
 
