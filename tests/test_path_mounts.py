@@ -142,6 +142,11 @@ PSEUDO_MOUNTS = [
     ("mqueue", "."),
     ("devpts", "."),
     ("pstore", "."),
+    ("hugetlbfs", "."),
+    ("binfmt_misc", "status"),
+    ("fusectl", "."),
+    ("efivarfs", "."),
+    ("selinuxfs", "."),
 ]
 
 
