@@ -56,6 +56,8 @@ class WorkerPolicy:
     allow_writes: bool
     deny_patterns: tuple[str, ...]
     allow_hardlinks: bool
+    write_deny_patterns: tuple[str, ...]
+    allow_mount_crossing: bool
     pool_size: int
     read_page_lines: int
     read_page_bytes: int
@@ -80,6 +82,8 @@ class WorkerPolicy:
             allow_writes=_field(data, "allow_writes", bool),
             deny_patterns=tuple(_strings(data, "deny_patterns")),
             allow_hardlinks=_field(data, "allow_hardlinks", bool),
+            write_deny_patterns=tuple(_strings(data, "write_deny_patterns")),
+            allow_mount_crossing=_field(data, "allow_mount_crossing", bool),
             pool_size=_field(data, "pool_size", int),
             read_page_lines=_field(data, "read_page_lines", int),
             read_page_bytes=_field(data, "read_page_bytes", int),
