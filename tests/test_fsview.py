@@ -279,6 +279,7 @@ def test_python_mode_reads_the_root_with_ordinary_file_apis(project: Path) -> No
             "inner-symlink": lambda: read("to_data/sales.csv"),
             "os.open": lambda: os.read(os.open("notes.json", os.O_RDONLY), 100).decode(),
             "ctypes-open": lambda: c_open("notes.json"),
+            "localtime": lambda: len(pathlib.Path("/etc/localtime").read_bytes()) > 0,
         },
     )
     csv = "region,amount\nnorth,3\nsouth,4\n"
@@ -292,6 +293,7 @@ def test_python_mode_reads_the_root_with_ordinary_file_apis(project: Path) -> No
     assert report["json"] == ["ok", {"k": 1}]
     assert report["copy-to-tmp"] == report["inner-symlink"] == ["ok", csv]
     assert report["os.open"] == report["ctypes-open"] == ["ok", '{"k": 1}']
+    assert report["localtime"] == ["ok", os.path.exists("/etc/localtime")]
 
 
 DENIED = {
@@ -331,24 +333,30 @@ def test_python_mode_allows_hard_links_when_the_policy_does(project: Path) -> No
 
 
 def test_python_mode_covers_entries_created_after_the_zygote_started(project: Path) -> None:
-    """It walks the root per worker: a .env made after the zygote's setup is covered too."""
+    """It re-reads changed directories per worker: entries made after the zygote's first walk
+    (a .env, a key, a new hard link) are covered too."""
 
     def later(real_root: int) -> None:
         for name in (".env.production", "data/id.key"):
             fd = os.open(name, os.O_CREAT | os.O_WRONLY, 0o644, dir_fd=real_root)
             os.write(fd, SECRET.encode())
             os.close(fd)
+        os.link("notes.json", "data/notes-again.json", src_dir_fd=real_root, dst_dir_fd=real_root)
 
     report = _in_worker(
         project,
         {
             "new .env": lambda: read(".env.production"),
             "new key": lambda: c_open("data/id.key"),
+            "new hard link": lambda: c_open("data/notes-again.json"),
+            "unchanged": lambda: read("data/sales.csv"),
         },
         between=later,
     )
     assert report["new .env"][0] == "PermissionError"
     assert report["new key"][0] == "PermissionError"
+    assert report["new hard link"][0] == "PermissionError"
+    assert report["unchanged"][0] == "ok"
 
 
 OUTSIDE = {
@@ -389,13 +397,17 @@ WRITES = {
 }
 
 
+@pytest.mark.parametrize("allow_writes", [False, True], ids=["read-only", "allow_writes"])
 @pytest.mark.parametrize("attack", sorted(WRITES))
 def test_python_mode_refuses_writes_beneath_the_root_and_outside(
-    project: Path, attack: str
+    project: Path, attack: str, allow_writes: bool
 ) -> None:
-    """It refuses every kind of write to the root (read-only view) and outside it."""
+    """It refuses every kind of write to the root (a read-only mount) and outside it; with
+    allow_writes too, the worker's view of the root stays read-only (writes go through the
+    host's path layer)."""
     before = sorted(p.name for p in project.iterdir())
-    report = _in_worker(project, {"attack": WRITES[attack]})
+    policy = PythonModePolicy(allow_writes=allow_writes)
+    report = _in_worker(project, {"attack": WRITES[attack]}, policy=policy)
     assert report["attack"][0] in ("OSError", "PermissionError"), report
     assert report["attack"][1] in ("EROFS", "EACCES", "EPERM"), report
     assert sorted(p.name for p in project.iterdir()) == before
@@ -445,13 +457,16 @@ def test_python_mode_holds_a_tmp_file_to_max_file_bytes(project: Path) -> None:
 def test_python_mode_refuses_a_root_past_the_walk_bound(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """It refuses to start a python-mode worker when the root has more entries than the walk
-    may visit (fail closed, naming fs_view)."""
+    """It refuses to start python mode when the root has more entries than the walk may visit
+    (fail closed, naming fs_view)."""
     monkeypatch.setattr(fsview, "MAX_VIEW_ENTRIES", 5)
 
     def zygote() -> Any:
         os.chdir(project)
-        plan = prepare_zygote(PythonModePolicy(), required=frozenset(LAYER_NAMES))
+        try:
+            plan = prepare_zygote(PythonModePolicy(), required=frozenset(LAYER_NAMES))
+        except IsolationUnavailable as exc:  # the zygote's first walk, at start
+            return {"refused": exc.layer, "message": str(exc)}
 
         def worker(report_fd: int) -> Any:
             try:
@@ -512,3 +527,17 @@ def test_the_view_binds_what_landlock_grants(tmp_path: Path) -> None:
     assert set(restricted.read_paths) == granted
     assert set(python.read_paths) == granted | set(fsview.python_read_paths())
     assert python.tmp_dir == "/var/tmp" if str(tmp_path).startswith("/tmp/") else "/tmp"
+
+
+def test_an_editable_flat_layout_grants_its_packages_not_the_project(tmp_path: Path) -> None:
+    """It grants a flat-layout editable install's packages and modules, never the project
+    directory holding them (its .env stays out of the view)."""
+    project = tmp_path / "flat"
+    (project / "mypkg").mkdir(parents=True)
+    (project / "mypkg" / "__init__.py").write_text("")
+    (project / "tool.py").write_text("")
+    (project / ".env").write_text(SECRET)
+    (project / "data").mkdir()
+    (project / "data" / "big.csv").write_text("a\n")
+    granted = fsview._importable_entries(str(project))
+    assert granted == [str(project / "mypkg"), str(project / "tool.py")]

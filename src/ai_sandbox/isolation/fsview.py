@@ -42,14 +42,15 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import os
 import stat
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from ai_sandbox.isolation import landlock
 from ai_sandbox.isolation._syscalls import CLONE_NEWNS, syscall, unshare
@@ -57,6 +58,7 @@ from ai_sandbox.isolation._syscalls import CLONE_NEWNS, syscall, unshare
 __all__ = [
     "MAX_VIEW_ENTRIES",
     "MAX_VIEW_WALK_S",
+    "DirScan",
     "ViewBroken",
     "ViewHandles",
     "ViewMode",
@@ -65,6 +67,7 @@ __all__ = [
     "covered_entries",
     "enter_view",
     "enter_worker_view",
+    "index_root",
     "plan_view",
     "probe_view",
     "python_read_paths",
@@ -119,6 +122,8 @@ _PYTHON_DATA_PATHS: Final = (
     "/etc/mime.types",
 )
 _TMP_DIRS: Final = ("/tmp", "/var/tmp")  # noqa: S108  # nosec B108 - links to a private tmpfs
+#: Links the data stack follows (the target is bound through _PYTHON_DATA_PATHS).
+_PYTHON_LINKS: Final = ("/etc/localtime",)
 _BASE: Final = "/tmp"  # noqa: S108  # nosec B108 - a tmpfs in our own new mount namespace
 #: Where the covers live in the view (an empty mode-000 directory and file).
 _COVERS: Final = "/.ai-sandbox-view"
@@ -130,19 +135,20 @@ _EMPTY_FILE: Final = _COVERS + "/file"
 _TMP_HOLDER: Final = _COVERS + "/scratch"
 _TMP_MOUNT: Final = _TMP_HOLDER + "/w"
 
-_LIBC: Final = ctypes.CDLL(None, use_errno=True)
-_MOUNT: Final = _LIBC.mount
-_MOUNT.restype = ctypes.c_int
-_MOUNT.argtypes = [
-    ctypes.c_char_p,
-    ctypes.c_char_p,
-    ctypes.c_char_p,
-    ctypes.c_ulong,
-    ctypes.c_char_p,
-]
-_UMOUNT2: Final = _LIBC.umount2
-_UMOUNT2.restype = ctypes.c_int
-_UMOUNT2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+
+def _c_function(name: str, argtypes: list[Any]) -> Any:
+    """A libc function with its C signature (``None`` where libc lacks it: not Linux)."""
+    func = getattr(ctypes.CDLL(None, use_errno=True), name, None)
+    if func is not None:
+        func.restype = ctypes.c_int
+        func.argtypes = argtypes
+    return func
+
+
+_MOUNT: Final = _c_function(
+    "mount", [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+)
+_UMOUNT2: Final = _c_function("umount2", [ctypes.c_char_p, ctypes.c_int])
 
 
 class ViewBroken(OSError):
@@ -161,6 +167,8 @@ class ViewPlan:
     deny_patterns: tuple[str, ...]
     allow_hardlinks: bool
     tmp_bytes: int = TMP_BYTES
+    #: Python mode: the root's directories as the zygote found them (:func:`index_root`).
+    index: tuple[tuple[str, DirScan], ...] = ()
 
     @property
     def tmp_dir(self) -> str | None:
@@ -193,9 +201,14 @@ def view_mode(policy: object) -> ViewMode:
 
 
 def python_read_paths() -> tuple[str, ...]:
-    """Paths python mode reads beyond the interpreter's: editable installs' source directories
-    (the absolute directory lines of ``.pth`` files in site-packages) and the data files of
-    the data stack (fonts, time zones). Paths that do not exist are left out."""
+    """Paths python mode reads beyond the interpreter's: what editable installs import and the
+    data files of the data stack (fonts, time zones). Paths that do not exist are left out.
+
+    An editable install names a directory in a ``.pth`` file of site-packages; for a flat
+    layout that directory is the project itself, ``.env`` included. So only its importable
+    entries are granted (packages, modules and extension modules with identifier names),
+    never the directory.
+    """
     found: dict[str, None] = {}
     for base in landlock.interpreter_read_paths():
         if not base.endswith(("site-packages", "dist-packages")):
@@ -205,11 +218,28 @@ def python_read_paths() -> tuple[str, ...]:
                 for line in pth.read_text(encoding="utf-8", errors="replace").splitlines():
                     line = line.strip()
                     if line.startswith("/") and os.path.isdir(line):
-                        found.setdefault(str(Path(line).resolve()), None)
+                        found.update(dict.fromkeys(_importable_entries(line)))
     for candidate in _PYTHON_DATA_PATHS:
         if os.path.exists(candidate):
             found.setdefault(str(Path(candidate).resolve()), None)
     return tuple(found)
+
+
+def _importable_entries(directory: str) -> list[str]:
+    """Packages (``name/`` holding ``.py`` files) and modules (``name.py``, ``name.*.so``)."""
+    entries: list[str] = []
+    with contextlib.suppress(OSError), os.scandir(directory) as listing:
+        for entry in listing:
+            stem = entry.name.split(".", 1)[0]
+            if not stem.isidentifier():
+                continue
+            if entry.is_dir(follow_symlinks=False) and "." not in entry.name:
+                with contextlib.suppress(OSError), os.scandir(entry.path) as inner:
+                    if any(item.name.endswith(".py") for item in inner):
+                        entries.append(str(Path(entry.path).resolve()))
+            elif entry.is_file(follow_symlinks=False) and entry.name.endswith((".py", ".so")):
+                entries.append(str(Path(entry.path).resolve()))
+    return sorted(entries)
 
 
 def plan_view(
@@ -241,8 +271,6 @@ def enter_view(plan: ViewPlan) -> ViewHandles:
     layer entered). The cwd becomes the root (python mode) or ``/``. ``OSError`` when the
     kernel refuses a step: the process is then in an unknown state and must not run code.
     """
-    if plan.mode == "python":
-        import ai_sandbox.pathlayer.names  # noqa: F401  # workers use it (covered_entries)
     proc_fd = os.open("/proc", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         return _enter_view(plan, proc_fd)
@@ -290,7 +318,7 @@ def _build_new_root(plan: ViewPlan, proc_fd: int) -> ViewHandles:
         for device in _DEVICES:
             if os.path.exists("/oldroot" + device):
                 _bind(device, readonly=False, noexec=True)
-        for alias in _ALIASES:
+        for alias in (*_ALIASES, *(_PYTHON_LINKS if plan.mode == "python" else ())):
             _mirror_link(alias)
         _make_covers()
         if plan.mode == "python" and plan.tmp_dir is not None:
@@ -346,6 +374,7 @@ def _mirror_link(alias: str) -> None:
     """Recreate a top-level symbolic link of the host (``/lib -> usr/lib``) in the new root."""
     source = "/oldroot" + alias
     if os.path.islink(source) and not os.path.lexists("/newroot" + alias):
+        os.makedirs(os.path.dirname("/newroot" + alias), mode=0o755, exist_ok=True)
         os.symlink(os.readlink(source), "/newroot" + alias)
 
 
@@ -392,47 +421,118 @@ def covered_entries(plan: ViewPlan) -> list[tuple[str, bool]]:
 
     Deny-pattern entries (matched like the path layer matches them, not descended into) and,
     unless ``allow_hardlinks``, regular files with more than one link. Symbolic links are not
-    followed. ``OSError`` (``E2BIG``/``ETIME``) past :data:`MAX_VIEW_ENTRIES` entries or
+    followed. Directories unchanged since ``plan.index`` (same inode, mtime and ctime: any
+    entry made, renamed or removed in a directory changes both) are not read again.
+    ``OSError`` (``E2BIG``/``ETIME``) past :data:`MAX_VIEW_ENTRIES` entries or
     :data:`MAX_VIEW_WALK_S` seconds.
     """
-    # The path layer's own matcher (imported here: restricted-mode zygotes never need it, and
-    # every module a zygote holds makes each fork dearer; python-mode zygotes import it in
-    # enter_view, before any fork).
-    from ai_sandbox.pathlayer.names import compile_deny_patterns, denied_by
+    scans = _walk(plan, dict(plan.index))
+    return [entry for scan in scans.values() for entry in scan.covered]
 
-    patterns = compile_deny_patterns(plan.deny_patterns)
+
+def index_root(plan: ViewPlan) -> ViewPlan:
+    """``plan`` with an index of the root's directories, so workers re-read only what changed.
+
+    The zygote builds it once (a root past the walk's bounds is refused here, at start);
+    every worker inherits it and walks only directories changed since. Restricted mode: as is.
+    """
+    if plan.mode != "python":
+        return plan
+    return dataclasses.replace(plan, index=tuple(_walk(plan, {}).items()))
+
+
+@dataclass(frozen=True, slots=True)
+class DirScan:
+    """One directory of the root as a walk found it."""
+
+    #: ``(st_ino, st_mtime_ns, st_ctime_ns)`` when it was read.
+    stamp: tuple[int, int, int]
+    covered: tuple[tuple[str, bool], ...]
+    subdirs: tuple[str, ...]
+
+
+class _Matcher:
+    """The path layer's deny matcher, split so a walk folds each name once: a pattern without
+    a ``/`` matches any single component (the ancestors were already checked), an anchored one
+    the whole path."""
+
+    def __init__(self, patterns: Sequence[str]) -> None:
+        # Imported here: restricted-mode zygotes never need it, and every module a zygote holds
+        # makes each fork dearer (python-mode zygotes import it before any fork).
+        from ai_sandbox.pathlayer.names import compile_deny_patterns, denied_by
+
+        compiled = compile_deny_patterns(patterns)
+        self._denied_by = denied_by
+        self._loose = tuple(p for p in compiled if not p.anchored)
+        self._anchored = tuple(p for p in compiled if p.anchored)
+
+    def denied(self, names: tuple[str, ...]) -> bool:
+        if self._denied_by(names[-1:], self._loose) is not None:
+            return True
+        return bool(self._anchored) and self._denied_by(names, self._anchored) is not None
+
+
+def _walk(plan: ViewPlan, cached: dict[str, DirScan]) -> dict[str, DirScan]:
+    matcher = _Matcher(plan.deny_patterns)
     deadline = time.monotonic() + MAX_VIEW_WALK_S
-    found: list[tuple[str, bool]] = []
-    pending: list[tuple[str, ...]] = [()]
+    found: dict[str, DirScan] = {}
+    pending = [""]
     seen = 0
     while pending:
-        names = pending.pop()
-        with os.scandir(os.path.join(plan.root, *names)) as listing:
-            for entry in listing:
-                seen += 1
-                _check_bounds(seen, deadline)
-                path = (*names, entry.name)
-                is_dir = entry.is_dir(follow_symlinks=False)
-                if denied_by(path, patterns) is not None:
-                    if is_dir or entry.is_file(follow_symlinks=False):
-                        found.append(("/".join(path), is_dir))
-                elif is_dir:
-                    pending.append(path)
-                elif (
-                    not plan.allow_hardlinks
-                    and entry.is_file(follow_symlinks=False)
-                    and entry.stat(follow_symlinks=False).st_nlink > 1
-                ):
-                    found.append(("/".join(path), False))
+        relative = pending.pop()
+        path = os.path.join(plan.root, relative) if relative else plan.root
+        info = os.lstat(path)
+        stamp = (info.st_ino, info.st_mtime_ns, info.st_ctime_ns)
+        scan = cached.get(relative)
+        seen += 1
+        if scan is None or scan.stamp != stamp:
+            scan, scanned = _scan(plan, path, relative, stamp, matcher, seen, deadline)
+            seen += scanned
+        _check_bounds(seen, deadline)
+        found[relative] = scan
+        pending.extend(f"{relative}/{name}" if relative else name for name in scan.subdirs)
     return found
+
+
+def _scan(
+    plan: ViewPlan,
+    path: str,
+    relative: str,
+    stamp: tuple[int, int, int],
+    matcher: _Matcher,
+    seen: int,
+    deadline: float,
+) -> tuple[DirScan, int]:
+    covered: list[tuple[str, bool]] = []
+    subdirs: list[str] = []
+    parts = tuple(relative.split("/")) if relative else ()
+    scanned = 0
+    with os.scandir(path) as listing:
+        for entry in listing:
+            scanned += 1
+            _check_bounds(seen + scanned, deadline)
+            entry_path = f"{relative}/{entry.name}" if relative else entry.name
+            is_dir = entry.is_dir(follow_symlinks=False)
+            if matcher.denied((*parts, entry.name)):
+                if is_dir or entry.is_file(follow_symlinks=False):
+                    covered.append((entry_path, is_dir))
+            elif is_dir:
+                subdirs.append(entry.name)
+            elif (
+                not plan.allow_hardlinks
+                and entry.is_file(follow_symlinks=False)
+                and entry.stat(follow_symlinks=False).st_nlink > 1
+            ):
+                covered.append((entry_path, False))
+    return DirScan(stamp, tuple(covered), tuple(subdirs)), scanned
 
 
 def _check_bounds(seen: int, deadline: float) -> None:
     if seen > MAX_VIEW_ENTRIES:
         raise OSError(
             7,  # E2BIG
-            f"the root has more than {MAX_VIEW_ENTRIES} entries; python mode walks the root "
-            "for each worker to hide what the policy denies: choose a smaller root",
+            f"the root has more than {MAX_VIEW_ENTRIES} entries to walk; python mode walks "
+            "the root to hide what the policy denies: choose a smaller root",
         )
     if time.monotonic() > deadline:
         raise OSError(
@@ -459,6 +559,8 @@ def _encode(value: str | None) -> bytes | None:
 def _mount(
     source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None
 ) -> None:
+    if _MOUNT is None:
+        raise OSError(38, "mount is not available on this platform")  # ENOSYS
     result = _MOUNT(
         _encode(source), _encode(target), _encode(fstype), flags | _MS_SILENT, _encode(data)
     )
@@ -468,6 +570,8 @@ def _mount(
 
 
 def _umount(target: str, flags: int) -> None:
+    if _UMOUNT2 is None:
+        raise OSError(38, "umount2 is not available on this platform")  # ENOSYS
     if _UMOUNT2(_encode(target), flags) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"umount {target}: {os.strerror(err)}")

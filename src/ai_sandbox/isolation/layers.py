@@ -275,6 +275,11 @@ def _plan_view(
             raise IsolationUnavailable("fs_view", f"{detail} (language='python' needs the view)")
         planner.lack("fs_view", detail)
         return None, None
+    try:
+        view = fsview.index_root(view)
+    except OSError as exc:
+        fsview.close_handles((handles.proc_fd, handles.tmp_fd))
+        raise IsolationUnavailable("fs_view", str(exc)) from None
     planner.add("fs_view")
     return view, handles
 
