@@ -26,12 +26,15 @@ Who builds what (issue 13 moves lockdown into the zygote; the split already foll
   and before any fork: the new mount namespace and the pivot. Every worker inherits it, so a
   restricted-mode worker pays nothing for its view.
 - :func:`enter_worker_view`, in each python-mode worker before Landlock: its own copy of the
-  namespace, a private size-capped tmpfs on ``/tmp`` (gone with the worker, so nothing written
-  there reaches the next worker), and a bounded walk of the root that covers every entry the
-  policy's deny patterns name, and every regular file with more than one hard link (unless
-  ``allow_hardlinks``), with an empty, unreadable (mode 000), read-only file or directory.
-  The walk sees the root as it is when the worker is prepared; past
-  :data:`MAX_VIEW_ENTRIES` entries or :data:`MAX_VIEW_WALK_S` seconds it fails closed.
+  namespace, a private size-capped tmpfs (``/tmp`` links to it, or ``/var/tmp`` when the root
+  lies beneath ``/tmp``; gone with the worker, so nothing written there reaches the next one),
+  and a bounded walk of the root that covers every entry the policy's deny patterns name, and
+  every regular file with more than one hard link (unless ``allow_hardlinks``), with an empty,
+  unreadable (mode 000), read-only file or directory. The zygote walks the whole root once
+  (:func:`index_root`); a worker re-reads only the directories changed since, so it sees the
+  root as it is when the worker is prepared. Past :data:`MAX_VIEW_ENTRIES` entries or
+  :data:`MAX_VIEW_WALK_S` seconds (the zygote's first walk: :data:`MAX_INDEX_WALK_S`) it fails
+  closed.
 
 Symbolic links are not covered (a mount cannot sit on a link): inside the view a link leads
 only to what the view holds, so one pointing outside the root finds nothing (``ENOENT``) or
@@ -56,6 +59,7 @@ from ai_sandbox.isolation import landlock
 from ai_sandbox.isolation._syscalls import CLONE_NEWNS, syscall, unshare
 
 __all__ = [
+    "MAX_INDEX_WALK_S",
     "MAX_VIEW_ENTRIES",
     "MAX_VIEW_WALK_S",
     "DirScan",
@@ -81,6 +85,8 @@ ViewMode = Literal["restricted", "python"]
 MAX_VIEW_ENTRIES: Final = 20_000
 #: ... and for at most this long; past either bound the worker refuses to start.
 MAX_VIEW_WALK_S: Final = 2.0
+#: The zygote's first, full walk (once per Sandbox) may take this long.
+MAX_INDEX_WALK_S: Final = 10.0
 #: Size cap of a python-mode worker's private ``/tmp``.
 TMP_BYTES: Final = 32 * 1024 * 1024
 _TMP_INODES: Final = 4096
@@ -426,7 +432,7 @@ def covered_entries(plan: ViewPlan) -> list[tuple[str, bool]]:
     ``OSError`` (``E2BIG``/``ETIME``) past :data:`MAX_VIEW_ENTRIES` entries or
     :data:`MAX_VIEW_WALK_S` seconds.
     """
-    scans = _walk(plan, dict(plan.index))
+    scans = _walk(plan, dict(plan.index), MAX_VIEW_WALK_S)
     return [entry for scan in scans.values() for entry in scan.covered]
 
 
@@ -438,7 +444,7 @@ def index_root(plan: ViewPlan) -> ViewPlan:
     """
     if plan.mode != "python":
         return plan
-    return dataclasses.replace(plan, index=tuple(_walk(plan, {}).items()))
+    return dataclasses.replace(plan, index=tuple(_walk(plan, {}, MAX_INDEX_WALK_S).items()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -472,9 +478,9 @@ class _Matcher:
         return bool(self._anchored) and self._denied_by(names, self._anchored) is not None
 
 
-def _walk(plan: ViewPlan, cached: dict[str, DirScan]) -> dict[str, DirScan]:
+def _walk(plan: ViewPlan, cached: dict[str, DirScan], budget_s: float) -> dict[str, DirScan]:
     matcher = _Matcher(plan.deny_patterns)
-    deadline = time.monotonic() + MAX_VIEW_WALK_S
+    deadline = time.monotonic() + budget_s
     found: dict[str, DirScan] = {}
     pending = [""]
     seen = 0
@@ -537,7 +543,7 @@ def _check_bounds(seen: int, deadline: float) -> None:
     if time.monotonic() > deadline:
         raise OSError(
             62,  # ETIME
-            f"walking the root took longer than {MAX_VIEW_WALK_S} s; choose a smaller root",
+            "walking the root took too long; choose a smaller root",
         )
 
 
