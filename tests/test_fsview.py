@@ -11,6 +11,7 @@ required. Every attack calls the OS directly (``os.open``, ``os.stat``, ``os.lin
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import errno
 import glob
 import json
@@ -541,3 +542,15 @@ def test_an_editable_flat_layout_grants_its_packages_not_the_project(tmp_path: P
     (project / "data" / "big.csv").write_text("a\n")
     granted = fsview._importable_entries(str(project))
     assert granted == [str(project / "mypkg"), str(project / "tool.py")]
+
+
+def test_the_walk_skips_the_interpreters_trees_inside_the_root(tmp_path: Path) -> None:
+    """It does not walk (or cover) an interpreter tree inside the root, such as a project's
+    .venv site-packages: those files are readable as a whole, like outside the root."""
+    site = tmp_path / ".venv" / "lib" / "site-packages"
+    (site / "certifi").mkdir(parents=True)
+    (site / "certifi" / "cacert.pem").write_text("certificates")
+    (tmp_path / "id.key").write_text(SECRET)
+    plan = fsview.plan_view(PythonModePolicy(), tmp_path)
+    plan = dataclasses.replace(plan, read_paths=(*plan.read_paths, str(site.resolve())))
+    assert fsview.covered_entries(plan) == [("id.key", False)]

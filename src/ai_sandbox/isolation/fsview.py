@@ -427,8 +427,10 @@ def covered_entries(plan: ViewPlan) -> list[tuple[str, bool]]:
 
     Deny-pattern entries (matched like the path layer matches them, not descended into) and,
     unless ``allow_hardlinks``, regular files with more than one link. Symbolic links are not
-    followed. Directories unchanged since ``plan.index`` (same inode, mtime and ctime: any
-    entry made, renamed or removed in a directory changes both) are not read again.
+    followed, nor are the interpreter's trees (a ``.venv`` in the root): they are bound
+    read-only at their own paths and readable as a whole, as they are outside the root.
+    Directories unchanged since ``plan.index`` (same inode, mtime and ctime: any entry made,
+    renamed or removed in a directory changes both) are not read again.
     ``OSError`` (``E2BIG``/``ETIME``) past :data:`MAX_VIEW_ENTRIES` entries or
     :data:`MAX_VIEW_WALK_S` seconds.
     """
@@ -523,7 +525,8 @@ def _scan(
                 if is_dir or entry.is_file(follow_symlinks=False):
                     covered.append((entry_path, is_dir))
             elif is_dir:
-                subdirs.append(entry.name)
+                if os.path.join(plan.root, entry_path) not in plan.read_paths:
+                    subdirs.append(entry.name)  # (interpreter trees in the root: not walked)
             elif (
                 not plan.allow_hardlinks
                 and entry.is_file(follow_symlinks=False)
