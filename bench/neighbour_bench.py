@@ -102,7 +102,7 @@ def _attack(backend: WorkerBackend, code: str, stop: threading.Event, counts: li
         counts.append(result.status if result.error is None else str(result.error.rule))
 
 
-def neighbour_latency(calls: int, policy: SandboxPolicy) -> None:
+def neighbour_latency(calls: int, policy: SandboxPolicy, only: str | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "big.bin").write_bytes(b"\0" * policy.max_file_bytes)
@@ -115,6 +115,8 @@ def neighbour_latency(calls: int, policy: SandboxPolicy) -> None:
             )
             base = statistics.median(alone)
             for name, code in HOSTILE.items():
+                if only is not None and name != only:
+                    continue
                 code = code.replace("MAX_FILE", str(policy.max_file_bytes))
                 backend = WorkerBackend(root, policy, _language_guard=False)
                 stop = threading.Event()
@@ -163,12 +165,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer calls")
     parser.add_argument("--memory", action="store_true", help="measure host memory instead")
+    parser.add_argument("--only", choices=sorted(HOSTILE), help="one kind of hostile worker")
     args = parser.parse_args()
     policy = SandboxPolicy(timeout_s=30.0, allow_writes=True, pool_size=1)
     if args.memory:
         host_memory(policy)
     else:
-        neighbour_latency(40 if args.quick else 150, policy)
+        neighbour_latency(40 if args.quick else 150, policy, args.only)
 
 
 if __name__ == "__main__":

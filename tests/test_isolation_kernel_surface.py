@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import select
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from layers_support import FIND_CHANNEL, orphan_dies_with_its_parent, outcome, r
 from ai_sandbox import SandboxPolicy
 from ai_sandbox.isolation import _syscalls, hygiene, privileges, seccomp
 from ai_sandbox.isolation.backend import WorkerBackend
+from ai_sandbox.isolation.protocol import wait_readable
 
 ARCH = _syscalls.ARCH
 pytestmark = pytest.mark.skipif(
@@ -242,7 +242,7 @@ def test_a_real_worker_that_clears_its_pdeathsig_dies_with_its_zygote(tmp_path: 
         assert result.result == "EPERM"
         pidfd = session._worker.pidfd
         os.kill(backend._zygote.pid, signal.SIGKILL)
-        died = bool(select.select([pidfd], [], [], 5.0)[0])
+        died = wait_readable(pidfd, 5.0)
         session.close()
     finally:
         backend.close()

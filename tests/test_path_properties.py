@@ -21,7 +21,7 @@ from test_path_tree import CANARY, LINKS, build_tree, snapshot
 
 from ai_sandbox.exceptions import ConfigurationError, SandboxError, SecurityError
 from ai_sandbox.pathlayer.names import compile_deny_patterns, denied_by
-from ai_sandbox.policy import SandboxPolicy
+from ai_sandbox.policy import DEFAULT_DENY_PATTERNS, HOST_EXECUTED_PATTERNS, SandboxPolicy
 from ai_sandbox.security import SafeFS, safe_open, safe_path_access
 
 SETTINGS = settings(max_examples=200, deadline=None)
@@ -242,3 +242,23 @@ def test_safe_open_writes_never_change_anything_outside(
         with safe_open(path, "wb", root=writable, policy=policy, _use_openat2=use_openat2) as f:
             f.write(b"written")
     assert snapshot(writable.parent, writable) == before
+
+
+DENY_POOL = [*DEFAULT_DENY_PATTERNS, *HOST_EXECUTED_PATTERNS, "/build", "a/**/b", "/**", "**/x*"]
+NAME_POOL = [
+    "config", ".docker", "config.json", ".aws", "x1", "a", "b", "build", "Makefile", ".GIT",
+    "id_rsa", "id_rsa.pub", "data", "..", "\uff0eenv", "gcloud", ".config",
+]  # fmt: skip
+
+
+@SETTINGS
+@given(
+    patterns=st.lists(st.sampled_from(DENY_POOL), max_size=12),
+    names=st.lists(st.sampled_from(NAME_POOL), max_size=6),
+)
+def test_the_deny_fast_path_agrees_with_the_pattern_loop(
+    patterns: list[str], names: list[str]
+) -> None:
+    """It gives the same first matching pattern with the combined regexes as pattern by pattern."""
+    compiled = compile_deny_patterns(patterns)
+    assert denied_by(names, compiled) == denied_by(names, list(compiled))

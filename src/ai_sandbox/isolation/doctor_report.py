@@ -76,10 +76,12 @@ def identity_lines(layers: frozenset[str]) -> list[str]:
         who = "root: workers drop to an unprivileged uid (nobody) with no capabilities"
     else:
         who = (
-            f"uid {uid} (not root): workers keep this uid, so files it owns are protected by "
-            "Landlock and seccomp, not by file permissions; the network namespace comes from "
-            "a user namespace"
+            f"uid {uid} (not root): workers keep this uid, so the files it owns and its other "
+            "processes are protected by Landlock (files, signals) and seccomp (ptrace, chmod), "
+            "not by the uid"
         )
+        if "network_namespace" in layers:
+            who += "; the network namespace sits in a user namespace mapping only this uid"
     lines = [f"Host user: {who}"]
     if "network_namespace" not in layers:
         lines.append(

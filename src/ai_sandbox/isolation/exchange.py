@@ -6,7 +6,14 @@ or CPU limit, crash, forbidden system call) or breaks the protocol is killed and
 result, never as an exception and never at the host's expense.
 
 Nothing the worker says is trusted (its code may have escaped the language guard and write any
-frame): every frame is held to an item budget before it is decoded, and the final result is
+frame). What serving it may cost the host is bounded per run: a read request is a short frame,
+a write is parsed by its shape without JSON, only the result may be a large JSON frame (one per
+run, held to an item budget and an integer-digit budget before it is decoded); file requests
+are paced after a burst and capped in number and bytes (``rule="file_requests"``), and the
+host thread's CPU time serving the run has a budget (``rule="host_cpu"``); see
+:mod:`~ai_sandbox.isolation.limits`. Past a cap the worker is killed and the run ends
+``status="limit"``. Each file request is listed in the result's ``files`` (at most
+``MAX_FILE_RECORDS``, the rest counted) for the audit trail. The final result is
 checked again on the host with the executor's own rules (``max_result_bytes``, nesting, valid
 Unicode; ``max_output_bytes`` for ``stdout``). The first path refusal the broker sent during the
 job decides the outcome (``status="rejected"``, with the host's rule and message), as the first
@@ -32,6 +39,10 @@ from ai_sandbox.executor.inputs import (
 )
 from ai_sandbox.isolation.broker import Broker, Served
 from ai_sandbox.isolation.limits import (
+    FILE_BURST_BYTES,
+    FILE_BURST_REQUESTS,
+    FILE_BYTES_PER_S,
+    FILE_REQUESTS_PER_S,
     MAX_FILE_RECORDS,
     MAX_FILE_REQUESTS,
     file_transfer_cap,
@@ -40,6 +51,7 @@ from ai_sandbox.isolation.limits import (
     result_frame_cap,
 )
 from ai_sandbox.isolation.protocol import (
+    INT_COST_BUDGET,
     WRITE_PREFIX,
     decode_json,
     parse_write_frame,
@@ -142,6 +154,7 @@ def run_job(
                 worker.channel.send_data(served.data, deadline=deadline)
             del served
             serving.check_cpu()
+            serving.pace(deadline)
     except ResourceLimitExceeded as exc:  # the run went over what the host serves a run
         worker.kill()
         zygote.kill(worker.pid)
@@ -164,10 +177,20 @@ class _Serving:
     """What serving one run's worker costs the host (CPU time of this thread, file requests
     and their bytes) and what it asked for: the first refusal and the access records."""
 
-    __slots__ = ("_cpu_budget", "_cpu_start", "_moved", "_policy", "files", "omitted", "refusal")
+    __slots__ = (
+        "_cpu_budget",
+        "_cpu_start",
+        "_moved",
+        "_policy",
+        "_started",
+        "files",
+        "omitted",
+        "refusal",
+    )
 
     def __init__(self, policy: SandboxPolicy) -> None:
         self._policy = policy
+        self._started = time.monotonic()
         self._cpu_start = time.thread_time()
         self._cpu_budget = host_cpu_budget_s(policy)
         self._moved = 0
@@ -195,6 +218,20 @@ class _Serving:
                 f"{file_transfer_cap(self._policy)} bytes through them",
             )
 
+    def pace(self, deadline: float) -> None:
+        """Wait (idle, the GIL released) while the run's file requests are ahead of their pace
+        (:data:`~.limits.FILE_REQUESTS_PER_S`, :data:`~.limits.FILE_BYTES_PER_S`, after a
+        burst); never past the run's deadline."""
+        requests = len(self.files) + self.omitted
+        due = max(
+            (requests - FILE_BURST_REQUESTS) / FILE_REQUESTS_PER_S,
+            (self._moved - FILE_BURST_BYTES) / FILE_BYTES_PER_S,
+        )
+        now = time.monotonic()
+        wait = min(due - (now - self._started), deadline - now)
+        if wait > 0:
+            time.sleep(wait)
+
     def note(self, served: Served) -> None:
         self._moved += served.access.size_bytes
         self.refusal = self.refusal or _refusal_in(served.reply)
@@ -206,6 +243,8 @@ class _Serving:
     def finish(self, result: ExecutionResult) -> ExecutionResult:
         """``result`` as the host reports it: the host's refusal first, the accesses listed."""
         refused = _refused(result, self.refusal)
+        if not self.files:
+            return refused
         return refused.model_copy(
             update={"files": tuple(self.files), "files_omitted": self.omitted}
         )
@@ -239,7 +278,7 @@ def _receive(
             return {"type": "write", "path": write.path, "data": bytes(write.data)}
     if len(body) > small_cap:
         raise _oversized(len(body), small_cap)
-    message = decode_json(body, max_items=max_items)
+    message = decode_json(body, max_items=max_items, max_int_cost=INT_COST_BUDGET)
     if not isinstance(message, dict) or message.get("type") not in ("read", "write", "result"):
         raise WorkerError("the worker sent an unexpected message")
     kind = message["type"]

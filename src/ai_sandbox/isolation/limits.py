@@ -13,6 +13,10 @@ if TYPE_CHECKING:
     from ai_sandbox.isolation.worker_policy import PolicyView
 
 __all__ = [
+    "FILE_BURST_BYTES",
+    "FILE_BURST_REQUESTS",
+    "FILE_BYTES_PER_S",
+    "FILE_REQUESTS_PER_S",
     "MAX_FILE_RECORDS",
     "MAX_FILE_REQUESTS",
     "MAX_JOB_BYTES",
@@ -57,6 +61,15 @@ def worker_recv_cap(policy: PolicyView) -> int:
 #: and the run ends ``status="limit"``, ``rule="file_requests"``.
 MAX_FILE_REQUESTS = 10_000
 
+#: The pace of one run's file requests: after a burst of ``FILE_BURST_REQUESTS`` requests or
+#: ``FILE_BURST_BYTES`` bytes, the host answers no faster than ``FILE_REQUESTS_PER_S``
+#: requests and ``FILE_BYTES_PER_S`` bytes a second (it waits, idle, before the next request;
+#: the run's wall clock still runs). A flood then costs the host a small share of a core.
+FILE_BURST_REQUESTS = 500
+FILE_REQUESTS_PER_S = 1000
+FILE_BURST_BYTES = 32 * 1024 * 1024
+FILE_BYTES_PER_S = 8 * 1024 * 1024
+
 #: Most file requests a run's result and audit record list one by one (the rest are counted).
 MAX_FILE_RECORDS = 100
 
@@ -74,7 +87,8 @@ def file_transfer_cap(policy: PolicyView) -> int:
 
 def host_cpu_budget_s(policy: PolicyView) -> float:
     """CPU time the host may spend serving one run's worker (receiving and decoding its frames,
-    answering its file requests): 1 s plus a quarter of the run's wall clock. Past it the
-    worker is killed and the run ends ``status="limit"``, ``rule="host_cpu"``. An ordinary run
-    costs the host a few milliseconds."""
-    return 1.0 + 0.25 * policy.timeout_s
+    answering its file requests): a quarter of a second plus a quarter of the run's wall
+    clock. Past it the worker is killed and the run ends ``status="limit"``,
+    ``rule="host_cpu"``. An ordinary run costs the host a few milliseconds; paced file
+    requests (see :data:`FILE_BYTES_PER_S`) stay well below it, so it is the backstop."""
+    return 0.25 + 0.25 * policy.timeout_s

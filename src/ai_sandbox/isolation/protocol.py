@@ -37,6 +37,7 @@ from ai_sandbox.exceptions import ResourceLimitExceeded, WorkerError
 
 __all__ = [
     "HEADER",
+    "INT_COST_BUDGET",
     "WRITE_PREFIX",
     "Channel",
     "WriteRequest",
@@ -61,14 +62,16 @@ _PLAIN_STRING = re.compile(rb'"[^"]*"')
 #: Integers decode in time quadratic in their digits (CPython's ``int(str)``): 4,300 digits
 #: take about 0.3 ms, and a frame full of them held the host's GIL for half a second. Each
 #: integer longer than ``_LONG_INT_DIGITS`` costs its digits squared from a per-frame budget
-#: of ``_INT_COST_BUDGET`` (four of the longest ints Python prints), charged *before* it is
-#: converted; shorter ones cost about what their bytes do.
+#: of :data:`INT_COST_BUDGET` (four of the longest ints Python prints), charged *before* it
+#: is converted; shorter ones cost about what their bytes do. The host applies it to frames
+#: from a worker (``decode_json(..., max_int_cost=INT_COST_BUDGET)``).
 _LONG_INT_DIGITS = 64
-_INT_COST_BUDGET = 4 * 4300 * 4300
+INT_COST_BUDGET = 4 * 4300 * 4300
 
-#: Base64 is encoded and decoded in pieces of about this size (multiples of 3 and 4), so the
-#: host's GIL is never held for a whole file's worth at once.
-_B64_PIECE = 3 * 4 * 64 * 1024
+#: Base64 is encoded and decoded in pieces of this size (a multiple of 3 and 4), and the GIL
+#: is let go between pieces, so the host's other threads (other tenants' runs) are never held
+#: up for a whole file's worth at once (a piece takes well under a millisecond).
+_B64_PIECE = 3 * 4 * 16 * 1024
 
 #: How every file-write request frame of a worker starts (``encode_json`` keeps key order):
 #: ``{"type":"write","path":<JSON string>,"data_b64":"<base64>"}`` and nothing else.
@@ -88,9 +91,9 @@ class WriteRequest(NamedTuple):
     data: bytearray
 
 
-def _int_parser() -> Any:
+def _int_parser(budget: int) -> Any:
     """A ``parse_int`` for one frame: refuses, before converting, integers whose digits
-    (squared, for long ones) exceed the frame's budget."""
+    (squared, for long ones) exceed the frame's ``budget``."""
     spent = 0
 
     def parse(text: str) -> int:
@@ -98,7 +101,7 @@ def _int_parser() -> Any:
         digits = len(text)
         if digits > _LONG_INT_DIGITS:
             spent += digits * digits
-            if spent > _INT_COST_BUDGET:
+            if spent > budget:
                 raise ValueError(f"integers too long to decode ({digits} digits)")
         return int(text)
 
@@ -154,11 +157,13 @@ def encode_json(obj: Any) -> bytes:
     return text.encode("ascii")
 
 
-def decode_json(data: bytes | bytearray, *, max_items: int | None = None) -> Any:
+def decode_json(
+    data: bytes | bytearray, *, max_items: int | None = None, max_int_cost: int | None = None
+) -> Any:
     """Parse JSON from a peer; any malformation (not ASCII, absurd nesting, a non-finite number,
-    more than ``max_items`` items, see :func:`count_items`, integers too long to decode
-    cheaply) is a :class:`WorkerError`. ASCII text decodes to a one-byte-per-character
-    string: the frame is never widened."""
+    more than ``max_items`` items, see :func:`count_items`, integers costing more than
+    ``max_int_cost`` to convert, see :data:`INT_COST_BUDGET`) is a :class:`WorkerError`.
+    ASCII text decodes to a one-byte-per-character string: the frame is never widened."""
     if not data.isascii():  # what encode_json sends; anything else is not ours
         raise WorkerError("the peer sent malformed JSON (not ASCII, as our frames always are)")
     if max_items is not None:
@@ -168,7 +173,7 @@ def decode_json(data: bytes | bytearray, *, max_items: int | None = None) -> Any
             data.decode("ascii"),
             parse_constant=_reject_constant,
             parse_float=_finite_float,
-            parse_int=_int_parser(),
+            parse_int=int if max_int_cost is None else _int_parser(max_int_cost),
         )
     except (ValueError, RecursionError, MemoryError) as exc:
         raise WorkerError(f"the peer sent malformed JSON ({type(exc).__name__})") from None
@@ -197,14 +202,22 @@ def parse_write_frame(
         raise WorkerError("the worker sent a malformed write request")
     if (data_end - data_start) // 4 * 3 > max_data_bytes + 2:
         raise WorkerError(f"the worker sent a write over the file limit of {max_data_bytes} bytes")
-    data = bytearray()
+    padding = body.count(b"=", max(data_start, data_end - 2), data_end)
+    data = bytearray((data_end - data_start) // 4 * 3 - padding)  # decoded in place, no growth
     with memoryview(body) as view:
         try:
+            filled = 0
             for at in range(data_start, data_end, _B64_PIECE):
-                piece = view[at : min(at + _B64_PIECE, data_end)]
-                data += binascii.a2b_base64(piece, strict_mode=True)
+                piece = binascii.a2b_base64(
+                    view[at : min(at + _B64_PIECE, data_end)], strict_mode=True
+                )
+                data[filled : filled + len(piece)] = piece
+                filled += len(piece)
+                time.sleep(0)  # let another thread take the GIL between pieces
         except (binascii.Error, ValueError):
             raise WorkerError("the worker sent a malformed write request") from None
+    if filled != len(data):
+        raise WorkerError("the worker sent a malformed write request")
     return WriteRequest(path, data)
 
 

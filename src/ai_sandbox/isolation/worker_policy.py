@@ -57,6 +57,10 @@ class WorkerPolicy:
     deny_patterns: tuple[str, ...]
     allow_hardlinks: bool
     pool_size: int
+    read_page_lines: int
+    read_page_bytes: int
+    list_max_entries: int
+    list_max_depth: int
 
     @classmethod
     def from_json(cls, data: Any) -> WorkerPolicy:
@@ -77,6 +81,10 @@ class WorkerPolicy:
             deny_patterns=tuple(_strings(data, "deny_patterns")),
             allow_hardlinks=_field(data, "allow_hardlinks", bool),
             pool_size=_field(data, "pool_size", int),
+            read_page_lines=_field(data, "read_page_lines", int),
+            read_page_bytes=_field(data, "read_page_bytes", int),
+            list_max_entries=_field(data, "list_max_entries", int),
+            list_max_depth=_field(data, "list_max_depth", int),
         )
 
 

@@ -21,11 +21,19 @@ import functools
 import os
 from collections.abc import Callable
 from types import MappingProxyType
-from typing import Final
+from typing import Final, NamedTuple
 
 from ai_sandbox.pathlayer.errors import refuse
 
-__all__ = ["PSEUDO_FILESYSTEMS", "MountGuard", "check_not_pseudo", "fs_magic", "mount_id"]
+__all__ = [
+    "PSEUDO_FILESYSTEMS",
+    "MountGuard",
+    "MountSupport",
+    "check_not_pseudo",
+    "fs_magic",
+    "mount_id",
+    "support",
+]
 
 #: ``f_type`` magic (``<linux/magic.h>``) -> name, for file systems that are views of the
 #: running system rather than storage. A path on one of them is never a project file.
@@ -148,3 +156,28 @@ class MountGuard:
         same = st.st_dev == self._dev if self._mount is None else mount_id(fd) == self._mount
         if not same:
             raise refuse("mount_crossing", raw)
+
+
+class MountSupport(NamedTuple):
+    """How this machine lets the path layer tell file systems and mounts apart (for doctor)."""
+
+    #: ``fstatfs`` works: pseudo file systems are recognised (without it every open is refused).
+    fstatfs: bool
+    #: ``statx(STATX_MNT_ID)`` works: bind mounts of the same device are told apart; without it
+    #: the walk compares ``st_dev`` (and misses a bind mount of the root's own file system).
+    mount_ids: bool
+
+
+def support(path: str = "/") -> MountSupport:
+    """What :class:`MountSupport` says about this machine, probed on ``path``."""
+    fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    try:
+        try:
+            fs_magic(fd)
+        except OSError:
+            fstatfs = False
+        else:
+            fstatfs = True
+        return MountSupport(fstatfs=fstatfs, mount_ids=mount_id(fd) is not None)
+    finally:
+        os.close(fd)
