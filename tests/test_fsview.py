@@ -224,6 +224,9 @@ def test_restricted_worker_sees_no_system_directories(
 ) -> None:
     """It holds none of the host's system directories (only the interpreter's trees)."""
     backend, _ = unguarded
+    granted = fsview.plan_view(SandboxPolicy(), "/").read_paths
+    if any(Path(p).is_relative_to(path) for p in granted):
+        pytest.skip(f"the interpreter itself lives beneath {path} here (the view must show it)")
     result = backend.execute(f"import os\nresult = os.path.lexists({path!r})")
     assert result.status == "ok", result
     assert result.result is False
