@@ -29,7 +29,7 @@ from conftest import CANARY
 from layers_support import run_in_child
 
 from ai_sandbox.exceptions import IsolationUnavailable
-from ai_sandbox.isolation import fsview
+from ai_sandbox.isolation import fsview, fsview_walk
 from ai_sandbox.isolation.backend import WorkerBackend
 from ai_sandbox.isolation.layers import (
     LAYER_NAMES,
@@ -463,7 +463,7 @@ def test_python_mode_refuses_a_root_past_the_walk_bound(
 ) -> None:
     """It refuses to start python mode when the root has more entries than the walk may visit
     (fail closed, naming fs_view)."""
-    monkeypatch.setattr(fsview, "MAX_VIEW_ENTRIES", 5)
+    monkeypatch.setattr(fsview_walk, "MAX_VIEW_ENTRIES", 5)
 
     def zygote() -> Any:
         os.chdir(project)
