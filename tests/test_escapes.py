@@ -63,8 +63,8 @@ def test_attack_is_refused_without_side_effect(
     ("code", "rule"),
     [
         ("import os", "import"),
-        ("x = ().__class__", "syntax"),
-        ("x = getattr(1, '__class__')", "attribute"),
+        ("x = ().__class__.__base__", "syntax"),
+        ("x = getattr(1, '__base__')", "attribute"),
         ("x = '{0.real}'.format(1)", "format"),
         ("x = eval", "syntax"),
     ],
@@ -82,7 +82,7 @@ def test_refusal_names_its_rule(code: str, rule: str, project: Path) -> None:
 
 def test_refused_run_reports_line_of_refusal(project: Path) -> None:
     """It reports the line of the AI's code where the refusal happened."""
-    payload = _run("a = 1\nb = 2\nc = getattr(a, '__class__')\n", project)
+    payload = _run("a = 1\nb = 2\nc = getattr(a, '__base__')\n", project)
     assert payload["error"]["line"] == 3
 
 

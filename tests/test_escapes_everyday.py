@@ -1,0 +1,124 @@
+"""The everyday language that issue 10 allowed opens no way out: for each newly allowed construct,
+its obvious abuse is refused (special methods, ``super()``, names, private names, ``type``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ai_sandbox.executor.runtime import execute_payload
+from ai_sandbox.policy import SandboxPolicy
+from ai_sandbox.security import SafeFS
+
+
+def run(code: str, root: Path, **policy: Any) -> dict[str, Any]:
+    pol = SandboxPolicy(isolation="none", **policy)
+    with SafeFS(root, pol) as fs:
+        return execute_payload(code, None, policy=pol, fs=fs)
+
+
+ABUSES: list[tuple[str, str]] = [
+    # special methods: hooks stay refused, and reading one never reaches the class machinery
+    ("define-getattribute", "class A:\n    def __getattribute__(self, n):\n        return 1"),
+    ("define-del", "class A:\n    def __del__(self):\n        pass"),
+    ("define-reduce-ex", "class A:\n    def __reduce_ex__(self, p):\n        return (print, ())"),
+    ("assign-reduce-in-body", "def f(self, p):\n    return 1\nclass A:\n    __reduce__ = f"),
+    ("define-init-subclass", "class A:\n    def __init_subclass__(cls):\n        pass"),
+    ("define-class-getitem", "class A:\n    def __class_getitem__(cls, k):\n        pass"),
+    ("getattr-hook-computed", "class A:\n    pass\nx = getattr(A(), '__getattribute__')"),
+    ("type-call-through-dunder", "x = type.__call__"),
+    ("class-call-from-metaclass", "class A:\n    pass\nx = A.__call__"),
+    ("module-proxy-reinit", "import math\nmath.__init__('math', {})"),
+    ("module-proxy-name", "import math\nx = math.__name__"),
+    ("host-object-reinit", "import statistics\nd = statistics.NormalDist()\nd.__init__(5, 1)"),
+    (
+        "host-object-setitem",
+        "import statistics\nd = statistics.NormalDist()\n" "d.__setitem__('x', 1)",
+    ),
+    (
+        "special-method-returns-module",
+        "import math\nclass A:\n    def __getitem__(self, k):\n"
+        "        return math\nx = A()[0].__loader__",
+    ),
+    # super(): never a walk to object's machinery
+    (
+        "super-getattribute",
+        "class A:\n    def f(self):\n"
+        "        return getattr(super(), '__getattribute__')\nA().f()",
+    ),
+    (
+        "super-setattr",
+        "class A:\n    def f(self):\n        s = super()\n"
+        "        return getattr(s, '__setattr__')\nA().f()",
+    ),
+    (
+        "super-reduce",
+        "class A:\n    def f(self):\n        return getattr(super(), '__reduce_ex__')\n" "A().f()",
+    ),
+    ("super-class-is-type", "class A:\n    pass\nx = super(type, A)"),
+    ("super-subclasses", "class A:\n    pass\nx = getattr(super(A, A()), '__subclasses__')"),
+    # names: read only, and only names
+    ("name-write", "def f():\n    pass\nf.__name__ = 'g'"),
+    ("name-write-computed", "def f():\n    pass\nsetattr(f, '__name__', 'g')"),
+    ("qualname-delete", "class A:\n    pass\ndelattr(A, '__qualname__')"),
+    ("class-assign", "class A:\n    pass\nclass B:\n    pass\na = A()\na.__class__ = B"),
+    ("class-assign-computed", "class A:\n    pass\na = A()\nsetattr(a, '__class__', int)"),
+    ("module-name-store", "__name__ = 'x'"),
+    ("dict-of-host-class", "x = int.__dict__"),
+    ("dict-of-own-class", "class A:\n    pass\nx = A.__dict__"),
+    ("dict-of-function", "def f():\n    pass\nx = f.__dict__"),
+    ("members-of-non-enum", "class A:\n    pass\nx = A.__members__"),
+    ("globals-of-function", "def f():\n    pass\nx = getattr(f, '__globals__')"),
+    # private names: the code's own things only
+    ("reserved-guard-name", "_getattr_ = getattr"),
+    ("reserved-print-name", "_print = 1"),
+    ("reserved-flag-name", "_ai_plain_attr_x = 1"),
+    ("builtins-name", "x = __builtins__"),
+    ("metaclass-name", "__metaclass__ = 1"),
+    ("host-private-attribute", "import statistics\nx = statistics.NormalDist()._mu"),
+    ("host-private-computed", "import statistics\nx = getattr(statistics.NormalDist(), '_mu')"),
+    ("module-private-attribute", "import json\nx = json._default_encoder"),
+    (
+        "host-base-private-method",
+        "import random\nclass R(random.Random):\n    pass\n" "x = R()._randbelow",
+    ),
+    (
+        "override-host-private",
+        "import random\nclass R(random.Random):\n" "    def _randbelow(self, n):\n        return 0",
+    ),
+    (
+        "shadow-host-private",
+        "import random\nclass R(random.Random):\n    pass\nr = R()\n" "r._randbelow = lambda n: 0",
+    ),
+    (
+        "setattr-host-private",
+        "import random\nclass R(random.Random):\n    pass\n" "setattr(R(), '_randbelow', 1)",
+    ),
+    ("private-on-function", "def f():\n    pass\nx = getattr(f, '_x', None)"),
+    # type: the real one only for checks, never a metaclass or a class factory
+    ("three-argument-type", "x = type('X', (), {})"),
+    ("type-of-class-then-call", "class A:\n    pass\nx = type(A)('X', (), {})"),
+    ("metaclass-of-enum", "import enum\nclass C(enum.Enum):\n    A = 1\nx = type(C)"),
+    ("metaclass-via-class-attr", "import enum\nclass C(enum.Enum):\n    A = 1\nx = C.__class__"),
+    ("subclass-type", "class M(type):\n    pass"),
+    ("type-mro", "x = type.mro"),
+]
+
+
+@pytest.mark.parametrize("code", [a[1] for a in ABUSES], ids=[a[0] for a in ABUSES])
+def test_abuse_of_new_construct_is_refused(code: str, project: Path) -> None:
+    """It refuses the abuse of a newly allowed construct (the run is rejected)."""
+    payload = run(code, project)
+    assert payload["status"] == "rejected", payload
+    assert payload["error"]["type"] == "SecurityError"
+
+
+def test_caught_refusal_of_new_construct_still_rejects(project: Path) -> None:
+    """It rejects the run even when the code catches the refusal of a private host name."""
+    code = (
+        "import statistics\ntry:\n    statistics.NormalDist()._mu\nexcept Exception:\n"
+        "    pass\nresult = 1"
+    )
+    assert run(code, project)["status"] == "rejected"
