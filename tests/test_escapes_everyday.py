@@ -122,3 +122,107 @@ def test_caught_refusal_of_new_construct_still_rejects(project: Path) -> None:
         "    pass\nresult = 1"
     )
     assert run(code, project)["status"] == "rejected"
+
+
+MODULE_ABUSES: list[tuple[str, str]] = [
+    ("attrgetter-dunder", "import operator\nx = operator.attrgetter('__class__.__base__')(1)"),
+    (
+        "attrgetter-private",
+        "import operator, statistics\n" "x = operator.attrgetter('_mu')(statistics.NormalDist())",
+    ),
+    (
+        "methodcaller-format",
+        "import operator\nx = operator.methodcaller('format', 1)" "('{0.__class__}')",
+    ),
+    (
+        "operator-setitem-host",
+        "import operator, statistics\n" "operator.setitem(statistics.NormalDist(), 'a', 1)",
+    ),
+    ("partial-of-format", "import functools\nf = functools.partial('{0.__class__}'.format)\nf(1)"),
+    ("update-wrapper-host", "import functools, json\nfunctools.update_wrapper(json.dumps, len)"),
+    (
+        "wraps-chosen-names",
+        "import functools, json\n"
+        "@functools.wraps(json.dumps, assigned=('__globals__',))\ndef f():\n    pass",
+    ),
+    (
+        "total-ordering-host",
+        "import functools, fractions\nfunctools.total_ordering(fractions.Fraction)",
+    ),
+    ("singledispatch-withheld", "import functools\nx = functools.singledispatch"),
+    ("deepcopy-memo-subclass", "import copy\nclass M(dict):\n    pass\ncopy.deepcopy([1], M())"),
+    ("hashlib-file-digest", "import hashlib\nx = hashlib.file_digest"),
+    ("time-tzset", "import time\ntime.tzset()"),
+    ("uuid-node-lookup", "import uuid\nx = uuid.getnode()"),
+    ("uuid1-subprocess", "import uuid\nx = uuid.uuid1()"),
+    ("csv-register-dialect", "import csv\ncsv.register_dialect('x', delimiter=';')"),
+    ("csv-field-size-limit", "import csv\ncsv.field_size_limit(1)"),
+    (
+        "pprint-to-host-stream",
+        "import pprint, statistics\n" "pprint.pprint(1, stream=statistics.NormalDist())",
+    ),
+    ("pprint-class-withheld", "import pprint\nx = pprint.PrettyPrinter"),
+    ("calendar-print-method", "import calendar\ncalendar.TextCalendar().prmonth(2024, 1)"),
+    ("calendar-locale", "import calendar\nx = calendar.LocaleTextCalendar"),
+    ("abc-register", "import abc\nclass A(abc.ABC):\n    pass\nA.register(int)"),
+    ("abc-metaclass-call", "import abc\nx = abc.ABCMeta('X', (), {})"),
+    ("abstractmethod-host", "import abc, json\nabc.abstractmethod(json.dumps)"),
+    ("typing-final-host", "import typing, json\ntyping.final(json.JSONEncoder)"),
+    ("typing-no-type-check-host", "import typing, json\ntyping.no_type_check(json.JSONEncoder)"),
+    (
+        "typing-hints-eval",
+        "import typing\nclass A:\n    x: '().__class__.__base__'\n" "typing.get_type_hints(A)",
+    ),
+    ("typing-hints-call", "import typing\nclass A:\n    x: 'print(1)'\ntyping.get_type_hints(A)"),
+    (
+        "typing-hints-globals",
+        "import typing\nclass A:\n    x: int\n" "typing.get_type_hints(A, {'__builtins__': {}})",
+    ),
+    ("typing-hints-host", "import typing, json\ntyping.get_type_hints(json.JSONEncoder)"),
+    ("typing-reveal-type", "import typing\ntyping.reveal_type(1)"),
+    ("typing-clear-overloads", "import typing\ntyping.clear_overloads()"),
+    (
+        "dataclass-host-class",
+        "import dataclasses, json\n" "dataclasses.dataclass(frozen=True)(json.JSONEncoder)",
+    ),
+    (
+        "make-dataclass-hook-field",
+        "import dataclasses\nX = dataclasses.make_dataclass('X', "
+        "[('__reduce_ex__', object, dataclasses.field(default=1))])",
+    ),
+    (
+        "make-dataclass-hook-namespace",
+        "import dataclasses\ndef f(self):\n    pass\n"
+        "X = dataclasses.make_dataclass('X', ['a'], namespace={'__del__': f})",
+    ),
+    ("enum-metaclass", "import enum\nx = enum.EnumType"),
+    ("enum-global", "import enum\nx = enum.global_enum"),
+    ("sys-modules", "import sys\nx = sys.modules"),
+    ("sys-setrecursionlimit", "import sys\nsys.setrecursionlimit(10)"),
+    ("sys-getframe", "import sys\nx = sys._getframe"),
+    ("sys-stdout-internals", "import sys\nx = sys.stdout._ai_ctx"),
+    ("sys-stdout-type", "import sys\nx = type(sys.stdout)"),
+    ("sys-write", "import sys\nsys.maxsize = 1"),
+    ("time-sleep-past-limit", "import time\ntime.sleep(10)"),
+]
+
+
+@pytest.mark.parametrize("code", [a[1] for a in MODULE_ABUSES], ids=[a[0] for a in MODULE_ABUSES])
+def test_abuse_of_widened_module_is_refused(code: str, project: Path) -> None:
+    """It refuses the dangerous corner of a newly allowed module (the run never succeeds)."""
+    payload = run(code, project, timeout_s=2)
+    assert payload["status"] in ("rejected", "limit"), payload
+
+
+def test_enum_functional_api_defines_no_hook_that_copy_calls(project: Path) -> None:
+    """It never calls a code function that the Enum functional API placed as a hook: enum
+    members copy as themselves."""
+    code = (
+        "from enum import Enum\nimport copy\nlog = []\ndef hook(self, proto):\n"
+        "    log.append(1)\n    return (print, ('x',))\n"
+        "X = Enum('X', [('A', 1), ('__reduce_ex__', hook)])\n"
+        "result = [copy.copy(X.A) is X.A, copy.deepcopy(X.A) is X.A, log]"
+    )
+    payload = run(code, project)
+    assert payload["status"] == "ok", payload
+    assert payload["result"] == [True, True, []]

@@ -230,3 +230,172 @@ def test_everyday_python_runs(code: str, expected: Any, project: Path) -> None:
     payload = run(code, project)
     assert payload["status"] == "ok", payload
     assert payload["result"] == expected
+
+
+MODULES: list[tuple[str, str, Any]] = [
+    (
+        "typing-annotations",
+        "from typing import List, Dict, Optional, Tuple, Any, Union\n"
+        "def f(a: List[int], b: Optional[str] = None) -> Dict[str, Any]:\n    return {'a': a}\n"
+        "x: Tuple[int, ...] = (1,)\ny: Union[int, str] = 'y'\nresult = [f([1]), x, y]",
+        [{"a": [1]}, [1], "y"],
+    ),
+    (
+        "typing-get-type-hints",
+        "import typing\nclass A:\n    x: int\n    y: 'str'\n"
+        "    z: 'typing.List[int]'\nresult = {k: str(v)"
+        " for k, v in typing.get_type_hints(A).items()}",
+        {"x": "<class 'int'>", "y": "<class 'str'>", "z": "typing.List[int]"},
+    ),
+    (
+        "typing-generic-namedtuple",
+        "from typing import TypeVar, Generic, NamedTuple\n"
+        "T = TypeVar('T')\nclass Stack(Generic[T]):\n    def __init__(self):\n"
+        "        self.items = []\n    def push(self, x: T) -> None:\n        self.items.append(x)\n"
+        "class P(NamedTuple):\n    x: int\n    y: int = 0\ns = Stack[int]()\ns.push(1)\n"
+        "result = [s.items, P(1), P(2)._replace(y=5)]",
+        [[1], [1, 0], [2, 5]],
+    ),
+    (
+        "future-annotations",
+        "from __future__ import annotations\nfrom dataclasses import dataclass\n"
+        "@dataclass\nclass Node:\n    value: int\n    children: list[Node]\n"
+        "result = Node(1, []).value",
+        1,
+    ),
+    (
+        "dataclasses",
+        "from dataclasses import dataclass, field, asdict, astuple, replace\n"
+        "@dataclass(order=True)\nclass Item:\n    price: float\n    name: str = ''\n"
+        "    tags: list = field(default_factory=list)\n    def __post_init__(self):\n"
+        "        self.tags.append('new')\n@dataclass(frozen=True)\nclass Point:\n    x: int\n"
+        "    y: int\np = Point(1, 2)\nresult = [asdict"
+        "(Item(2.5, 'a')), Item(1) < Item(2), repr(p), "
+        "hash(p) == hash(Point(1, 2)), astuple(replace(p, y=5))]",
+        [{"price": 2.5, "name": "a", "tags": ["new"]}, True, "Point(x=1, y=2)", True, [1, 5]],
+    ),
+    (
+        "enum",
+        "from enum import Enum, IntEnum, auto, Flag\nclass Color(Enum):\n    RED = auto()\n"
+        "    GREEN = auto()\n    def describe(self):\n        return self.name.lower()\n"
+        "class Level(IntEnum):\n    LOW = 1\n    HIGH = 2\nclass Perm(Flag):\n    R = auto()\n"
+        "    W = auto()\nresult = [Color.RED.value, Colo"
+        "r['GREEN'].describe(), Level.HIGH > Level.LOW, "
+        "[c.name for c in Color], str(Color(1)), (Perm.R | Perm.W).value, "
+        "list(Color.__members__)]",
+        [1, "green", True, ["RED", "GREEN"], "Color.RED", 3, ["RED", "GREEN"]],
+    ),
+    (
+        "abc",
+        "from abc import ABC, abstractmethod\nclass Shape(ABC):\n    @abstractmethod\n"
+        "    def area(self):\n        ...\n"
+        "class Sq(Shape):\n    def area(self):\n        return 4\n"
+        "try:\n    Shape()\n    r = 'made'\nexcept TypeError:\n    r = 'abstract'\n"
+        "result = [Sq().area(), r]",
+        [4, "abstract"],
+    ),
+    (
+        "functools",
+        "import functools\ndef deco(f):\n    @functools.wraps(f)\n"
+        "    def w(*a, **k):\n        return f(*a, **k) * 2\n    return w\n@deco\ndef f(x):\n"
+        "    'doc'\n    return x\n@functools.lru_cache(maxsize=None)\ndef fib(n):\n"
+        "    return n if n < 2 else fib(n - 1) + fib(n - 2)\n"
+        "result = [f(2), f.__name__, f.__doc__, fib(40), functools.reduce(lambda a, b: a * b, "
+        "[1, 2, 3]), functools.partial(pow, 2)(10)]",
+        [4, "f", "doc", 102334155, 6, 1024],
+    ),
+    (
+        "operator-copy",
+        "import operator, copy\nrows = [{'n': 2}, {'n': 1}]\n"
+        "class A:\n    def __init__(self):\n        self.v = [1]\na = A()\nb = copy.deepcopy(a)\n"
+        "b.v.append(2)\nresult = [sorted(rows, key=operator.itemgetter('n')), "
+        "operator.attrgetter('real')(3), operator.methodcaller('upper')('a'), a.v, b.v]",
+        [[{"n": 1}, {"n": 2}], 3, "A", [1], [1, 2]],
+    ),
+    (
+        "text-modules",
+        "import csv, difflib, base64, hashlib, zlib, unicodedata\n"
+        "rows = list(csv.DictReader(['a,b', '1,2']))\n"
+        "result = [rows, difflib.get_close_matches('appel', ['apple', 'ape']), "
+        "base64.b64encode(b'hi').decode(), hashlib.sha256(b'x').hexdigest()[:8], "
+        "zlib.decompress(zlib.compress(b'abc')).decode(), unicodedata.name('a')]",
+        [
+            [{"a": "1", "b": "2"}],
+            ["apple", "ape"],
+            "aGk=",
+            "2d711642",
+            "abc",
+            "LATIN SMALL LETTER A",
+        ],
+    ),
+    (
+        "number-modules",
+        "import array, cmath, numbers, calendar\na = array.array('i', [1, 2])\n"
+        "result = [a.tolist(), abs(cmath.sqrt(-4)), isinstance(3, numbers.Number), "
+        "calendar.isleap(2024), calendar.month_name[1], calendar.monthrange(2024, 2)]",
+        [[1, 2], 2.0, True, True, "January", [3, 29]],
+    ),
+    (
+        "time-uuid-queue",
+        "import time, uuid, queue\nt = time.perf_counter()\ntime.sleep(0.01)\n"
+        "q = queue.Queue()\nq.put(1)\nresult = [time.perf_counter() > t, len(str(uuid.uuid4())), "
+        "str(uuid.uuid5(uuid.NAMESPACE_DNS, 'x')), q.get(), q.empty()]",
+        [True, 36, "05b16a01-46c6-56dd-bd6e-c6dfb4a1427a", 1, True],
+    ),
+    (
+        "sys-constants",
+        "import sys\nfrom sys import maxsize\nprint('warn', file=sys.stderr)\n"
+        "result = [sys.maxsize == maxsize, sys.version_info >= (3, 8), "
+        "sys.getrecursionlimit() > 100, sys.float_info.epsilon < 1]",
+        [True, True, True, True],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"), [m[1:] for m in MODULES], ids=[m[0] for m in MODULES]
+)
+def test_everyday_modules_run(code: str, expected: Any, project: Path) -> None:
+    """It runs the widened default allow-list's everyday uses with CPython's result."""
+    payload = run(code, project)
+    assert payload["status"] == "ok", payload
+    assert payload["result"] == expected
+
+
+def test_pprint_and_calendar_print_into_the_run_output(project: Path) -> None:
+    """It prints pprint.pprint and calendar text into the run's captured output."""
+    code = (
+        "import pprint, calendar\npprint.pprint({'b': 1, 'a': 2})\nprint(calendar.month(2024, 2))"
+    )
+    payload = run(code, project)
+    assert payload["status"] == "ok", payload
+    assert payload["stdout"].startswith("{'a': 2, 'b': 1}\n   February 2024\n")
+
+
+NEVER = ["os", "sys", "subprocess", "socket", "ctypes", "importlib", "builtins", "gc", "inspect"]
+
+
+@pytest.mark.parametrize("module", NEVER)
+def test_policy_naming_a_never_importable_module_is_a_configuration_error(module: str) -> None:
+    """It refuses, when the policy is built, a module the sandbox can never import, saying why."""
+    from ai_sandbox.exceptions import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="never importable in the sandbox: it "):
+        SandboxPolicy(allowed_imports={"math", module})
+
+
+@pytest.mark.parametrize(
+    ("code", "phrase"),
+    [
+        ("import os", "never importable in the sandbox"),
+        ("import sqlite3", "never importable"),
+        ("import colorsys", "not in allowed_imports"),
+    ],
+    ids=["os", "sqlite3", "colorsys"],
+)
+def test_import_refusal_says_never_or_not_allowed(code: str, phrase: str, project: Path) -> None:
+    """It says "never importable" for modules no policy can allow, "not in allowed_imports"
+    for the rest."""
+    payload = run(code, project)
+    assert payload["status"] == "rejected"
+    assert phrase in payload["error"]["message"]

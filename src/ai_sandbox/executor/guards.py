@@ -14,6 +14,7 @@ pass them through after one type lookup.
 
 from __future__ import annotations
 
+import calendar
 import collections
 import decimal
 import enum
@@ -63,6 +64,8 @@ DENIED_KINDS: frozenset[type] = frozenset(
 
 _GENERATOR_ATTRIBUTES = frozenset({"send", "throw", "close"})
 _FORMAT_METHODS = frozenset({"format", "format_map"})
+#: Methods that print to the interpreter's real standard output (``calendar.TextCalendar``).
+_STDOUT_METHODS = frozenset({"prmonth", "prweek", "pryear"})
 _FORMATTER_METHODS = frozenset({"format", "vformat", "get_field", "get_value", "parse"})
 
 #: Exact builtin data types whose public attributes are all safe to read (less ``format``).
@@ -442,6 +445,15 @@ class Guards:
                     "would affect every type in the process",
                     "attribute",
                 )
+            if name in _STDOUT_METHODS and (
+                isinstance(obj, calendar.TextCalendar)
+                or (isinstance(obj, type) and issubclass(obj, calendar.TextCalendar))
+            ):
+                refuse(
+                    f"TextCalendar.{name} prints to the interpreter's own output; write "
+                    f"print(cal.format{name[2:]}(...)) instead",
+                    "print",
+                )
             if name in _FORMATTER_METHODS and (
                 isinstance(obj, string.Formatter)
                 or (isinstance(obj, type) and issubclass(obj, string.Formatter))
@@ -647,6 +659,8 @@ class Guards:
         self.safe_setattr = safe_setattr
         self.safe_delattr = safe_delattr
         self.type_of = type_of
+        #: The namespace the code runs in (set by ``runtime`` once built).
+        self.namespace_globals: dict[str, Any] = {}
         self.sandbox_type = sandbox_type
         self.super = guarded_super
         self.namespace: dict[str, Any] = {
