@@ -97,6 +97,40 @@ ABUSES: list[tuple[str, str]] = [
         "import random\nclass R(random.Random):\n    pass\n" "setattr(R(), '_randbelow', 1)",
     ),
     ("private-on-function", "def f():\n    pass\nx = getattr(f, '_x', None)"),
+    # match: patterns read attributes without the guards, so they are held to public names
+    # and to the code's own classes
+    ("match-format-keyword", "match '{0.__class__}':\n    case str(format=f):\n        f(1)"),
+    (
+        "match-format-own-str",
+        "class S(str):\n    pass\nmatch S('{0}'):\n" "    case S(format=f):\n        f(1)",
+    ),
+    (
+        "match-private-keyword",
+        "import statistics\nmatch statistics.NormalDist():\n"
+        "    case statistics.NormalDist(_mu=m):\n        pass",
+    ),
+    (
+        "match-host-class-attributes",
+        "import statistics\nmatch statistics.NormalDist(1, 2):\n"
+        "    case statistics.NormalDist(mean=m):\n        pass",
+    ),
+    (
+        "match-object-metaclass-method",
+        "import abc\nclass A(abc.ABC):\n    pass\nmatch A:\n"
+        "    case object(register=r):\n        r(int)",
+    ),
+    (
+        "match-own-subclass-of-host",
+        "import random\nclass R(random.Random):\n    pass\n"
+        "match R():\n    case R(random=f):\n        pass",
+    ),
+    ("match-dunder-value", "import math\nmatch 1:\n    case math.__loader__:\n        pass"),
+    (
+        "match-match-args-dunder",
+        "class A:\n    __match_args__ = ('__class__',)\n"
+        "match A():\n    case A(c):\n        pass",
+    ),
+    ("match-reserved-capture", "match 1:\n    case _getattr_:\n        pass"),
     # type: the real one only for checks, never a metaclass or a class factory
     ("three-argument-type", "x = type('X', (), {})"),
     ("type-of-class-then-call", "class A:\n    pass\nx = type(A)('X', (), {})"),

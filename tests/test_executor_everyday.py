@@ -214,6 +214,28 @@ EVERYDAY: list[tuple[str, str, Any]] = [
         [3, {"x": [1]}, 2],
     ),
     (
+        "match-sequences-and-guards",
+        "def f(cmd):\n    match cmd.split():\n        case ['go', direction]:\n"
+        "            return 'go ' + direction\n        case ['quit' | 'exit']:\n"
+        "            return 'bye'\n        case [first, *rest] if len(rest) > 1:\n"
+        "            return first\n        case _:\n            return '?'\n"
+        "result = [f('go north'), f('quit'), f('a b c'), f('x')]",
+        ["go north", "bye", "a", "?"],
+    ),
+    (
+        "match-class-mapping-value",
+        "from dataclasses import dataclass\nfrom enum import Enum\nclass C(Enum):\n    R = 1\n"
+        "@dataclass\nclass Point:\n    x: int\n    y: int\ndef f(v):\n    match v:\n"
+        "        case Point(x=0, y=0):\n            return 'origin'\n"
+        "        case Point(0, y):\n            return f'y={y}'\n"
+        "        case {'type': t, **rest}:\n            return [t, rest]\n"
+        "        case C.R:\n            return 'red'\n        case int(n) if n > 0:\n"
+        "            return 'positive'\n        case None:\n            return 'none'\n"
+        "result = [f(Point(0, 0)), f(Point(0, 3)), f({'type': 'a', 'k': 1}), f(C.R), f(5), "
+        "f(None)]",
+        ["origin", "y=3", ["a", {"k": 1}], "red", "positive", "none"],
+    ),
+    (
         "instance-dict",
         "class C:\n    def __init__(self, **kw):\n        self.__dict__.update(kw)\n"
         "    def as_dict(self):\n        return dict(self.__dict__)\nresult = C(a=1).as_dict()",

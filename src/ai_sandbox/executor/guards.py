@@ -241,6 +241,11 @@ _MUTATING_SPECIALS: frozenset[str] = frozenset(
        "__invert__", "__iter__", "__init__")}
 )  # fmt: skip
 
+#: Builtin types whose class pattern matches the subject itself (``case int(x)``).
+_SELF_MATCHING: frozenset[type] = frozenset(
+    {bool, bytearray, bytes, dict, float, frozenset, int, list, set, str, tuple}
+)
+
 _NAME_DUNDERS = frozenset({"__name__", "__qualname__", "__doc__", "__module__"})
 
 
@@ -637,6 +642,33 @@ class Guards:
                 )
             return type_of(args[0])
 
+        def match_ok(classes: tuple[tuple[Any, int, int], ...], captured: tuple[Any, ...]) -> bool:
+            # Runs right after a case's pattern matched, before its own guard: the interpreter
+            # read the pattern's attributes without our guards, so a class pattern with
+            # sub-patterns must be one of the code's own classes (all of its bases too, so
+            # every attribute is the code's) or a builtin type matched by itself.
+            for cls, positional, keywords in classes:
+                if cls in _SELF_MATCHING and not keywords:
+                    continue
+                own = (
+                    isinstance(cls, type)
+                    and own_class(cls)
+                    and all(own_class(k) for k in cls.__mro__[:-1])
+                )
+                names = getattr(cls, "__match_args__", ()) if positional else ()
+                if not own or not all(
+                    type(n) is str and (n[0] != "_" or is_private_name(n)) for n in names
+                ):
+                    refuse(
+                        "class patterns with sub-patterns only work on classes defined in "
+                        "your code (and int(x), str(x)...); for other objects use "
+                        "isinstance() and read the attributes",
+                        "attribute",
+                    )
+            for value in captured:
+                check_value(value)
+            return True
+
         def prepare(name: str, bases: tuple[Any, ...], **kwargs: Any) -> Any:
             # the namespace the bases' metaclass expects (an Enum's body needs its own dict)
             meta: type = type
@@ -669,6 +701,7 @@ class Guards:
             "_getiter_": guarded_getiter,
             "_write_": guarded_write,
             "_write_attr_": write_attribute,
+            "_match_ok_": match_ok,
             "_inplacevar_": inplacevar,
             "_inplaceitem_": inplace_item,
             "_inplaceattr_": inplace_attr,

@@ -19,6 +19,11 @@ onto the run-time guards so nothing escapes them:
 * ``super()`` in a method becomes ``super(__class__, <first argument>)`` (the sandbox's ``super``
   is a guarded function, which cannot find the caller's frame as the builtin does);
 * ``nonlocal`` is allowed (it only rebinds a variable of an enclosing function);
+* ``match`` is allowed: the names in value and class patterns are checked like attribute names
+  (public only: the interpreter reads them without our guards), and every case gets a guard
+  ``_match_ok_(classes, captured values)`` that runs before the case's own guard: a class
+  pattern with sub-patterns must name a class of the code's own (or a builtin type matched by
+  itself), and every captured value goes through the same check as any attribute read;
 * when the object of ``a.b``, ``a[k]`` or a store is a plain *name* inside code that can run
   repeatedly (a function, lambda, loop or comprehension), the guard call is wrapped in an
   inline exact-type test that skips it only for the builtin types where the guard is the
@@ -36,6 +41,7 @@ applies the same rules with a cheaper traversal.
 from __future__ import annotations
 
 import ast
+import copy
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -111,8 +117,6 @@ def _hint(info: str) -> str:
         return f"{info} Frames, tracebacks and code objects cannot be inspected in the sandbox."
     if info.startswith(("AsyncFunctionDef", "Await", "AsyncFor", "AsyncWith")):
         return f"{info} Write synchronous code; async is not available in the sandbox."
-    if info.startswith("Match"):
-        return f"{info} Use if/elif chains instead of match."
     if info.startswith("TryStar"):
         return f"{info} Use plain try/except instead of except*."
     if '"*" imports' in info:
@@ -513,6 +517,118 @@ class AgentPolicy(RestrictingNodeTransformer):
     def visit_GeneratorExp(self, node: ast.GeneratorExp) -> VisitResult:
         visit = super().visit_GeneratorExp
         return self.visit_scope(node, lambda n: self.visit_repeated(n, visit))
+
+    def visit_Match(self, node: ast.Match) -> VisitResult:
+        """``match subject:``; the subject is an ordinary guarded expression."""
+        node.subject = self.visit(node.subject)
+        node.cases = [self.visit_match_case(case) for case in node.cases]
+        return node
+
+    def visit_match_case(self, node: ast.match_case) -> ast.match_case:
+        classes: list[ast.expr] = []
+        captured: list[str] = []
+        self.check_pattern(node.pattern, classes, captured)
+        check = ast.Call(
+            func=_name("_match_ok_"),
+            args=[
+                ast.Tuple(elts=classes, ctx=ast.Load()),
+                ast.Tuple(elts=[_name(name) for name in captured], ctx=ast.Load()),
+            ],
+            keywords=[],
+        )
+        guard = self.visit(node.guard) if node.guard is not None else None
+        new_guard: ast.expr = (
+            check if guard is None else ast.BoolOp(op=ast.And(), values=[check, guard])
+        )
+        self.locate(new_guard, node.pattern)
+        node.guard = new_guard
+        node.body = [
+            result
+            for statement in node.body
+            for result in self.as_statements(self.visit(statement))
+        ]
+        return node
+
+    @staticmethod
+    def as_statements(result: VisitResult) -> list[Any]:
+        if result is None:
+            return []
+        if isinstance(result, ast.AST):
+            return [result]
+        return list(result)
+
+    def check_pattern_name(self, node: ast.AST, expr: ast.expr) -> None:
+        """A value or class reference in a pattern: a dotted name of public names."""
+        while isinstance(expr, ast.Attribute):
+            if expr.attr.startswith("_") or expr.attr in DENIED_ATTRIBUTES:
+                self.error(
+                    node,
+                    f'"{expr.attr}" cannot be used in a pattern: patterns read public '
+                    "attributes only",
+                )
+            expr = expr.value
+        if isinstance(expr, ast.Name):
+            self.check_name(expr, expr.id)
+
+    def check_pattern(
+        self, pattern: ast.pattern, classes: list[ast.expr], captured: list[str]
+    ) -> None:
+        """Check a pattern's names and collect its class references (those with
+        sub-patterns, as ``(class, positional count, keyword count)``) and captured names."""
+        if isinstance(pattern, ast.MatchValue):
+            if isinstance(pattern.value, ast.Attribute | ast.Name):
+                self.check_pattern_name(pattern, pattern.value)
+            elif not isinstance(pattern.value, ast.Constant | ast.UnaryOp | ast.BinOp):
+                self.error(pattern, "only literals and dotted names can be matched")
+        elif isinstance(pattern, ast.MatchSingleton):
+            pass
+        elif isinstance(pattern, ast.MatchSequence | ast.MatchOr):
+            for sub in pattern.patterns:
+                self.check_pattern(sub, classes, captured)
+        elif isinstance(pattern, ast.MatchMapping):
+            for key in pattern.keys:
+                if isinstance(key, ast.Attribute | ast.Name):
+                    self.check_pattern_name(pattern, key)
+            for sub in pattern.patterns:
+                self.check_pattern(sub, classes, captured)
+            if pattern.rest is not None:
+                self.check_name(pattern, pattern.rest)
+                captured.append(pattern.rest)
+        elif isinstance(pattern, ast.MatchClass):
+            self.check_pattern_name(pattern, pattern.cls)
+            for attr in pattern.kwd_attrs:
+                if attr.startswith("_") or attr in DENIED_ATTRIBUTES or attr in _NOT_INLINED:
+                    self.error(
+                        pattern,
+                        f'"{attr}" cannot be used in a class pattern: patterns read public '
+                        "data attributes only",
+                    )
+            if pattern.patterns or pattern.kwd_patterns:
+                reference = self.visit(copy.deepcopy(pattern.cls))
+                classes.append(
+                    ast.Tuple(
+                        elts=[
+                            reference,
+                            ast.Constant(len(pattern.patterns)),
+                            ast.Constant(len(pattern.kwd_patterns)),
+                        ],
+                        ctx=ast.Load(),
+                    )
+                )
+            for sub in [*pattern.patterns, *pattern.kwd_patterns]:
+                self.check_pattern(sub, classes, captured)
+        elif isinstance(pattern, ast.MatchStar):
+            if pattern.name is not None:
+                self.check_name(pattern, pattern.name)
+                captured.append(pattern.name)
+        elif isinstance(pattern, ast.MatchAs):
+            if pattern.pattern is not None:
+                self.check_pattern(pattern.pattern, classes, captured)
+            if pattern.name is not None:
+                self.check_name(pattern, pattern.name)
+                captured.append(pattern.name)
+        else:  # pragma: no cover - every pattern node of the grammar is handled above
+            self.error(pattern, f"{type(pattern).__name__} patterns are not allowed")
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> VisitResult:
         """``x: T = v`` is kept: the annotation is a guarded expression like any other (a class
