@@ -131,6 +131,31 @@ ABUSES: list[tuple[str, str]] = [
         "match A():\n    case A(c):\n        pass",
     ),
     ("match-reserved-capture", "match 1:\n    case _getattr_:\n        pass"),
+    # object.__setattr__, vars(), exception chains, contextlib: the code's own objects only
+    (
+        "object-setattr-host",
+        "import statistics\nobject.__setattr__(statistics.NormalDist(), 'x', 1)",
+    ),
+    ("object-setattr-class-swap", "class A:\n    pass\nobject.__setattr__(A(), '__class__', int)"),
+    (
+        "object-setattr-host-private",
+        "import random\nclass R(random.Random):\n    pass\n"
+        "object.__setattr__(R(), '_randbelow', len)",
+    ),
+    ("other-setattr", "class A:\n    pass\nx = A.__setattr__"),
+    ("vars-host", "import statistics\nx = vars(statistics.NormalDist())"),
+    ("vars-no-argument", "x = vars()"),
+    ("vars-own-class", "class A:\n    pass\nx = vars(A)"),
+    ("exception-traceback", "try:\n    1 / 0\nexcept Exception as e:\n    t = e.__traceback__"),
+    (
+        "exception-context-traceback",
+        "try:\n    1 / 0\nexcept Exception as e:\n"
+        "    t = getattr(e.__context__ or e, '__traceback__')",
+    ),
+    ("cause-of-non-exception", "class A:\n    pass\nx = A().__cause__"),
+    ("contextlib-redirect", "import contextlib\nx = contextlib.redirect_stdout"),
+    ("contextlib-chdir", "import contextlib\nx = contextlib.chdir"),
+    ("function-attribute-host", "import json\njson.dumps.calls = 1"),
     # type: the real one only for checks, never a metaclass or a class factory
     ("three-argument-type", "x = type('X', (), {})"),
     ("type-of-class-then-call", "class A:\n    pass\nx = type(A)('X', (), {})"),

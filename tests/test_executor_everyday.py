@@ -236,6 +236,32 @@ EVERYDAY: list[tuple[str, str, Any]] = [
         ["origin", "y=3", ["a", {"k": 1}], "red", "positive", "none"],
     ),
     (
+        "frozen-dataclass-object-setattr",
+        "from dataclasses import dataclass\n@dataclass(frozen=True)\nclass P:\n    x: int\n"
+        "    y: int = 0\n    def __post_init__(self):\n"
+        "        object.__setattr__(self, 'y', self.x * 2)\nresult = P(2).y",
+        4,
+    ),
+    (
+        "vars-exception-chain-function-attributes",
+        "class A:\n    def __init__(self):\n        self.a = 1\ndef f():\n    f.calls += 1\n"
+        "f.calls = 0\nf()\ntry:\n    try:\n        1 / 0\n    except ZeroDivisionError as e:\n"
+        "        raise ValueError('x') from e\nexcept ValueError as e:\n"
+        "    chain = [type(e.__cause__).__name__, e.__suppress_context__]\n"
+        "result = [vars(A()), f.calls, chain]",
+        [{"a": 1}, 1, ["ZeroDivisionError", True]],
+    ),
+    (
+        "module-dunders-enum-sunders-contextlib",
+        "__all__ = ['tag']\n__version__ = '1.0'\nfrom enum import Enum\n"
+        "from contextlib import contextmanager, suppress\nclass C(Enum):\n    A = 'a'\n"
+        "    @classmethod\n    def _missing_(cls, value):\n        return cls.A\nout = []\n"
+        "@contextmanager\ndef tag(name):\n    out.append('<' + name + '>')\n    yield name\n"
+        "    out.append('</' + name + '>')\nwith tag('b'):\n    out.append('x')\n"
+        "with suppress(KeyError):\n    {}['k']\nresult = [__all__, __version__, C('zz').name, out]",
+        [["tag"], "1.0", "A", ["<b>", "x", "</b>"]],
+    ),
+    (
         "instance-dict",
         "class C:\n    def __init__(self, **kw):\n        self.__dict__.update(kw)\n"
         "    def as_dict(self):\n        return dict(self.__dict__)\nresult = C(a=1).as_dict()",

@@ -40,6 +40,7 @@ DEFAULT_ALLOWED_IMPORTS: frozenset[str] = frozenset(
         "calendar",
         "cmath",
         "collections.abc",
+        "contextlib",
         "copy",
         "csv",
         "dataclasses",

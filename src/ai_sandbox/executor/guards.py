@@ -28,6 +28,7 @@ from ai_sandbox.exceptions import SecurityError
 from ai_sandbox.executor.context import AI_FILENAME, SANDBOX_CLASS_MARKER, RunContext
 from ai_sandbox.executor.modules import ModuleProxy, is_dangerous_callable, owner_allowed
 from ai_sandbox.executor.names import (
+    ENUM_SUNDERS,
     READABLE_DUNDERS,
     SPECIAL_METHODS,
     is_dunder,
@@ -230,8 +231,14 @@ TYPE_RESULTS: frozenset[type] = frozenset(
         bool, bytearray, bytes, complex, dict, float, frozenset, int, list, object, range, set,
         slice, str, tuple, type(None), enumerate, zip, map, filter, reversed,
         collections.Counter, collections.OrderedDict, collections.defaultdict, collections.deque,
+        # what type(f).__name__ names for functions, methods and generators (none of them can
+        # be built from what the code holds: there is no code object or frame to give them)
+        types.FunctionType, types.MethodType, types.GeneratorType,
     }
 )  # fmt: skip
+
+#: Exception attributes naming other exceptions (``raise ... from``); never the traceback.
+_EXCEPTION_DUNDERS = frozenset({"__cause__", "__context__", "__suppress_context__", "__notes__"})
 
 #: Special methods that change the object they are bound to: read only from objects the code
 #: may change (as ``_write_`` decides), or unbound from a class.
@@ -397,10 +404,21 @@ class Guards:
                         "attribute",
                     )
                 return obj.__dict__
+            if name in _EXCEPTION_DUNDERS:
+                if not isinstance(obj, BaseException):
+                    refuse(f"{name} is only available on an exception", "attribute")
+                return check_value(getattr(obj, name))
             if name == "__members__":
                 if not isinstance(obj, enum.EnumType):
                     refuse("__members__ is only available on an Enum class", "attribute")
                 return obj.__members__
+            if name == "__setattr__":
+                if obj is not object:
+                    refuse(
+                        "__setattr__ is only available as object.__setattr__(self, name, value)",
+                        "attribute",
+                    )
+                return object_setattr  # frozen dataclasses: object.__setattr__(self, "x", v)
             # a special method: never the class machinery's (metaclasses, ``type.__call__``)
             if (isinstance(obj, type) and (issubclass(obj, type) or from_metaclass(obj, name))) or (
                 obj is sandbox_type
@@ -413,6 +431,28 @@ class Guards:
             if name in _MUTATING_SPECIALS and not isinstance(obj, type):
                 guarded_write(obj.__self__ if kind is super else obj)
             return check_value(getattr(obj, name))
+
+        def object_setattr(obj: Any, name: Any, value: Any) -> None:
+            # ``object.__setattr__``, for the code's own objects and names only (it skips the
+            # class's own __setattr__, as a frozen dataclass's __post_init__ needs)
+            check_name(name, writing=True)
+            object.__setattr__(write_attribute(obj, name), name, value)
+
+        object_setattr.__name__ = object_setattr.__qualname__ = "__setattr__"
+
+        def sandbox_vars(*args: Any) -> dict[str, Any]:
+            if (
+                len(args) == 1
+                and getattr(type(args[0]), SANDBOX_CLASS_MARKER, False) is True
+                and not isinstance(args[0], type)
+            ):
+                found: dict[str, Any] = args[0].__dict__
+                return found
+            refuse(
+                "vars() only takes an instance of your own classes in the sandbox; keep "
+                "values in a dict you create",
+                "builtin",
+            )
 
         def slow_getattr(obj: Any, name: Any) -> Any:
             check_name(name)
@@ -511,6 +551,8 @@ class Guards:
                 isinstance(obj, type) and getattr(obj, SANDBOX_CLASS_MARKER, False) is True
             ):
                 return obj  # an instance of a class defined in the code, or such a class
+            if kind is types.FunctionType and obj.__code__.co_filename == AI_FILENAME:
+                return obj  # a function of the code's (``wrapper.calls = 0``)
             refuse(
                 f"cannot modify a {kind.__name__} object: only dicts, lists, the collections "
                 "containers and instances of classes defined in your code can be changed; "
@@ -578,7 +620,7 @@ class Guards:
                 if type(base) is ModuleProxy or type(base) in denied_kinds:
                     refuse(f"cannot subclass a {type(base).__name__}", "class")
             for attr in namespace:
-                if attr[0] == "_" and is_private_name(attr):
+                if attr[0] == "_" and is_private_name(attr) and attr not in ENUM_SUNDERS:
                     for base in bases:
                         for klass in base.__mro__ if isinstance(base, type) else ():
                             if attr in vars(klass) and not own_class(klass):
@@ -695,6 +737,7 @@ class Guards:
         self.namespace_globals: dict[str, Any] = {}
         self.sandbox_type = sandbox_type
         self.super = guarded_super
+        self.vars = sandbox_vars
         self.namespace: dict[str, Any] = {
             "_getattr_": guarded_getattr,
             "_getitem_": guarded_getitem,

@@ -82,11 +82,11 @@ C_LEVEL_IMPORTS: frozenset[str] = frozenset({"_strptime", "re", "time", "unicode
 #: ``bytes.decode`` look up lazily (``encodings.idna`` needs ``stringprep``).
 PRELOAD_MODULES: tuple[str, ...] = (
     # the default allow-list (ai_sandbox.policy.DEFAULT_ALLOWED_IMPORTS; a test pins it)
-    "abc", "array", "base64", "bisect", "calendar", "cmath", "collections", "collections.abc",
-    "copy", "csv", "dataclasses", "datetime", "decimal", "difflib", "enum", "fractions",
-    "functools", "hashlib", "heapq", "itertools", "json", "math", "numbers", "operator",
-    "pprint", "queue", "random", "re", "statistics", "string", "textwrap", "time", "typing",
-    "unicodedata", "uuid", "zlib",
+    "abc", "array", "base64", "bisect", "calendar", "cmath", "collections",
+    "collections.abc", "contextlib", "copy", "csv", "dataclasses", "datetime", "decimal",
+    "difflib", "enum", "fractions", "functools", "hashlib", "heapq", "itertools", "json",
+    "math", "numbers", "operator", "pprint", "queue", "random", "re", "statistics", "string",
+    "textwrap", "time", "typing", "unicodedata", "uuid", "zlib",
     # imported lazily by C code (C_LEVEL_IMPORTS) and by Python code inside functions
     "_strptime", "warnings",
     # codecs
@@ -138,6 +138,8 @@ _HIDDEN_NAMES: Mapping[str, frozenset[str]] = types.MappingProxyType(
             }
         ),
         "pprint": frozenset({"PrettyPrinter"}),
+        # redirect_* swap the process's sys.stdout/stderr; chdir changes its directory
+        "contextlib": frozenset({"redirect_stdout", "redirect_stderr", "chdir"}),
     }
 )
 
@@ -456,7 +458,13 @@ def _sys_proxy(checks: Any) -> ModuleProxy:
         return sys.getsizeof(obj) if default is None else sys.getsizeof(obj, default)
 
     names: dict[str, Any] = {attr: getattr(sys, attr) for attr in _SYS_CONSTANTS}
+
+    def exit(status: Any = None) -> NoReturn:
+        """End the program (raises SystemExit, as the real sys.exit does)."""
+        raise SystemExit(status)
+
     names.update(
+        exit=exit,
         getrecursionlimit=getrecursionlimit,
         getdefaultencoding=getdefaultencoding,
         getsizeof=getsizeof,

@@ -30,6 +30,7 @@ from types import MappingProxyType
 __all__ = [
     "CLASS_BODY_DUNDERS",
     "DUNDER_HINTS",
+    "ENUM_SUNDERS",
     "READABLE_DUNDERS",
     "REFUSED_HOOKS",
     "SPECIAL_METHODS",
@@ -59,13 +60,22 @@ SPECIAL_METHODS: frozenset[str] = frozenset(
     | {f"__i{op}__" for op in _OPERATORS if op != "divmod"}
 )  # fmt: skip
 
-#: Other special names a class body may assign (``__slots__ = ("x",)``, ``__hash__ = None``).
-CLASS_BODY_DUNDERS: frozenset[str] = frozenset({"__slots__", "__match_args__"})
+#: Other special names the code may assign: in a class body (``__slots__ = ("x",)``,
+#: ``__hash__ = None``) or at module level (``__all__``, ``__version__``).
+CLASS_BODY_DUNDERS: frozenset[str] = frozenset(
+    {"__slots__", "__match_args__", "__all__", "__version__", "__author__"}
+)
+
+#: The ``_sunder_`` names of the ``enum`` API an Enum of the code's own may define or read.
+ENUM_SUNDERS: frozenset[str] = frozenset(
+    {"_missing_", "_generate_next_value_", "_ignore_", "_order_", "_name_", "_value_"}
+)
 
 #: Special attributes the code may read (the guards decide on which objects).
 READABLE_DUNDERS: frozenset[str] = SPECIAL_METHODS | frozenset(
-    {"__name__", "__qualname__", "__doc__", "__module__", "__class__", "__dict__", "__members__"}
-)
+    {"__name__", "__qualname__", "__doc__", "__module__", "__class__", "__dict__", "__members__",
+     "__cause__", "__context__", "__suppress_context__", "__notes__", "__setattr__"}
+)  # fmt: skip
 
 _USE_INIT = "set the attributes in __init__"
 
@@ -133,6 +143,8 @@ def is_dunder(name: str) -> bool:
 def is_private_name(name: str) -> bool:
     """A name of the code's own: starts with ``_``, is not ``_`` itself nor any of the names
     the sandbox reserves (ending in ``_``, ``_print``, ``_ai_*``)."""
+    if name in ENUM_SUNDERS:
+        return True
     return (
         name.startswith("_")
         and not name.endswith("_")
