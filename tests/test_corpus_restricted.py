@@ -14,6 +14,7 @@ from compare import compare, load
 #: The programs CPython runs that the sandbox refuses on purpose, and why.
 REVIEWED_REFUSALS = {
     "HumanEval/160": "builds an expression as a string and calls eval()",
+    "agents-blind/class-counter-metaclass-free": "reads a class's __mro__ (the class hierarchy)",
 }
 
 

@@ -152,6 +152,8 @@ ABUSES: list[tuple[str, str]] = [
         "try:\n    1 / 0\nexcept Exception as e:\n"
         "    t = getattr(e.__context__ or e, '__traceback__')",
     ),
+    ("annotations-of-host-class", "import fractions\nx = fractions.Fraction.__annotations__"),
+    ("annotations-of-host-function", "import json\nx = json.dumps.__annotations__"),
     ("cause-of-non-exception", "class A:\n    pass\nx = A().__cause__"),
     ("contextlib-redirect", "import contextlib\nx = contextlib.redirect_stdout"),
     ("contextlib-chdir", "import contextlib\nx = contextlib.chdir"),

@@ -262,6 +262,16 @@ EVERYDAY: list[tuple[str, str, Any]] = [
         [["tag"], "1.0", "A", ["<b>", "x", "</b>"]],
     ),
     (
+        "enum-member-init-and-own-annotations",
+        "from enum import Enum\nclass Light(Enum):\n    RED = ('stop', 30)\n"
+        "    GREEN = ('go', 25)\n    def __init__(self, action, seconds):\n"
+        "        self.action = action\n        self.seconds = seconds\nclass P:\n    x: int\n"
+        "def f(a: int) -> str:\n    return ''\n"
+        "result = [Light.RED.action, sum(l.seconds for l in Light), sorted(P.__annotations__), "
+        "sorted(f.__annotations__)]",
+        ["stop", 55, ["x"], ["a", "return"]],
+    ),
+    (
         "instance-dict",
         "class C:\n    def __init__(self, **kw):\n        self.__dict__.update(kw)\n"
         "    def as_dict(self):\n        return dict(self.__dict__)\nresult = C(a=1).as_dict()",

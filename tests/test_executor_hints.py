@@ -139,7 +139,7 @@ HINTS: list[tuple[str, str, str, str, Any]] = [
     ),
     (
         "annotations",
-        "class C:\n    x: int\ny = C.__annotations__",
+        "import fractions\ny = fractions.Fraction.__annotations__",
         "typing.get_type_hints(cls)",
         "import typing, dataclasses\n@dataclasses.dataclass\n"
         "class C:\n    x: int\nresult = [str(typing.get_type_hints(C)['x']), "

@@ -404,6 +404,17 @@ class Guards:
                         "attribute",
                     )
                 return obj.__dict__
+            if name == "__annotations__":
+                own = (isinstance(obj, type) and own_class(obj)) or (
+                    kind is types.FunctionType and obj.__code__.co_filename == AI_FILENAME
+                )
+                if not own:
+                    refuse(
+                        "__annotations__ is only available on your own classes and functions; "
+                        "use typing.get_type_hints(cls) or dataclasses.fields(cls)",
+                        "attribute",
+                    )
+                return obj.__annotations__
             if name in _EXCEPTION_DUNDERS:
                 if not isinstance(obj, BaseException):
                     refuse(f"{name} is only available on an exception", "attribute")
@@ -629,6 +640,8 @@ class Guards:
                                     "module; give your attribute another name",
                                     "class",
                                 )
+            # marked before it is built: an Enum runs its members' __init__ while it is built
+            dict.__setitem__(namespace, SANDBOX_CLASS_MARKER, True)
             cls = type(name, bases, namespace)
             setattr(cls, SANDBOX_CLASS_MARKER, True)
             return cls

@@ -74,7 +74,8 @@ ENUM_SUNDERS: frozenset[str] = frozenset(
 #: Special attributes the code may read (the guards decide on which objects).
 READABLE_DUNDERS: frozenset[str] = SPECIAL_METHODS | frozenset(
     {"__name__", "__qualname__", "__doc__", "__module__", "__class__", "__dict__", "__members__",
-     "__cause__", "__context__", "__suppress_context__", "__notes__", "__setattr__"}
+     "__cause__", "__context__", "__suppress_context__", "__notes__", "__setattr__",
+     "__annotations__"}
 )  # fmt: skip
 
 _USE_INIT = "set the attributes in __init__"
@@ -122,7 +123,6 @@ DUNDER_HINTS: Mapping[str, str] = MappingProxyType(
         "__closure__": "pass values as function arguments",
         "__self__": "keep a reference to the object yourself",
         "__func__": "keep a reference to the function yourself",
-        "__annotations__": "use typing.get_type_hints(cls) or dataclasses.fields(cls)",
         "__dataclass_fields__": "use dataclasses.fields(obj)",
         "__file__": "there is no source file; the code runs as a string",
         "__spec__": "there is no module spec; the code runs as a string",

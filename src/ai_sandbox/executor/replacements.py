@@ -60,7 +60,8 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NoReturn
 
 from ai_sandbox.exceptions import ResourceLimitExceeded
-from ai_sandbox.executor.context import AI_FILENAME, SANDBOX_CLASS_MARKER
+from ai_sandbox.executor.context import AI_FILENAME, SANDBOX_CLASS_MARKER, OutputStream
+from ai_sandbox.executor.files import SandboxFile
 from ai_sandbox.executor.names import CLASS_BODY_DUNDERS, SPECIAL_METHODS, is_private_name
 
 __all__ = ["CODE_RUNNING", "REPLACED_MODULES", "replacements", "running"]
@@ -503,7 +504,9 @@ def _pprint(_owner: object, refuse: Refuse, checks: Any) -> dict[str, Any]:
     def stream_of(stream: Any) -> Any:
         if stream is None:
             return checks.ctx.output
-        if type(stream).__name__ == "SandboxFile" or _own_class(type(stream)):
+        if type(stream) in (SandboxFile, OutputStream) or (
+            getattr(type(stream), SANDBOX_CLASS_MARKER, False) is True
+        ):
             return stream
         refuse("pprint writes to the output, a file from open() or your own object", "print")
 
