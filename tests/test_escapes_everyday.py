@@ -287,3 +287,28 @@ def test_enum_functional_api_defines_no_hook_that_copy_calls(project: Path) -> N
     payload = run(code, project)
     assert payload["status"] == "ok", payload
     assert payload["result"] == [True, True, []]
+
+
+def test_annotations_are_a_copy_so_no_field_name_reaches_generated_code(project: Path) -> None:
+    """It hands out a copy of a class's __annotations__: a name added to it never becomes a
+    dataclass field (whose name dataclasses writes into the source text it compiles)."""
+    code = (
+        "import dataclasses\nclass C:\n    x: int\n"
+        "C.__annotations__['y=print(1)'] = int\nD = dataclasses.dataclass(C)\n"
+        "result = [f.name for f in dataclasses.fields(D)]"
+    )
+    payload = run(code, project)
+    assert payload["status"] == "ok", payload
+    assert payload["result"] == ["x"]
+
+
+def test_dataclass_methods_are_not_compiled_in_the_hosts_main_module(project: Path) -> None:
+    """It builds a dataclass's methods outside the host's __main__ module, and the class keeps
+    its module name."""
+    code = (
+        "import dataclasses\n@dataclasses.dataclass\nclass C:\n    x: int = 1\n"
+        "result = [C.__module__, C().x]"
+    )
+    payload = run(code, project)
+    assert payload["status"] == "ok", payload
+    assert payload["result"] == ["__main__", 1]

@@ -414,7 +414,8 @@ class Guards:
                         "use typing.get_type_hints(cls) or dataclasses.fields(cls)",
                         "attribute",
                     )
-                return obj.__annotations__
+                # a copy: ``@dataclass`` turns a class's annotation names into source text
+                return dict(obj.__annotations__)
             if name in _EXCEPTION_DUNDERS:
                 if not isinstance(obj, BaseException):
                     refuse(f"{name} is only available on an exception", "attribute")
@@ -703,7 +704,7 @@ class Guards:
             # sub-patterns must be one of the code's own classes (all of its bases too, so
             # every attribute is the code's) or a builtin type matched by itself.
             for cls, positional, keywords in classes:
-                if cls in _SELF_MATCHING and not keywords:
+                if isinstance(cls, type) and cls in _SELF_MATCHING and not keywords:
                     continue
                 own = (
                     isinstance(cls, type)

@@ -179,7 +179,15 @@ def _dataclasses(_owner: object, refuse: Refuse) -> dict[str, Any]:
 
         def decorate(target: Any) -> Any:
             _refuse_host_class(refuse, "dataclasses.dataclass", target)
-            return dataclasses.dataclass(**options)(target)
+            # dataclasses compiles the generated methods in the globals of the class's module
+            # (``sys.modules[cls.__module__]``); the code's classes say "__main__", which is the
+            # host's: they are processed under this module's name instead
+            module = target.__module__
+            target.__module__ = __name__
+            try:
+                return dataclasses.dataclass(**options)(target)
+            finally:
+                target.__module__ = module
 
         return decorate if cls is None else decorate(cls)
 
