@@ -42,6 +42,31 @@ ABUSES: list[tuple[str, str]] = [
         "import math\nclass A:\n    def __getitem__(self, k):\n"
         "        return math\nx = A()[0].__loader__",
     ),
+    # super(): its object's guarded methods are guarded through it too
+    (
+        "super-format-str-subclass",
+        "class S(str):\n    def f(self):\n"
+        "        return super().format(1)\nx = S('{0.__class__.__base__}').f()",
+    ),
+    (
+        "super-format-map-str-subclass",
+        "class S(str):\n    def f(self):\n"
+        "        return super().format_map({'a': 1})\nx = S('{a.__class__}').f()",
+    ),
+    (
+        "super-format-userstring",
+        "import collections\nclass U(collections.UserString):\n"
+        "    def f(self):\n        return super().format(1)\nx = U('{0.__class__}').f()",
+    ),
+    (
+        "super-format-two-arguments",
+        "class S(str):\n    pass\n" "x = super(S, S('{0.__class__}')).format(1)",
+    ),
+    (
+        "super-calendar-print",
+        "import calendar\nclass C(calendar.TextCalendar):\n"
+        "    def f(self):\n        return super().prmonth(2024, 1)\nC().f()",
+    ),
     # super(): never a walk to object's machinery
     (
         "super-getattribute",
@@ -312,3 +337,16 @@ def test_dataclass_methods_are_not_compiled_in_the_hosts_main_module(project: Pa
     payload = run(code, project)
     assert payload["status"] == "ok", payload
     assert payload["result"] == ["__main__", 1]
+
+
+def test_copies_of_handles_are_the_handles(project: Path) -> None:
+    """It copies sys.stdout, an open file and a module as themselves (a deep copy would copy
+    the run's context and file access with them)."""
+    code = (
+        "import sys, copy, math\nf = open('a.txt', 'w')\n"
+        "result = [copy.deepcopy(sys.stdout) is sys.stdout, copy.copy(f) is f, "
+        "copy.deepcopy(f) is f, copy.deepcopy(math) is math]\nf.close()"
+    )
+    payload = run(code, project, allow_writes=True)
+    assert payload["status"] == "ok", payload
+    assert payload["result"] == [True, True, True, True]

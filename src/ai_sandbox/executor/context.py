@@ -134,6 +134,12 @@ class OutputStream:
         """Not a terminal."""
         return False
 
+    def __copy__(self) -> OutputStream:
+        return self  # a handle on the run's output, not a value
+
+    def __deepcopy__(self, memo: Any) -> OutputStream:
+        return self
+
 
 class RunContext:
     """Everything a run's guards share; reset before each run."""

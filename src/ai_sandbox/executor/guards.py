@@ -483,12 +483,18 @@ class Guards:
                 refuse(f"a {kind.__name__} object cannot be inspected in the sandbox", "attribute")
             if kind is types.GeneratorType and name not in _GENERATOR_ATTRIBUTES:
                 refuse(f"generator attribute {name!r} is not accessible", "attribute")
+            # what the name would be looked up on: ``super()`` reaches its object's methods
+            # (``super().format`` of a str subclass is ``str.format`` of that string)
+            probe = obj.__self__ if kind is super else obj
             if name in _FORMAT_METHODS:
-                if isinstance(obj, str):
-                    return checked_format(obj) if name == "format" else checked_format_map(obj)
-                if isinstance(obj, type) and issubclass(obj, str):
+                if isinstance(probe, str):
+                    template_of_str = str.__str__(probe)
+                    if name == "format":
+                        return checked_format(template_of_str)
+                    return checked_format_map(template_of_str)
+                if isinstance(probe, type) and issubclass(probe, str):
                     return unbound_format if name == "format" else unbound_format_map
-                template = format_template_of(obj, name, refuse)
+                template = format_template_of(probe, name, refuse)
                 if template is not None:
                     return (
                         checked_format(template)
@@ -503,8 +509,8 @@ class Guards:
                     "attribute",
                 )
             if name in _STDOUT_METHODS and (
-                isinstance(obj, calendar.TextCalendar)
-                or (isinstance(obj, type) and issubclass(obj, calendar.TextCalendar))
+                isinstance(probe, calendar.TextCalendar)
+                or (isinstance(probe, type) and issubclass(probe, calendar.TextCalendar))
             ):
                 refuse(
                     f"TextCalendar.{name} prints to the interpreter's own output; write "
@@ -512,8 +518,8 @@ class Guards:
                     "print",
                 )
             if name in _FORMATTER_METHODS and (
-                isinstance(obj, string.Formatter)
-                or (isinstance(obj, type) and issubclass(obj, string.Formatter))
+                isinstance(probe, string.Formatter)
+                or (isinstance(probe, type) and issubclass(probe, string.Formatter))
             ):
                 refuse("string.Formatter is not available in the sandbox", "format")
             value = check_value(getattr(obj, name))

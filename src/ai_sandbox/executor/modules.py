@@ -251,6 +251,12 @@ class ModuleProxy:
     def __dir__(self) -> list[str]:
         return sorted(self._ai_names)
 
+    def __copy__(self) -> ModuleProxy:
+        return self  # immutable
+
+    def __deepcopy__(self, memo: Any) -> ModuleProxy:
+        return self
+
 
 def _public_names(module: types.ModuleType) -> list[str]:
     exported = getattr(module, "__all__", None)
