@@ -300,18 +300,41 @@ def test_abuse_of_widened_module_is_refused(code: str, project: Path) -> None:
     assert payload["status"] in ("rejected", "limit"), payload
 
 
-def test_enum_functional_api_defines_no_hook_that_copy_calls(project: Path) -> None:
-    """It never calls a code function that the Enum functional API placed as a hook: enum
-    members copy as themselves."""
+@pytest.mark.parametrize(
+    "names",
+    [
+        "[('A', 1), ('__reduce_ex__', hook)]",
+        "[('__new__', hook), ('A', 1)]",
+        "{'A': 1, '__del__': hook}",
+        "'A _x'",
+    ],
+    ids=["reduce-ex", "new", "del-mapping", "private-in-string"],
+)
+def test_enum_functional_api_takes_member_names_only(names: str, project: Path) -> None:
+    """It refuses special or private names in Enum's functional API (a "__new__" returning a
+    class from a module made enum write _name_/_value_ onto that shared class)."""
+    import json
+
     code = (
-        "from enum import Enum\nimport copy\nlog = []\ndef hook(self, proto):\n"
-        "    log.append(1)\n    return (print, ('x',))\n"
-        "X = Enum('X', [('A', 1), ('__reduce_ex__', hook)])\n"
-        "result = [copy.copy(X.A) is X.A, copy.deepcopy(X.A) is X.A, log]"
+        "from enum import Enum, IntEnum, Flag\nimport json\ndef hook(*args):\n"
+        f"    return json.JSONEncoder\nX = Enum('X', {names})"
+    )
+    payload = run(code, project)
+    assert payload["status"] == "rejected", payload
+    assert "_value_" not in vars(json.JSONEncoder)
+
+
+def test_enum_functional_api_still_builds_enums(project: Path) -> None:
+    """It builds enums from member names with the functional API, as CPython does."""
+    code = (
+        "from enum import Enum, IntEnum, Flag\nColor = Enum('Color', 'RED GREEN')\n"
+        "Level = IntEnum('Level', [('LOW', 1), ('HIGH', 2)])\nP = Flag('P', {'R': 1, 'W': 2})\n"
+        "result = [Color.GREEN.value, Level.HIGH + 1, (P.R | P.W).value, "
+        "isinstance(Color.RED, Enum), Color.__module__]"
     )
     payload = run(code, project)
     assert payload["status"] == "ok", payload
-    assert payload["result"] == [True, True, []]
+    assert payload["result"] == [2, 3, 3, True, "__main__"]
 
 
 def test_annotations_are_a_copy_so_no_field_name_reaches_generated_code(project: Path) -> None:

@@ -114,7 +114,10 @@ _HIDDEN_NAMES: Mapping[str, frozenset[str]] = types.MappingProxyType(
         "string": frozenset({"Formatter", "Template"}),
         # global_enum writes an enum's members into sys.modules[cls.__module__], and the
         # functional API lets the code choose that module (any loaded module, ours included)
-        "enum": frozenset({"global_enum", "global_enum_repr", "global_flag_repr", "global_str"}),
+        # (ReprEnum: a member-less base whose functional API is not checked; replacements)
+        "enum": frozenset(
+            {"global_enum", "global_enum_repr", "global_flag_repr", "global_str", "ReprEnum"}
+        ),
         # a file's digest reads a file object's buffer directly
         "hashlib": frozenset({"file_digest"}),
         # the process's time zone and clocks are process-wide state

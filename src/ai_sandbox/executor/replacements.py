@@ -49,6 +49,7 @@ import contextvars
 import copy
 import dataclasses
 import decimal
+import enum
 import functools
 import inspect
 import pprint
@@ -580,6 +581,48 @@ def _calendar(_owner: object, _refuse: Refuse, _checks: Any) -> dict[str, Any]:
     }
 
 
+#: The Enum base classes the code gets (subclasses with a checked functional API).
+_ENUM_BASES = ("Enum", "IntEnum", "StrEnum", "Flag", "IntFlag")
+
+
+def _enum(_owner: object, refuse: Refuse, _checks: Any) -> dict[str, Any]:
+    # ``Enum("Color", names)`` builds a class from names given as data: a name such as
+    # "__new__" or "__reduce_ex__" would define that hook with a function of the code's (a
+    # "__new__" returning a class from a module made enum write _name_/_value_ onto it). The
+    # namespace's Enum classes are member-less subclasses whose functional API takes member
+    # names only (the class statement is checked by the compiler).
+    def create(cls: Any, class_name: str, names: Any, /, **options: Any) -> Any:
+        listed: list[Any]
+        if isinstance(names, str):
+            listed = names.replace(",", " ").split()
+        elif isinstance(names, dict):
+            listed = list(names)
+        else:
+            names = list(names)
+            listed = [item if isinstance(item, str) else item[0] for item in names]
+        for name in listed:
+            if type(name) is not str or name.startswith("_"):
+                refuse(
+                    f"Enum member name {name!r} is not allowed: the functional API takes "
+                    "member names only (no names starting with '_')",
+                    "class",
+                )
+        if options.get("module") is None:
+            options["module"] = "__main__"
+        return enum.EnumType._create_(cls, class_name, names, **options)  # type: ignore[attr-defined]
+
+    made: dict[str, Any] = {}
+    for base_name in _ENUM_BASES:
+        base = getattr(enum, base_name)
+        namespace = enum.EnumType.__prepare__(base_name, (base,))
+        namespace["__module__"] = "enum"
+        namespace["__qualname__"] = base_name
+        checked = enum.EnumType(base_name, (base,), namespace)
+        type.__setattr__(checked, "_create_", classmethod(create))
+        made[base_name] = checked
+    return made
+
+
 def _legacy(
     factory: Callable[[object, Refuse], dict[str, Any]],
 ) -> Callable[[object, Refuse, Any], dict[str, Any]]:
@@ -603,6 +646,7 @@ _FACTORIES: Mapping[str, Callable[[object, Refuse, Any], dict[str, Any]]] = type
         "time": _time,
         "pprint": _pprint,
         "calendar": _calendar,
+        "enum": _enum,
     }
 )
 
