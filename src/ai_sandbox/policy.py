@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ai_sandbox.exceptions import ConfigurationError
+from ai_sandbox.executor.importable import never_importable_reason
 from ai_sandbox.pathlayer.patterns import DEFAULT_DENY_PATTERNS, HOST_EXECUTED_PATTERNS
 
 __all__ = [
@@ -37,6 +39,31 @@ DEFAULT_ALLOWED_IMPORTS: frozenset[str] = frozenset(
         "statistics",
         "string",
         "textwrap",
+        # widened for everyday code (issue 10); each one's dangerous corners are closed in
+        # ai_sandbox.executor (modules.py, replacements.py, guards.py)
+        "abc",
+        "array",
+        "base64",
+        "calendar",
+        "cmath",
+        "collections.abc",
+        "contextlib",
+        "copy",
+        "csv",
+        "dataclasses",
+        "difflib",
+        "enum",
+        "functools",
+        "hashlib",
+        "numbers",
+        "operator",
+        "pprint",
+        "queue",
+        "time",
+        "typing",
+        "unicodedata",
+        "uuid",
+        "zlib",
     }
 )
 
@@ -149,4 +176,16 @@ class SandboxPolicy(BaseModel):
                 raise ValueError(f"not a module name: {name!r}")
             if any(part.startswith("_") for part in name.split(".")):
                 raise ValueError(f"private modules cannot be allowed: {name!r}")
+        for name in sorted(value):
+            reason = never_importable_reason(name)
+            if reason is not None:
+                raise ConfigurationError(
+                    f"allowed_imports names {name!r}, which is never importable in the "
+                    f"sandbox: {reason}. Remove it from allowed_imports"
+                    + (
+                        " (`import sys` always gives a read-only sys of constants)"
+                        if name == "sys"
+                        else ""
+                    )
+                )
         return value
