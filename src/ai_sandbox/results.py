@@ -69,6 +69,10 @@ class ExecutionResult(BaseModel):
     images: tuple[Image, ...] = Field(
         default=(), description="Images the run produced (e.g. open matplotlib figures)."
     )
+    language: Literal["restricted", "python"] = Field(
+        default="restricted",
+        description='The language the code ran as: "restricted" (RestrictedPython) or "python".',
+    )
 
     @property
     def ok(self) -> bool:

@@ -270,6 +270,7 @@ class Sandbox:
                 payload=result.content,
                 isolation=data.get("isolation"),
                 layers=tuple(data["layers"]) if "layers" in data else None,
+                language=data.get("language"),
             )
             return result
 
@@ -312,6 +313,7 @@ class Sandbox:
             content=_describe_execution(res),
             data=res.model_dump(mode="json"),
             error=res.error,
+            images=res.images,
         )
 
     def _tool_read_file(self, args: ReadFile) -> ToolResult:
@@ -401,6 +403,7 @@ def _finish_run(act: Action, res: ExecutionResult) -> None:
         payload={"result": res.result, "stdout": res.stdout},
         isolation=res.isolation,
         layers=res.layers,
+        language=res.language,
     )
 
 

@@ -144,8 +144,12 @@ class Action:
         payload: Any = None,
         isolation: str | None = None,
         layers: tuple[str, ...] | None = None,
+        language: str | None = None,
     ) -> None:
-        """Write the outcome record (once). Raises ``AuditError`` if it cannot be written."""
+        """Write the outcome record (once). Raises ``AuditError`` if it cannot be written.
+
+        ``language`` is the language a run of code used ("restricted" or "python"); records
+        of other actions carry none."""
         if self._done or self._log is None:
             return
         self._done = True
@@ -166,6 +170,7 @@ class Action:
             error=error,
             isolation=isolation or self.isolation,
             layers=list(layers if layers is not None else self.layers),
+            **({"language": language} if isinstance(language, str) else {}),
         )
 
     def __enter__(self) -> Action:
