@@ -60,8 +60,19 @@ COMMON_STDLIB: tuple[str, ...] = (
     "decimal",
     "difflib",
     "dis",
+    "doctest",
     "email.utils",
     "encodings.ascii",
+    "encodings.charmap",
+    "encodings.raw_unicode_escape",
+    "encodings.unicode_escape",
+    "encodings.utf_8_sig",
+    "encodings.rot_13",
+    "encodings.punycode",
+    "encodings.hex_codec",
+    "encodings.cp437",
+    "encodings.cp1252",
+    "encodings.base64_codec",
     "encodings.idna",
     "encodings.latin_1",
     "encodings.utf_16",
@@ -81,6 +92,8 @@ COMMON_STDLIB: tuple[str, ...] = (
     "hmac",
     "html",
     "html.parser",
+    "importlib.metadata",
+    "importlib.resources",
     "inspect",
     "io",
     "ipaddress",
@@ -162,6 +175,9 @@ fig, ax = plt.subplots()
 ax.plot([1, 2, 3], [1, 4, 9], label="x"); ax.bar(["a", "b"], [1, 2]); ax.scatter([1], [2])
 ax.hist([1, 2, 2, 3]); ax.set_title("t"); ax.set_xlabel("x"); ax.legend(); fig.tight_layout()
 fig.savefig(io.BytesIO(), format="png"); fig.savefig(io.BytesIO(), format="svg")
+import sys
+if "pandas" in sys.modules:  # pandas' plotting backend is imported on first use
+    sys.modules["pandas"].DataFrame({"a": [1, 2]}).plot(kind="bar", title="t")
 plt.close("all")
 """,
 }
@@ -174,6 +190,10 @@ def prepare_python_mode(preload: tuple[str, ...]) -> None:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
     asyncio.set_event_loop_policy(_PipeLoopPolicy())
+    with contextlib.suppress(Exception):  # the zone file is read once, here; cached after
+        import zoneinfo
+
+        zoneinfo.ZoneInfo("UTC")
     with _private_matplotlib_config():
         for name in preload:
             _import(name)
