@@ -265,3 +265,28 @@ def test_a_restricted_worker_may_not_send_images() -> None:
     """It refuses images in the result of a restricted-language worker."""
     with pytest.raises(WorkerError):
         checked_images([_image()], SandboxPolicy())
+
+
+def test_the_common_data_path_imports_nothing_new(sandbox: Sandbox) -> None:
+    """It has everything the common numpy/pandas/matplotlib path needs already in memory."""
+    code = (
+        "import sys\nbefore = set(sys.modules)\n"
+        "import io, numpy as np, pandas as pd, matplotlib.pyplot as plt\n"
+        "df = pd.read_csv(io.StringIO('g,v\\na,1\\nb,2\\na,3\\n'))\n"
+        "s = df.groupby('g')['v'].agg(['sum', 'mean'])\n"
+        "print(s, df.describe(), df.sort_values('v'), df.merge(df, on='g'))\n"
+        "fig, ax = plt.subplots()\nax.plot([1, 2])\nax.set_title('x')\ns.plot(kind='bar')\n"
+        "np.linalg.inv(np.eye(2))\nnp.random.default_rng(1).normal(size=3)\n"
+        "result = sorted(set(sys.modules) - before)"
+    )
+    res = sandbox.run(code)
+    assert res.status == "ok", res.error
+    assert res.result == []
+
+
+def test_rendering_warnings_name_the_figure_not_our_code(sandbox: Sandbox) -> None:
+    """It reports a figure's rendering warnings as notes, without our file names."""
+    res = sandbox.run("import matplotlib.pyplot as plt\nplt.title('\u4f60')")
+    assert len(res.images) == 1
+    assert "[figure 1: Glyph" in res.stdout
+    assert "ai_sandbox" not in res.stdout

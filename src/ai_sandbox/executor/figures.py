@@ -14,6 +14,7 @@ import contextvars
 import io
 import struct
 import sys
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -67,7 +68,13 @@ class FigureCapture:
             self.notes.append(f"[{label} not returned: at most {self.max_images} images per run]")
             return
         buffer = io.BytesIO()
-        figure.savefig(buffer, format="png")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            figure.savefig(buffer, format="png")
+        # Rendering warnings (a glyph missing from the font...) as notes: our file and line
+        # are not the code's business.
+        for message in dict.fromkeys(str(w.message) for w in caught):
+            self.notes.append(f"[{label}: {message}]")
         data = buffer.getvalue()
         size = png_size(data)
         if size is None:
