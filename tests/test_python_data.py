@@ -290,3 +290,16 @@ def test_rendering_warnings_name_the_figure_not_our_code(sandbox: Sandbox) -> No
     assert len(res.images) == 1
     assert "[figure 1: Glyph" in res.stdout
     assert "ai_sandbox" not in res.stdout
+
+
+def test_the_workers_pandas_warm_up_runs(sandbox: Sandbox) -> None:
+    """It keeps the pandas warm-up every python-mode worker runs before its job working (it
+    fails silently inside the worker, so a broken one would only show as slower calls)."""
+    from ai_sandbox.isolation.worker import PANDAS_WARM_UP_CODE
+
+    res = sandbox.run(PANDAS_WARM_UP_CODE)
+    assert res.status == "ok", res.error
+    assert res.result["records"] == [
+        {"key": "a", "sum": 4.5, "mean": 2.25},
+        {"key": "b", "sum": 2.0, "mean": 2.0},
+    ]

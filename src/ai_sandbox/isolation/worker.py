@@ -15,6 +15,7 @@ import math
 import os
 import resource
 import socket
+import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol, cast
 
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from ai_sandbox.isolation.worker_policy import PolicyView
     from ai_sandbox.policy import SandboxPolicy
 
-__all__ = ["WARM_UP_CODE", "ChannelFS", "run_worker", "warm_up"]
+__all__ = ["PANDAS_WARM_UP_CODE", "WARM_UP_CODE", "ChannelFS", "run_worker", "warm_up"]
 
 _EXIT_OK = 0
 _EXIT_LOCKDOWN_FAILED = 3
@@ -159,6 +160,16 @@ result = warm_up([1, 2, 3, 4, 5])
 """
 
 
+#: Our own pandas job, for python-mode workers whose zygote preloaded pandas: a frame, a
+#: group-by and a frame result, the shape of an agent's first analysis.
+PANDAS_WARM_UP_CODE = """
+import pandas as pd
+frame = pd.DataFrame({'key': ['a', 'b', 'a'], 'value': [1.0, 2.0, 3.5]})
+frame['double'] = frame['value'] * 2
+result = frame.groupby('key')['value'].agg(['sum', 'mean']).reset_index()
+"""
+
+
 def warm_up(policy: PolicyView, language_guard: bool) -> None:
     """Run :data:`WARM_UP_CODE` once, through the same path a job takes.
 
@@ -175,6 +186,8 @@ def warm_up(policy: PolicyView, language_guard: bool) -> None:
         from ai_sandbox.executor.python_mode import run_python_payload
 
         payload = run_python_payload(code, inputs, policy=policy)
+        if "pandas" in sys.modules:  # preloaded: copy the pages a pandas job touches first
+            encode_json(run_python_payload(PANDAS_WARM_UP_CODE, None, policy=policy))
     else:
         payload = execute_payload(
             code, inputs, policy=_as_policy(policy), fs=_NoFiles(), language_guard=language_guard
