@@ -10,7 +10,7 @@ them. The shapes::
                     "dtypes": {column: dtype}, "index": [...] (unless 0..n-1), "records": [...]}
     Series         {index label: value, ...}
     ndarray        nested lists;  numpy scalars: numbers / bool
-    NaN, NaT, NA   null;  datetime, date, time, Timestamp: ISO 8601 text
+    NaN, inf, NaT, NA  null;  datetime, date, time, Timestamp: ISO 8601 text
     set            list (sorted when the items allow);  Timedelta, Period, Decimal: text
 """
 
