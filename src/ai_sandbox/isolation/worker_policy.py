@@ -65,6 +65,8 @@ class WorkerPolicy:
     deny_patterns: tuple[str, ...]
     allow_hardlinks: bool
     pool_size: int
+    write_deny_patterns: tuple[str, ...] = ()
+    allow_mount_crossing: bool = False
     language: str = "restricted"
     preload: tuple[str, ...] = ()
     max_images: int = 0
@@ -90,6 +92,8 @@ class WorkerPolicy:
             deny_patterns=tuple(_strings(data, "deny_patterns")),
             allow_hardlinks=_field(data, "allow_hardlinks", bool),
             pool_size=_field(data, "pool_size", int),
+            write_deny_patterns=tuple(_strings(data, "write_deny_patterns")),
+            allow_mount_crossing=_field(data, "allow_mount_crossing", bool),
             language=_language(data),
             preload=tuple(_strings(data, "preload")),
             max_images=_field(data, "max_images", int),

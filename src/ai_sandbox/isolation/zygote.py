@@ -94,13 +94,15 @@ def _setup(config: Any) -> tuple[Any, Any, bool, dict[str, Any]]:
     policy = WorkerPolicy.from_json(config.get("policy"))
     language_guard = config.get("language_guard") is not False
     _preload(policy)
+    # Read now: once the zygote has entered its filesystem view, /proc may be gone.
+    baseline = _memory_baseline() if policy.language == "python" else None
     probe = layers.probe_layers()
     required = layers.required_layers(policy.isolation, probe)
     plan = layers.prepare_zygote(policy, required=required)
     # Our own job, once, here: the lazy first-use work is then shared by every worker.
     warm_up(policy, language_guard)
-    if policy.language == "python":
-        plan = _above_baseline(plan)
+    if baseline is not None:
+        plan = _above_baseline(plan, baseline)
     hello = {
         "type": "ready",
         "required": sorted(required),
@@ -140,7 +142,18 @@ def _preload(policy: Any) -> None:
 _BASELINE_FIELDS = {"RLIMIT_AS": "VmSize:", "RLIMIT_DATA": "VmData:"}
 
 
-def _above_baseline(plan: Any) -> Any:
+def _memory_baseline() -> dict[str, int]:
+    """The zygote's address space and data size now, by the rlimit they count against."""
+    baseline: dict[str, int] = {}
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            for name, field in _BASELINE_FIELDS.items():
+                if line.startswith(field):
+                    baseline[name] = int(line.split()[1]) * 1024
+    return baseline
+
+
+def _above_baseline(plan: Any, baseline: dict[str, int]) -> Any:
     """In python mode the memory limit counts from what the zygote holds after preloading.
 
     numpy, pandas and matplotlib take over 250 MiB of *address space* (mostly mapped, shared
@@ -149,12 +162,6 @@ def _above_baseline(plan: Any) -> Any:
     ``RLIMIT_DATA`` are the inherited size plus ``memory_limit_mb``: the code can allocate
     that much more, no further (the 4x-memory allocation test holds it).
     """
-    baseline: dict[str, int] = {}
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            for name, field in _BASELINE_FIELDS.items():
-                if line.startswith(field):
-                    baseline[name] = int(line.split()[1]) * 1024
     limits = tuple(
         (
             dataclasses.replace(
