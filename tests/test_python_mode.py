@@ -279,3 +279,19 @@ def test_the_host_file_broker_is_closed_to_python_mode(tmp_path: Path) -> None:
         res = sb.run(code)
     assert res.status == "rejected"
     assert "SECRET-IN-ROOT" not in res.model_dump_json()
+
+
+def test_python_mode_reads_the_root_but_not_denied_files(tmp_path: Path) -> None:
+    """It lets full Python open files beneath the root itself, the deny patterns still refused."""
+    root = tmp_path / "root"
+    root.mkdir(mode=0o755)
+    tmp_path.chmod(0o755)  # the worker may run as another uid: the path must be traversable
+    (root / "data.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+    (root / ".env").write_text("TOKEN=secret-in-root\n", encoding="utf-8")
+    with Sandbox(root, PYTHON) as sb:
+        read = sb.run("import csv\nresult = list(csv.DictReader(open('data.csv')))")
+        denied = sb.run("import os\nresult = os.read(os.open('.env', os.O_RDONLY), 99)")
+    assert read.status == "ok", read.error
+    assert read.result == [{"a": "1", "b": "2"}]
+    assert denied.status != "ok"
+    assert "secret-in-root" not in denied.model_dump_json()

@@ -24,11 +24,10 @@ __all__ = ["PANDAS_DEMO_CODE", "run_python_demo"]
 DATA_STACK = ("numpy", "pandas", "matplotlib")
 
 PANDAS_DEMO_CODE = textwrap.dedent("""\
-    import io
     import pandas as pd
     import matplotlib.pyplot as plt
 
-    sales = pd.read_csv(io.StringIO(sales_csv))
+    sales = pd.read_csv("data/sales.csv")
     by_region = sales.groupby("region")["amount"].agg(["sum", "count", "mean"]).round(2)
     by_region = by_region.sort_values("sum", ascending=False)
     print(by_region)
@@ -55,14 +54,20 @@ def run_python_demo(out: TextIO, *, image_dir: Path | None = None) -> int:
         )
         return 0
     policy = SandboxPolicy(language="python", preload=DATA_STACK, timeout_s=30)
-    with tempfile.TemporaryDirectory(prefix="ai-sandbox-demo-python-") as root:
+    with tempfile.TemporaryDirectory(prefix="ai-sandbox-demo-python-") as tmp:
+        root = Path(tmp)
+        # The worker may run as another uid (nobody, when the host is root): let it read.
+        root.chmod(0o755)
+        (root / "data").mkdir(mode=0o755)
+        (root / "data" / "sales.csv").write_text(SALES_CSV, encoding="utf-8")
+        (root / "data" / "sales.csv").chmod(0o644)
         try:
             sandbox = Sandbox(root, policy)
         except SandboxError as exc:
             out.write(f"(skipped: python mode needs strict isolation, unavailable here: {exc})\n")
             return 0
         with sandbox:
-            res = sandbox.run(PANDAS_DEMO_CODE, {"sales_csv": SALES_CSV})
+            res = sandbox.run(PANDAS_DEMO_CODE)
     out.write(f"language={res.language}; {res.status} in {res.duration_ms:.1f} ms\n")
     if res.stdout:
         out.write(textwrap.indent(res.stdout.rstrip("\n"), "  | ") + "\n")
