@@ -116,6 +116,30 @@ class SandboxPolicy(BaseModel):
     pool_size: int = Field(
         default=2, ge=0, le=64, description="Pre-forked, locked-down workers kept waiting."
     )
+    read_page_lines: int = Field(
+        default=2000,
+        ge=1,
+        le=1_000_000,
+        description="Most lines one read_file call returns (the model pages with offset/limit).",
+    )
+    read_page_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="Most bytes of text one read_file call returns.",
+    )
+    list_max_entries: int = Field(
+        default=1000,
+        ge=1,
+        le=10_000,
+        description="Most entries one list_directory call returns (recursive listings stop there).",
+    )
+    list_max_depth: int = Field(
+        default=5,
+        ge=0,
+        le=64,
+        description="Deepest `recursive` level a list_directory call may ask for.",
+    )
     language: Language = Field(
         default="restricted",
         description=(

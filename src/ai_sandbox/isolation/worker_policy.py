@@ -64,9 +64,13 @@ class WorkerPolicy:
     allow_writes: bool
     deny_patterns: tuple[str, ...]
     allow_hardlinks: bool
+    write_deny_patterns: tuple[str, ...]
+    allow_mount_crossing: bool
     pool_size: int
-    write_deny_patterns: tuple[str, ...] = ()
-    allow_mount_crossing: bool = False
+    read_page_lines: int
+    read_page_bytes: int
+    list_max_entries: int
+    list_max_depth: int
     language: str = "restricted"
     preload: tuple[str, ...] = ()
     max_images: int = 0
@@ -91,9 +95,13 @@ class WorkerPolicy:
             allow_writes=_field(data, "allow_writes", bool),
             deny_patterns=tuple(_strings(data, "deny_patterns")),
             allow_hardlinks=_field(data, "allow_hardlinks", bool),
-            pool_size=_field(data, "pool_size", int),
             write_deny_patterns=tuple(_strings(data, "write_deny_patterns")),
             allow_mount_crossing=_field(data, "allow_mount_crossing", bool),
+            pool_size=_field(data, "pool_size", int),
+            read_page_lines=_field(data, "read_page_lines", int),
+            read_page_bytes=_field(data, "read_page_bytes", int),
+            list_max_entries=_field(data, "list_max_entries", int),
+            list_max_depth=_field(data, "list_max_depth", int),
             language=_language(data),
             preload=tuple(_strings(data, "preload")),
             max_images=_field(data, "max_images", int),
