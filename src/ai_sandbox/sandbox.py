@@ -288,6 +288,7 @@ class Sandbox:
                 layers=tuple(data["layers"]) if "layers" in data else None,
                 files=result.files,
                 files_omitted=result.files_omitted,
+                language=data.get("language"),
             )
             return result
 
@@ -457,6 +458,7 @@ def _finish_run(act: Action, res: ExecutionResult) -> None:
         layers=res.layers,
         files=res.files,
         files_omitted=res.files_omitted,
+        language=res.language,
     )
 
 

@@ -47,9 +47,15 @@ class WorkerBackend:
     layers: tuple[str, ...]
 
     def __init__(self, root: Path, policy: SandboxPolicy, *, _language_guard: bool = True) -> None:
+        from ai_sandbox.isolation import check_language, check_preload
+
+        check_language(policy)
+        check_preload(policy)
         self._root = root
         self._policy = policy
-        self._guard: tuple[str, ...] = ("restricted_python",) if _language_guard else ()
+        # Full Python has no language guard to report (only the OS layers hold it).
+        guarded = _language_guard and policy.language == "restricted"
+        self._guard: tuple[str, ...] = ("restricted_python",) if guarded else ()
         fs = SafeFS(root, policy)
         try:
             self._zygotes = ZygoteSupervisor(
@@ -65,7 +71,10 @@ class WorkerBackend:
             self._zygotes.close()
             fs.close()
             raise
-        self._broker = Broker(fs, policy)
+        # A python-mode worker opens files itself, inside its kernel-enforced file view; it has
+        # no use for the host's file broker, so the broker is a closed door (no side channel
+        # around the view's rules or its write quota).
+        self._broker = Broker(fs if policy.language == "restricted" else _NoBrokeredFiles(), policy)
         self._sessions: weakref.WeakSet[WorkerSession] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._closed = False
@@ -138,7 +147,7 @@ class WorkerBackend:
 
     # -- internals used by sessions ----------------------------------------------------------
     def _run_on(self, worker: Worker, job: Job) -> Outcome:
-        return run_job(
+        outcome = run_job(
             worker,
             job,
             zygote=self._zygotes.current,
@@ -147,6 +156,9 @@ class WorkerBackend:
             isolation=self._policy.isolation,
             layers=self._layers_of(worker),
         )
+        if self._policy.language != "restricted":  # the host says which language ran
+            outcome.result = outcome.result.model_copy(update={"language": self._policy.language})
+        return outcome
 
     def _layers_of(self, worker: Worker) -> tuple[str, ...]:
         """What a result from ``worker`` reports: its active OS layers, the wall clock, and
@@ -158,7 +170,11 @@ class WorkerBackend:
 
     def _stamp(self, result: ExecutionResult) -> ExecutionResult:
         return result.model_copy(
-            update={"isolation": self._policy.isolation, "layers": self.layers}
+            update={
+                "isolation": self._policy.isolation,
+                "layers": self.layers,
+                "language": self._policy.language,
+            }
         )
 
 
@@ -272,6 +288,24 @@ _PAUSE_WAIT_S = 2.0
 #: CPU time (clock ticks, usually 10 ms each) a frozen worker may seem to use: the moments
 #: between its answer and the stop, and accounting granularity.
 _IDLE_CPU_TICKS = 5
+
+
+class _NoBrokeredFiles:
+    """The broker's file access for python-mode workers: none."""
+
+    def read_bytes(self, path: str) -> bytes:
+        raise _no_broker()
+
+    def write_bytes(self, path: str, data: bytes) -> int:
+        raise _no_broker()
+
+
+def _no_broker() -> SecurityError:
+    return SecurityError(
+        "python-mode code opens files itself (the kernel holds it to the file view); the "
+        "host's file broker is closed to it",
+        rule="protocol",
+    )
 
 
 def _job(code: str, inputs: Mapping[str, Any] | None) -> Job | ExecutionResult:

@@ -253,6 +253,10 @@ def doctor_main(root: Path | None = None, out: TextIO = sys.stdout) -> int:
             _verdict(out, held, "die with its parent (the zygote)", summary)
         finally:
             backend.close()
+        if not note:  # strict isolation is available: prove it for language="python" too
+            from ai_sandbox.isolation.doctor_python import python_mode_report
+
+            failures += python_mode_report(targets, out)
     if failures:
         out.write(f"\n{failures} problem(s): this machine does not contain AI code as required.\n")
         return 1
