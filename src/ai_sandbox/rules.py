@@ -53,6 +53,7 @@ LIMIT_RULES: Final = frozenset(
         "message",
         "result",
         "timeout",  # a time.sleep that would outlast the run's limit (executor.replacements)
+        "write_total",  # a run's writes over max_write_bytes_total (python mode's overlay)
     }
 )
 

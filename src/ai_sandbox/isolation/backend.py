@@ -28,7 +28,7 @@ from ai_sandbox.isolation.supervisor import ZygoteSupervisor
 from ai_sandbox.isolation.zygote_client import Worker, ZygoteClient
 from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.results import ErrorInfo, ExecutionResult
-from ai_sandbox.security import SafeFS
+from ai_sandbox.security import FileAccess, SafeFS
 
 __all__ = ["WorkerBackend", "WorkerSession"]
 
@@ -74,7 +74,7 @@ class WorkerBackend:
         # A python-mode worker opens files itself, inside its kernel-enforced file view; it has
         # no use for the host's file broker, so the broker is a closed door (no side channel
         # around the view's rules or its write quota).
-        self._broker = Broker(fs if policy.language == "restricted" else _NoBrokeredFiles(), policy)
+        self._broker = Broker(_broker_files(fs, policy), policy)
         self._sessions: weakref.WeakSet[WorkerSession] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._closed = False
@@ -298,6 +298,26 @@ class _NoBrokeredFiles:
 
     def write_bytes(self, path: str, data: bytes) -> int:
         raise _no_broker()
+
+
+class _BrokeredWrites(_NoBrokeredFiles):
+    """Python mode with ``allow_writes``: writes only. After each run the worker sends what
+    its code wrote in its private overlay, and the host's path layer decides every file
+    (:mod:`~ai_sandbox.isolation.fsview_writes`). Reads stay closed: the worker reads the
+    root itself, inside its view."""
+
+    def __init__(self, fs: SafeFS) -> None:
+        self._fs = fs
+
+    def write_bytes(self, path: str, data: bytes) -> int:
+        return self._fs.write_bytes(path, data)
+
+
+def _broker_files(fs: SafeFS, policy: SandboxPolicy) -> FileAccess:
+    """What the broker may do for this policy's workers (see :class:`_BrokeredWrites`)."""
+    if policy.language == "restricted":
+        return fs
+    return _BrokeredWrites(fs) if policy.allow_writes else _NoBrokeredFiles()
 
 
 def _no_broker() -> SecurityError:

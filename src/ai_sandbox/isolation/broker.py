@@ -112,6 +112,10 @@ class Broker:
         except SandboxError as exc:
             return self._refusal(op, path, size, type(exc).__name__, str(exc), None)
 
+    def refuse_write(self, path: object, size: int, limit: str, message: str) -> Served:
+        """The reply refusing a write the exchange will not serve (a run's limit)."""
+        return self._refusal("write", path, size, "ResourceLimitExceeded", message, limit)
+
     def _payload(self, request: dict[str, Any]) -> bytes:
         """A write's data: already decoded by the channel, or base64 text (see :meth:`handle`)."""
         data = request.get("data")

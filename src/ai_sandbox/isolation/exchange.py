@@ -146,7 +146,7 @@ def run_job(
                 result = _from_payload(message.get("payload"), policy, isolation, layers, start)
                 return Outcome(serving.finish(result), worker_alive=True)
             serving.admit()
-            served = broker.serve(message)
+            served = serving.over_write_total(message, broker) or broker.serve(message)
             del message  # a write's data: no longer needed once written
             serving.note(served)
             if served.data is None:
@@ -184,6 +184,7 @@ class _Serving:
         "_moved",
         "_policy",
         "_started",
+        "_written",
         "files",
         "omitted",
         "refusal",
@@ -195,6 +196,7 @@ class _Serving:
         self._cpu_start = time.thread_time()
         self._cpu_budget = host_cpu_budget_s(policy)
         self._moved = 0
+        self._written = 0  # bytes the broker wrote for this run (max_write_bytes_total)
         self.files: list[FileAccessRecord] = []
         self.omitted = 0
         self.refusal: ErrorInfo | None = None  # the first path refusal the broker sent
@@ -233,8 +235,24 @@ class _Serving:
         if wait > 0:
             time.sleep(wait)
 
+    def over_write_total(self, message: dict[str, Any], broker: Broker) -> Served | None:
+        """A refusal (``rule="write_total"``) for a write that would take the run's written
+        bytes past ``max_write_bytes_total``; ``None`` for anything else."""
+        if message.get("type") != "write":
+            return None
+        data, encoded = message.get("data"), message.get("data_b64")
+        size = len(data) if isinstance(data, bytes) else 0
+        size = len(encoded) * 3 // 4 if isinstance(encoded, str) else size
+        limit = self._policy.max_write_bytes_total
+        if self._written + size <= limit:
+            return None
+        text = f"the run's writes would pass max_write_bytes_total ({limit} bytes)"
+        return broker.refuse_write(message.get("path"), size, "write_total", text)
+
     def note(self, served: Served) -> None:
         self._moved += served.access.size_bytes
+        if served.access.op == "write" and served.access.outcome == "ok":
+            self._written += served.access.size_bytes
         self.refusal = self.refusal or _refusal_in(served.reply)
         if len(self.files) < MAX_FILE_RECORDS:
             self.files.append(served.access)

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
-from ai_sandbox.isolation import fsview_walk, landlock
+from ai_sandbox.isolation import fsview_walk, fsview_writes, landlock
 from ai_sandbox.isolation._mounts import (
     MNT_DETACH,
     MS_BIND,
@@ -117,6 +117,8 @@ _EMPTY_FILE: Final = _COVERS + "/file"
 #: it. Landlock skips mount points when it walks a path up ("hidden mount points"), so the
 #: write rule sits on the holder above, a plain directory of the view shared by every worker.
 _TMP_HOLDER: Final = _COVERS + "/scratch"
+#: The same, for modules that build Landlock rules.
+TMP_HOLDER: Final = _TMP_HOLDER
 _TMP_MOUNT: Final = _TMP_HOLDER + "/w"
 
 
@@ -138,6 +140,10 @@ class ViewPlan:
     tmp_bytes: int = TMP_BYTES
     #: Python mode: the root's directories as the zygote found them (:func:`index_root`).
     index: tuple[tuple[str, DirScan], ...] = ()
+    #: Python mode with ``allow_writes``: each worker's root is a private overlay whose
+    #: changes the host applies (:mod:`.fsview_writes`), capped at ``write_bytes``.
+    writes: bool = False
+    write_bytes: int = 0
 
     @property
     def tmp_dir(self) -> str | None:
@@ -229,6 +235,8 @@ def plan_view(
         read_paths=tuple(dict.fromkeys(reads)),
         deny_patterns=tuple(str(p) for p in deny),
         allow_hardlinks=bool(getattr(policy, "allow_hardlinks", False)),
+        writes=mode == "python" and bool(getattr(policy, "allow_writes", False)),
+        write_bytes=int(getattr(policy, "max_write_bytes_total", 0)),
     )
 
 
@@ -295,6 +303,8 @@ def _build_new_root(plan: ViewPlan, proc_fd: int) -> ViewHandles:
             os.makedirs(os.path.dirname("/newroot" + plan.tmp_dir), mode=0o755, exist_ok=True)
             os.symlink(_TMP_MOUNT, "/newroot" + plan.tmp_dir)
             tmp_fd = os.open("/newroot" + _TMP_HOLDER, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        if plan.writes:
+            os.makedirs("/newroot" + fsview_writes.OVERLAY_MOUNT, mode=0o755)
         mount(None, "oldroot", None, MS_REC | MS_PRIVATE)
         umount("oldroot", MNT_DETACH)
         old = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
@@ -368,6 +378,14 @@ def enter_worker_view(plan: ViewPlan, *, uid: int, gid: int) -> tuple[str, ...]:
         cached = sys.modules.get("tempfile")
         if cached is not None:
             cached.tempdir = plan.tmp_dir  # type: ignore[attr-defined]
+    if plan.writes:  # before the covers: they must sit on top of the overlay
+        fsview_writes.mount_overlay(
+            plan.root,
+            quota_bytes=plan.write_bytes,
+            uid=uid,
+            gid=gid,
+            dirs=tuple(relative for relative, _ in plan.index),
+        )
     covered = covered_entries(plan)
     for relative, is_dir in covered:
         target = os.path.join(plan.root, relative)

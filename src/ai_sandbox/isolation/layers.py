@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from ai_sandbox.exceptions import ConfigurationError, IsolationUnavailable
-from ai_sandbox.isolation import fsview, hygiene, landlock, privileges, seccomp
+from ai_sandbox.isolation import fsview, fsview_writes, hygiene, landlock, privileges, seccomp
 from ai_sandbox.isolation._probe import POSIX_LAYERS, probe_layers
 from ai_sandbox.isolation._status import LAYER_NAMES, LayerStatus
 from ai_sandbox.isolation._syscalls import ARCH, capget, clearenv, prctl
@@ -108,6 +108,9 @@ class ZygotePlan:
     #: The host's ``/proc`` (absent from the view), for the worker's single-thread check;
     #: every worker closes it during lockdown.
     proc_fd: int | None = None
+    #: Python mode with ``allow_writes``: the read and library paths of the ruleset, which
+    #: each worker builds again with its own overlay root in it (see :func:`_writes_ruleset`).
+    landlock_paths: tuple[tuple[str, ...], tuple[str, ...]] | None = None
 
 
 def required_layers(isolation: str, probe: dict[str, LayerStatus]) -> frozenset[str]:
@@ -200,7 +203,11 @@ def prepare_zygote(policy: PolicyView, *, required: frozenset[str]) -> ZygotePla
     plan = _plan(planner, policy, drop, ruleset, program, ids=ids)
     if handles is None:
         return plan
-    return dataclasses.replace(plan, view=view, proc_fd=handles.proc_fd)
+    paths = None
+    if view is not None and view.writes:
+        reads = (*landlock.interpreter_read_paths(), *fsview.python_read_paths())
+        paths = (reads, landlock.system_library_paths())
+    return dataclasses.replace(plan, view=view, proc_fd=handles.proc_fd, landlock_paths=paths)
 
 
 @dataclass(frozen=True, slots=True)
@@ -474,4 +481,41 @@ def _restrict_landlock(plan: ZygotePlan) -> None:
     if threads != 1:
         os.close(plan.landlock.fd)
         raise OSError(errno.EBUSY, f"Landlock needs a single-threaded worker, found {threads}")
+    if plan.view is not None and plan.view.writes:
+        landlock.restrict_self(_writes_ruleset(plan, plan.view))
+        return
     landlock.restrict_self(plan.landlock)
+
+
+def _writes_ruleset(plan: ZygotePlan, view: fsview.ViewPlan) -> landlock.LandlockRuleset:
+    """The ruleset of a python-mode worker with ``allow_writes``, built in the worker.
+
+    Landlock keys its rules on inodes, and each worker's overlay root is a new one (a rule on
+    the read-only root beneath it would be skipped: it is a mount point now), so the zygote's
+    ruleset cannot name it. The worker builds the same rules (the zygote's lists), plus: read
+    and write beneath its overlay root and its private ``/tmp`` holder, and read beneath the
+    overlay's holder (the harvest reads ``upper``). Symbolic links and cross-directory renames
+    or links stay refused (``MAKE_SYM`` and ``REFER`` are granted nowhere).
+    """
+    if plan.landlock is None or plan.landlock_paths is None:
+        raise OSError(errno.EOPNOTSUPP, "no Landlock rules were prepared for the overlay")
+    os.close(plan.landlock.fd)  # the shared ruleset, unused here
+    reads, libraries = plan.landlock_paths
+    ruleset = landlock.create_ruleset(reads, library_paths=libraries, abi=plan.landlock.abi)
+    try:
+        for path, access in (
+            (view.root, landlock.FS_READ | landlock.FS_WRITE),
+            (fsview.TMP_HOLDER, landlock.FS_READ | landlock.FS_WRITE),
+            (fsview_writes.OVERLAY_HOLDER, landlock.FS_READ),
+        ):
+            if path == fsview.TMP_HOLDER and view.tmp_dir is None:
+                continue
+            fd = os.open(path, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                landlock.add_fd_rule(ruleset, fd, access)
+            finally:
+                os.close(fd)
+    except BaseException:
+        os.close(ruleset.fd)
+        raise
+    return ruleset

@@ -128,10 +128,12 @@ def run_worker(
     except (SandboxError, OSError):
         os._exit(_EXIT_CHANNEL_LOST)
     fs = ChannelFS(channel, policy)
+    view = getattr(plan, "view", None)
+    writes = _Writes(fs, policy) if view is not None and getattr(view, "writes", False) else None
     if isinstance(job, dict) and job.get("type") == "session":
-        _serve_session(channel, fs, policy, language_guard)
+        _serve_session(channel, fs, policy, language_guard, writes)
     elif isinstance(job, dict) and job.get("type") == "run":
-        _run_one(channel, fs, policy, language_guard, job)
+        _run_one(channel, fs, policy, language_guard, job, writes)
     os._exit(_EXIT_OK)
 
 
@@ -201,7 +203,12 @@ def _as_policy(policy: PolicyView) -> SandboxPolicy:
 
 
 def _run_one(
-    channel: Channel, fs: ChannelFS, policy: PolicyView, language_guard: bool, job: Any
+    channel: Channel,
+    fs: ChannelFS,
+    policy: PolicyView,
+    language_guard: bool,
+    job: Any,
+    writes: _Writes | None = None,
 ) -> None:
     from ai_sandbox.executor.runtime import execute_payload
 
@@ -214,6 +221,8 @@ def _run_one(
         from ai_sandbox.executor.python_mode import run_python_payload
 
         payload = run_python_payload(code, inputs, policy=policy)
+        if writes is not None:
+            payload = writes.apply(payload)
     else:
         payload = execute_payload(
             code, inputs, policy=_as_policy(policy), fs=fs, language_guard=language_guard
@@ -222,7 +231,11 @@ def _run_one(
 
 
 def _serve_session(
-    channel: Channel, fs: ChannelFS, policy: PolicyView, language_guard: bool
+    channel: Channel,
+    fs: ChannelFS,
+    policy: PolicyView,
+    language_guard: bool,
+    writes: _Writes | None = None,
 ) -> None:
     from ai_sandbox.executor.runtime import RestrictedSession
 
@@ -244,8 +257,72 @@ def _serve_session(
                 return
             continue
         _arm_cpu_limit(policy)
-        if not _reply(channel, session.run(*fields), _job_id(job)):
+        payload = session.run(*fields)
+        if writes is not None:
+            payload = writes.apply(payload)
+        if not _reply(channel, payload, _job_id(job)):
             return
+
+
+class _Writes:
+    """Sends what a python-mode run wrote in its overlay to the host, which decides each
+    file (see :mod:`~ai_sandbox.isolation.fsview_writes`); remembers what a session sent."""
+
+    def __init__(self, fs: ChannelFS, policy: PolicyView) -> None:
+        self._fs = fs
+        self._policy = policy
+        self._sent: dict[str, tuple[int, int, int]] = {}
+
+    def apply(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """``payload`` after the run's writes were offered to the host: a notice in its
+        ``stdout`` names what was not applied; a run over its write quota applies nothing
+        and ends ``status="limit"``."""
+        from ai_sandbox.isolation.fsview_writes import harvest, upper_dir
+
+        try:
+            found = harvest(
+                upper_dir(), max_file_bytes=self._policy.max_file_bytes, sent=self._sent
+            )
+        except OSError as exc:
+            return _write_failure(payload, f"its writes could not be read ({exc.strerror})")
+        if found.full or found.too_many:
+            what = (
+                f"its writes reached max_write_bytes_total ({self._policy.max_write_bytes_total}"
+                " bytes)"
+                if found.full
+                else "it changed too many entries"
+            )
+            return _write_failure(payload, what)
+        notes = list(found.skipped)
+        for relative, data in found.files:
+            try:
+                self._fs.write_bytes(relative, data)
+            except (SandboxError, OSError) as exc:
+                notes.append(f"{relative} (refused by the host: {exc})")
+                self._sent.pop(relative, None)
+        if not notes:
+            return payload
+        notice = "\n[ai-sandbox] not applied to the root:\n" + "".join(
+            f"  {note}\n" for note in notes[:50]
+        )
+        if len(notes) > 50:
+            notice += f"  ... and {len(notes) - 50} more\n"
+        return {**payload, "stdout": str(payload.get("stdout") or "") + notice}
+
+
+def _write_failure(payload: dict[str, Any], what: str) -> dict[str, Any]:
+    """The run's result when none of its writes may be applied."""
+    return {
+        **payload,
+        "status": "limit",
+        "result": None,
+        "error": {
+            "type": "ResourceLimitExceeded",
+            "message": f"nothing was written to the root: {what}",
+            "rule": "write_total",
+            "line": None,
+        },
+    }
 
 
 class _Session(Protocol):
