@@ -17,7 +17,8 @@ decides every one (``allow_writes``, deny patterns, ``write_deny_patterns``, har
 ``ENOSPC``) applies nothing, so no partial file reaches the disk. A run that timed out or was
 killed applies nothing: the worker dies with its overlay.
 
-Not applied (said in the run's output): deletions and renames away (overlay whiteouts),
+Not applied (said in the run's output): a file that reached ``max_file_bytes`` (the kernel's
+``RLIMIT_FSIZE`` stopped a write there, ``EFBIG``: it may be cut short), deletions and renames away (overlay whiteouts),
 directories that replaced a directory (opaque: the old entries stay), empty new directories
 (silently),
 symbolic links (Landlock refuses creating them anyway), and other special files.
@@ -176,6 +177,9 @@ def _take(
     elif not stat.S_ISREG(st.st_mode):
         found.skipped.append(f"{relative} (not a regular file: not applied)")
     else:
+        if st.st_size >= max_file_bytes:  # RLIMIT_FSIZE stopped it here: maybe cut short
+            found.skipped.append(f"{relative} (reached max_file_bytes: not applied)")
+            return
         stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
         if sent is not None and sent.get(relative) == stamp:
             return
