@@ -120,7 +120,7 @@ def test_it_refuses_writes_without_allow_writes(root: Path, kind: str) -> None:
     assert _tree(root) == before
 
 
-# -- the host's path layer decides ------------------------------------------------------------------
+# -- the host's path layer decides ---------------------------------------------------------------
 @pytest.mark.parametrize("name", [".env", ".env.local", "id_rsa", "keys/server.pem", ".git/config"])
 @pytest.mark.parametrize("kind", ["open", "os.open O_CREAT", "ctypes open(2)"])
 def test_it_never_writes_a_deny_pattern_name(
@@ -132,7 +132,8 @@ def test_it_never_writes_a_deny_pattern_name(
     result = sandbox.run(prefix + _code(kind, name))
     assert result.status in ("rejected", "error"), result
     if result.status == "rejected":
-        assert result.error is not None and result.error.rule == "deny_pattern"
+        assert result.error is not None
+        assert result.error.rule == "deny_pattern"
     assert _tree(root) == before
     assert (root / ".env").read_text() == "SECRET=1"
 
@@ -149,7 +150,8 @@ def test_it_never_writes_a_write_deny_pattern_name(root: Path) -> None:
             "__import__('os').replace('x.tmp', 'conftest.py')\nresult = text"
         )
     assert result.status == "rejected", result
-    assert result.error is not None and result.error.rule == "write_deny_pattern"
+    assert result.error is not None
+    assert result.error.rule == "write_deny_pattern"
     assert (root / "conftest.py").read_text() == "# original\n"
     assert set(_tree(root)) - set(before) <= {"new.py"}
 
@@ -179,21 +181,24 @@ def test_it_applies_nothing_past_max_write_bytes_total(root: Path, caught: bool)
     before = _tree(root)
     body = "for i in range(4):\n    open(f'f{i}.bin', 'wb').write(b'x' * 30000)\n"
     if caught:
-        body = "try:\n" + "".join(f"    {line}\n" for line in body.splitlines()) + (
-            "except OSError as exc:\n    print(exc.errno)\n"
+        body = (
+            "try:\n"
+            + "".join(f"    {line}\n" for line in body.splitlines())
+            + ("except OSError as exc:\n    print(exc.errno)\n")
         )
     with Sandbox(root, policy) as sb:
         result = sb.run(body)
     assert result.status == "limit", result
-    assert result.error is not None and result.error.rule == "write_total"
+    assert result.error is not None
+    assert result.error.rule == "write_total"
     assert _tree(root) == before
     assert result.files == ()
 
 
 def test_the_host_counts_the_runs_total(root: Path) -> None:
     """It refuses, in the host, a write that takes the run's total past max_write_bytes_total."""
-    from ai_sandbox.isolation.exchange import _Serving
     from ai_sandbox.isolation.broker import Broker
+    from ai_sandbox.isolation.exchange import _Serving
     from ai_sandbox.security import SafeFS
 
     policy = WRITES.model_copy(update={"max_write_bytes_total": 10})
@@ -205,8 +210,10 @@ def test_the_host_counts_the_runs_total(root: Path) -> None:
     serving.note(broker.serve(first))
     second = {"type": "write", "path": "b.txt", "data": b"x" * 8}
     refused = serving.over_write_total(second, broker)
-    assert refused is not None and refused.reply["error"]["rule"] == "write_total"
-    assert (root / "a.txt").exists() and not (root / "b.txt").exists()
+    assert refused is not None
+    assert refused.reply["error"]["rule"] == "write_total"
+    assert (root / "a.txt").exists()
+    assert not (root / "b.txt").exists()
     fs.close()
 
 
@@ -246,7 +253,8 @@ def test_it_refuses_symlinks_and_reports_deletions(sandbox: Sandbox, root: Path)
     assert result.result is False
     assert "symlink" in result.stdout
     assert "notes.json (deleted" in result.stdout
-    assert not (root / "evil").exists() and not (root / "evil").is_symlink()
+    assert not (root / "evil").exists()
+    assert not (root / "evil").is_symlink()
     assert (root / "notes.json").read_text() == '{"k": 1}'
 
 
@@ -279,5 +287,7 @@ def test_a_session_applies_each_runs_writes_once(sandbox: Sandbox, root: Path) -
         first = session.run("open('s.txt', 'w').write('1')\nresult = 1")
         second = session.run("open('t.txt', 'w').write('2')\nresult = 2")
     assert first.status == "ok" and second.status == "ok", (first, second)
-    assert _written(first) == ["s.txt"] and _written(second) == ["t.txt"]
-    assert (root / "s.txt").read_text() == "1" and (root / "t.txt").read_text() == "2"
+    assert _written(first) == ["s.txt"]
+    assert _written(second) == ["t.txt"]
+    assert (root / "s.txt").read_text() == "1"
+    assert (root / "t.txt").read_text() == "2"

@@ -18,9 +18,9 @@ decides every one (``allow_writes``, deny patterns, ``write_deny_patterns``, har
 killed applies nothing: the worker dies with its overlay.
 
 Not applied (said in the run's output): a file that reached ``max_file_bytes`` (the kernel's
-``RLIMIT_FSIZE`` stopped a write there, ``EFBIG``: it may be cut short), deletions and renames away (overlay whiteouts),
-directories that replaced a directory (opaque: the old entries stay), empty new directories
-(silently),
+``RLIMIT_FSIZE`` stopped a write there, ``EFBIG``: it may be cut short), deletions and renames
+away (overlay whiteouts), directories that replaced a directory (opaque: the old entries
+stay), empty new directories (silently),
 symbolic links (Landlock refuses creating them anyway), and other special files.
 
 The worker process is the only one that writes the overlay, as the uid it runs as. When the
