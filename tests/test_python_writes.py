@@ -120,7 +120,7 @@ def test_it_refuses_writes_without_allow_writes(root: Path, kind: str) -> None:
     assert _tree(root) == before
 
 
-# -- the host's path layer decides ---------------------------------------------------------------
+# -- the host's path layer decides ----------------------------------------------------------------
 @pytest.mark.parametrize("name", [".env", ".env.local", "id_rsa", "keys/server.pem", ".git/config"])
 @pytest.mark.parametrize("kind", ["open", "os.open O_CREAT", "ctypes open(2)"])
 def test_it_never_writes_a_deny_pattern_name(
@@ -263,7 +263,8 @@ def test_runs_do_not_see_each_others_unapplied_writes(sandbox: Sandbox, root: Pa
     first = sandbox.run("open('id_rsa', 'w').write('k')\nresult = 1")
     assert first.status == "rejected", first
     second = sandbox.run("import os\nresult = os.path.exists('id_rsa')")
-    assert second.status == "ok" and second.result is False, second
+    assert second.status == "ok", second
+    assert second.result is False
 
 
 @pytest.mark.parametrize(
@@ -286,7 +287,8 @@ def test_a_session_applies_each_runs_writes_once(sandbox: Sandbox, root: Path) -
     with sandbox.session() as session:
         first = session.run("open('s.txt', 'w').write('1')\nresult = 1")
         second = session.run("open('t.txt', 'w').write('2')\nresult = 2")
-    assert first.status == "ok" and second.status == "ok", (first, second)
+    assert first.status == "ok", first
+    assert second.status == "ok", second
     assert _written(first) == ["s.txt"]
     assert _written(second) == ["t.txt"]
     assert (root / "s.txt").read_text() == "1"
