@@ -29,6 +29,13 @@ class _PythonModePolicy(SandboxPolicy):
     language: str = "python"
 
 
+class _PythonWritesPolicy(_PythonModePolicy):
+    """Python mode with ``allow_writes``: each worker also mounts its private overlay and
+    builds its own Landlock ruleset (:mod:`ai_sandbox.isolation.fsview_writes`)."""
+
+    allow_writes: bool = True
+
+
 def _child(body: Any) -> Any:
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -107,7 +114,11 @@ def main() -> int:
         print("|---|---:|---|---:|---:|---:|")
         for files in (10, 1000, 10000):
             root = _tree(base, files)
-            rows = [("restricted", SandboxPolicy()), ("python", _PythonModePolicy())]
+            rows = [
+                ("restricted", SandboxPolicy()),
+                ("python", _PythonModePolicy()),
+                ("python+writes", _PythonWritesPolicy()),
+            ]
             if files != 10:
                 rows = rows[1:]
             for name, policy in rows:

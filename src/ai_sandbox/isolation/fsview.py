@@ -378,7 +378,10 @@ def enter_worker_view(plan: ViewPlan, *, uid: int, gid: int) -> tuple[str, ...]:
         cached = sys.modules.get("tempfile")
         if cached is not None:
             cached.tempdir = plan.tmp_dir  # type: ignore[attr-defined]
-    if plan.writes:  # before the covers: they must sit on top of the overlay
+    # Walked on the read-only root (an overlay's directories have other stamps than the
+    # zygote's index: every one would be read again), covered on top of the overlay.
+    covered = covered_entries(plan)
+    if plan.writes:
         fsview_writes.mount_overlay(
             plan.root,
             quota_bytes=plan.write_bytes,
@@ -386,7 +389,6 @@ def enter_worker_view(plan: ViewPlan, *, uid: int, gid: int) -> tuple[str, ...]:
             gid=gid,
             dirs=tuple(relative for relative, _ in plan.index),
         )
-    covered = covered_entries(plan)
     for relative, is_dir in covered:
         target = os.path.join(plan.root, relative)
         mount(_EMPTY_DIR if is_dir else _EMPTY_FILE, target, None, MS_BIND)
