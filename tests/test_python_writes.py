@@ -293,3 +293,30 @@ def test_a_session_applies_each_runs_writes_once(sandbox: Sandbox, root: Path) -
     assert _written(second) == ["t.txt"]
     assert (root / "s.txt").read_text() == "1"
     assert (root / "t.txt").read_text() == "2"
+
+
+def test_a_session_offers_a_refused_file_once(sandbox: Sandbox, root: Path) -> None:
+    """It rejects the session's run that wrote a denied name, not every later run."""
+    with sandbox.session() as session:
+        first = session.run("open('id_rsa', 'w').write('k')\nresult = 1")
+        second = session.run("open('u.txt', 'w').write('u')\nresult = 2")
+    assert first.status == "rejected", first
+    assert second.status == "ok", second
+    assert (root / "u.txt").read_text() == "u"
+    assert not (root / "id_rsa").exists()
+
+
+def test_overwriting_in_place_follows_the_files_owner(sandbox: Sandbox, root: Path) -> None:
+    """It overwrites an existing file in place when the worker runs as the file's owner (host
+    not root); a root host's workers run as nobody and get EACCES, and nothing changes."""
+    result = sandbox.run(
+        "try:\n    open('notes.json', 'w').write('{}')\n"
+        "except OSError as exc:\n    result = exc.errno\nelse:\n    result = 0"
+    )
+    assert result.status == "ok", result
+    if os.geteuid() == 0:
+        assert result.result == __import__("errno").EACCES
+        assert (root / "notes.json").read_text() == '{"k": 1}'
+    else:
+        assert result.result == 0
+        assert (root / "notes.json").read_text() == "{}"

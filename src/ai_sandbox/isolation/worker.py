@@ -298,8 +298,9 @@ class _Writes:
             try:
                 self._fs.write_bytes(relative, data)
             except (SandboxError, OSError) as exc:
+                # Kept in ``_sent``: a session does not offer the same refused file again
+                # (every later run would be rejected for it); a changed one is offered anew.
                 notes.append(f"{relative} (refused by the host: {exc})")
-                self._sent.pop(relative, None)
         if not notes:
             return payload
         notice = "\n[ai-sandbox] not applied to the root:\n" + "".join(
