@@ -18,7 +18,10 @@ What the view holds (:func:`plan_view`):
   ``/dev/zero``, ``/dev/random``, ``/dev/urandom``, and the root directory made read-only;
 - ``language="python"``: also the sandbox root at its own path (read-only, ``noexec``, not
   recursive: mounts beneath the root stay out), the editable installs' source directories and
-  the data files the data stack reads (fonts, time zones), and a ``/tmp`` mount point.
+  the data files the data stack reads (fonts, time zones), and a ``/tmp`` mount point;
+- ``language="python"`` with ``allow_writes``: each worker's root is a private overlay on the
+  read-only root, its changes capped by a tmpfs of ``max_write_bytes_total`` and sent to the
+  host's path layer after the run (:mod:`.fsview_writes`).
 
 Who builds what (issue 13 moves lockdown into the zygote; the split already follows it):
 
