@@ -359,7 +359,9 @@ def _make_covers() -> None:
 
 
 # -- each python-mode worker's part -----------------------------------------------------------
-def enter_worker_view(plan: ViewPlan, *, uid: int, gid: int) -> tuple[str, ...]:
+def enter_worker_view(
+    plan: ViewPlan, *, uid: int, gid: int, proc_fd: int | None = None
+) -> tuple[str, ...]:
     """In a freshly forked python-mode worker: its own copy of the view, a private ``/tmp``
     (owned by ``uid``/``gid``, the ids the worker will run as) and the covers; the covered
     paths, relative to the root. Restricted mode: nothing to do (the view is inherited).
@@ -391,6 +393,7 @@ def enter_worker_view(plan: ViewPlan, *, uid: int, gid: int) -> tuple[str, ...]:
             uid=uid,
             gid=gid,
             dirs=tuple(relative for relative, _ in plan.index),
+            proc_fd=proc_fd,
         )
     for relative, is_dir in covered:
         target = os.path.join(plan.root, relative)

@@ -24,20 +24,27 @@ stay), empty new directories (silently),
 symbolic links (Landlock refuses creating them anyway), and other special files.
 
 The worker process is the only one that writes the overlay, as the uid it runs as. When the
-host runs as root, workers run as ``nobody``: the merged root and every directory the zygote's
-index knows are made in ``upper`` owned by the worker's uid, so it may create files there.
-Overwriting a file another uid owns in place stays refused (``EACCES``); writing a new name and
-``os.replace`` onto it works.
+host runs as root, workers run as ``nobody``, and overlayfs checks the caller's permission on
+the lower files' owner and mode: so the lower layer is an idmapped mount
+(``mount_setattr(MOUNT_ATTR_IDMAP)``) showing the root owner's files as the worker's, and the
+merged root and every directory the zygote's index knows are made in ``upper`` owned by the
+worker's uid. Files of other owners stay theirs (unwritable, as on the host). The mapped lower
+mount is detached once the overlay holds it, so no uncovered copy of the root is reachable.
+Where the kernel refuses an idmapped mount, the plain root is the lower layer: new files work,
+rewriting another uid's file in place is refused (``EACCES``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import stat
 from dataclasses import dataclass, field
 from typing import Final
 
-from ai_sandbox.isolation._mounts import MS_NODEV, MS_NOEXEC, MS_NOSUID, mount
+from ai_sandbox.isolation._mounts import MNT_DETACH, MS_NODEV, MS_NOEXEC, MS_NOSUID, mount, umount
+from ai_sandbox.isolation._syscalls import syscall, unshare
 
 __all__ = [
     "MAX_HARVEST_ENTRIES",
@@ -66,8 +73,110 @@ def upper_dir() -> str:
     return f"{OVERLAY_MOUNT}/{_UPPER}"
 
 
+_CLONE_NEWUSER: Final = 0x10000000
+_AT_FDCWD: Final = -100
+_AT_EMPTY_PATH: Final = 0x1000
+_OPEN_TREE_CLONE: Final = 1
+_MOVE_MOUNT_F_EMPTY_PATH: Final = 4
+_MOUNT_ATTR_RDONLY: Final = 0x1
+_MOUNT_ATTR_IDMAP: Final = 0x100000
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [
+        ("attr_set", ctypes.c_uint64),
+        ("attr_clr", ctypes.c_uint64),
+        ("propagation", ctypes.c_uint64),
+        ("userns_fd", ctypes.c_uint64),
+    ]
+
+
+def _userns_fd(proc_fd: int, owner: tuple[int, int], ids: tuple[int, int]) -> int:
+    """A user namespace mapping the root's owner (uid, gid) to the worker's ids, for an
+    idmapped mount. A short-lived child enters it; we map it through the host's /proc."""
+    ready_r, ready_w = os.pipe()
+    done_r, done_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os.close(ready_r)
+            os.close(done_w)
+            unshare(_CLONE_NEWUSER)
+            os.write(ready_w, b"1")
+            os.read(done_r, 1)
+        finally:
+            os._exit(0)
+    os.close(ready_w)
+    os.close(done_r)
+    try:
+        if os.read(ready_r, 1) != b"1":
+            raise OSError(1, "the user namespace helper failed")
+        for name, pair in (("uid_map", (owner[0], ids[0])), ("gid_map", (owner[1], ids[1]))):
+            fd = os.open(f"{pid}/{name}", os.O_WRONLY | os.O_CLOEXEC, dir_fd=proc_fd)
+            try:
+                os.write(fd, f"{pair[0]} {pair[1]} 1\n".encode())
+            finally:
+                os.close(fd)
+        return os.open(f"{pid}/ns/user", os.O_RDONLY | os.O_CLOEXEC, dir_fd=proc_fd)
+    finally:
+        os.close(ready_r)
+        os.close(done_w)
+        os.waitpid(pid, 0)
+
+
+def _idmapped_lower(root: str, proc_fd: int, uid: int, gid: int) -> str | None:
+    """``root`` mounted again, read-only, with its owner's files shown as owned by the
+    worker's ``uid``/``gid`` (so a worker running as ``nobody`` may change the root's files in
+    its overlay); where it lies, or ``None`` when the kernel refuses (then the plain root)."""
+    info = os.stat(root)
+    if (info.st_uid, info.st_gid) == (uid, gid):
+        return None
+    target = f"{OVERLAY_MOUNT}/lower"
+    try:
+        ns = _userns_fd(proc_fd, (info.st_uid, info.st_gid), (uid, gid))
+        try:
+            tree = syscall(
+                "open_tree",
+                _AT_FDCWD,
+                ctypes.c_char_p(os.fsencode(root)),
+                _OPEN_TREE_CLONE | os.O_CLOEXEC,
+            )
+            try:
+                attr = _MountAttr(_MOUNT_ATTR_IDMAP | _MOUNT_ATTR_RDONLY, 0, 0, ns)
+                syscall(
+                    "mount_setattr",
+                    tree,
+                    ctypes.c_char_p(b""),
+                    _AT_EMPTY_PATH,
+                    ctypes.byref(attr),
+                    ctypes.sizeof(attr),
+                )
+                os.mkdir(target, 0o700)
+                syscall(
+                    "move_mount",
+                    tree,
+                    ctypes.c_char_p(b""),
+                    _AT_FDCWD,
+                    ctypes.c_char_p(os.fsencode(target)),
+                    _MOVE_MOUNT_F_EMPTY_PATH,
+                )
+            finally:
+                os.close(tree)
+        finally:
+            os.close(ns)
+    except OSError:
+        return None
+    return target
+
+
 def mount_overlay(
-    root: str, *, quota_bytes: int, uid: int, gid: int, dirs: tuple[str, ...]
+    root: str,
+    *,
+    quota_bytes: int,
+    uid: int,
+    gid: int,
+    dirs: tuple[str, ...],
+    proc_fd: int | None = None,
 ) -> None:
     """Make ``root`` (the read-only view) a private overlay whose changes cost at most
     ``quota_bytes``; ``dirs`` (relative to the root) are made in ``upper`` owned by
@@ -99,13 +208,19 @@ def mount_overlay(
         except (FileNotFoundError, FileExistsError, NotADirectoryError):
             continue  # gone since the index, or under a directory gone since
         os.chown(target, uid, gid)
-    options = f"lowerdir={root},upperdir={upper},workdir={OVERLAY_MOUNT}/{_WORK}"
+    lower = _idmapped_lower(root, proc_fd, uid, gid) if proc_fd is not None else None
+    options = f"lowerdir={lower or root},upperdir={upper},workdir={OVERLAY_MOUNT}/{_WORK}"
     flags = MS_NOSUID | MS_NODEV | MS_NOEXEC
     try:
         mount("overlay", root, "overlay", flags, options)
     except PermissionError:
         # In a user namespace overlayfs keeps its metadata in user.* xattrs.
         mount("overlay", root, "overlay", flags, options + ",userxattr")
+    if lower is not None:  # the overlay holds its own clone: the code must not reach it
+        with contextlib.suppress(OSError):
+            umount(lower, MNT_DETACH)
+        if os.path.ismount(lower):
+            raise OSError(16, "the idmapped lower layer could not be hidden")
     os.chdir(root)  # the old cwd is the read-only root beneath the overlay
 
 

@@ -456,7 +456,7 @@ def _enter_worker_view(plan: ZygotePlan) -> None:
     if plan.view is None:
         raise OSError(errno.EOPNOTSUPP, "no filesystem view was prepared")
     try:
-        fsview.enter_worker_view(plan.view, uid=plan.uid, gid=plan.gid)
+        fsview.enter_worker_view(plan.view, uid=plan.uid, gid=plan.gid, proc_fd=plan.proc_fd)
     except OSError as exc:
         if plan.view.mode == "python":
             raise IsolationUnavailable("fs_view", f"applying it failed: {exc}") from None
