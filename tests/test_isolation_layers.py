@@ -22,9 +22,9 @@ from conftest import CANARY
 
 from ai_sandbox import Sandbox, SandboxPolicy
 from ai_sandbox.exceptions import IsolationUnavailable
-from ai_sandbox.isolation.backend import WorkerBackend
 from ai_sandbox.isolation.layers import LAYER_NAMES
 from ai_sandbox.isolation.protocol import wait_readable
+from ai_sandbox.isolation.worker_backend import WorkerBackend
 from ai_sandbox.isolation.zygote_client import ZygoteInfo, _unavailable
 
 POLICY = SandboxPolicy(timeout_s=2.0, pool_size=1)

@@ -2,7 +2,7 @@
 
 The pieces, host side first:
 
-* :mod:`.backend` -- ``WorkerBackend`` (``execute``, ``session``) and ``WorkerSession``;
+* :mod:`.worker_backend` -- ``WorkerBackend`` (``execute``, ``session``) and ``WorkerSession``;
 * :mod:`.pool` -- ready workers, forked ahead and refilled in the background;
 * :mod:`.exchange` -- one job on one worker: wall-clock kill, file requests, result checks;
 * :mod:`.broker` -- the host answering a worker's file requests through ``SafeFS``;
@@ -75,7 +75,7 @@ def create_backend(root: Path, policy: SandboxPolicy) -> ExecutionBackend:
 
         return InProcessBackend(root, policy)
     if policy.isolation in ("strict", "process"):
-        from ai_sandbox.isolation.backend import WorkerBackend
+        from ai_sandbox.isolation.worker_backend import WorkerBackend
 
         return WorkerBackend(root, policy)
     raise ConfigurationError(f"unknown isolation level {policy.isolation!r}")
