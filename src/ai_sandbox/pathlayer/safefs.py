@@ -77,6 +77,12 @@ _O_DIR: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 #: Entries of a bare git repository refused wherever it lies (see ``_check_bare_repository``).
 _GIT_REPO_SECRETS: Final = frozenset({"config", "hooks"})
 
+#: Files git reads to recognise a repository (besides ``.git``, a deny pattern): a ``HEAD``
+#: beside ``objects/`` and ``refs/``, or a ``commondir`` naming where they are. Never written:
+#: an agent that could write them could plant a repository whose ``config`` (written first,
+#: before the layout made it a repository) holds commands git runs on the host.
+_GIT_LAYOUT_FILES: Final = frozenset({"head", "commondir"})
+
 
 class SafeFS:
     """File operations confined to ``root`` under ``policy``; one per ``Sandbox``, thread-safe.
@@ -371,6 +377,13 @@ class SafeFS:
             )
 
     def _check_write_denied(self, names: list[str], raw: str) -> None:
+        if names and names[-1].casefold() in _GIT_LAYOUT_FILES:
+            raise refuse(
+                "deny_pattern",
+                raw,
+                f"refused: git reads a file named {names[-1]!r} to recognise a repository, and "
+                "version-control data is off limits; write another file",
+            )
         pattern = denied_by(names, self._write_deny)
         if pattern is not None:
             raise refuse(
