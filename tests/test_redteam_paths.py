@@ -113,3 +113,83 @@ def test_a_worker_cannot_plant_a_git_repository(tmp_path: Path) -> None:
     finally:
         backend.close()
     assert not _git_sees_repository(tmp_path / "evil")
+
+
+#: A link target that adds many components and leads back where it started (``a/../`` x 400).
+_DETOUR = "a/../" * 400
+
+
+def _detour_chain(root: Path, links: int, final: str) -> str:
+    """``l0 -> detour/l1 -> ... -> detour/final``: each link adds 800 components; returns l0."""
+    (root / "a").mkdir(exist_ok=True)
+    for i in range(links):
+        nxt = f"l{i + 1}" if i + 1 < links else final
+        (root / f"l{i}").symlink_to(_DETOUR + nxt)
+    return "l0"
+
+
+@pytest.mark.parametrize("final", ["a", "notes.txt", "../outside"])
+def test_the_walk_bounds_the_components_links_add(tmp_path: Path, final: str) -> None:
+    """It refuses a path whose links add more components than any natural one (bounded work)."""
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "notes.txt").write_text("x", encoding="utf-8")
+    start = _detour_chain(root, 3, final)
+    with SafeFS(root, SandboxPolicy(), _use_openat2=False) as fs:
+        for call in (fs.read_bytes, fs.list_dir):
+            with pytest.raises(SecurityError) as info:
+                call(start)
+            assert info.value.rule == "symlink_loop"
+
+
+def test_a_listing_resolves_a_bounded_number_of_links(tmp_path: Path) -> None:
+    """It says where at most MAX_LINKS_RESOLVED links lead per listing; the rest are listed."""
+    from ai_sandbox.pathlayer.safefs import MAX_LINKS_RESOLVED
+
+    (tmp_path / "data.txt").write_text("x", encoding="utf-8")
+    count = MAX_LINKS_RESOLVED + 20
+    for i in range(count):
+        (tmp_path / f"e{i:04d}").symlink_to("data.txt")
+    with SafeFS(tmp_path, SandboxPolicy()) as fs:
+        entries, truncated = fs.list_tree(".", depth=0, max_entries=10_000)
+    links = [e for e in entries if e.type == "symlink"]
+    assert not truncated
+    assert len(links) == count
+    assert all(e.target == "data.txt" for e in links[:MAX_LINKS_RESOLVED])
+    assert all(e.target is None for e in links[MAX_LINKS_RESOLVED:])
+
+
+@pytest.mark.parametrize("use_openat2", [True, False])
+def test_a_crafted_link_flood_is_listed_with_outside_links_marked(
+    tmp_path: Path, use_openat2: bool
+) -> None:
+    """It still lists a flood of crafted link chains, marking none as readable outside."""
+    root = tmp_path / "project"
+    root.mkdir()
+    _detour_chain(root, 5, "../outside")
+    for i in range(20):
+        (root / f"e{i:02d}").symlink_to("l0")
+    policy = SandboxPolicy()
+    with SafeFS(root, policy, _use_openat2=use_openat2 or None) as fs:
+        entries, _ = fs.list_tree(".", depth=0, max_entries=1000)
+    for entry in entries:
+        if entry.type == "symlink":
+            assert entry.target is None
+            assert entry.outside_root or entry.target_type == "refused"
+
+
+def test_an_unresolved_link_is_shown_as_a_link_to_look_up(tmp_path: Path) -> None:
+    """It shows a link past the resolved ones as a link to look up, not as off limits."""
+    from ai_sandbox.pathlayer.safefs import MAX_LINKS_RESOLVED
+
+    (tmp_path / "data.txt").write_text("x", encoding="utf-8")
+    for i in range(MAX_LINKS_RESOLVED + 1):
+        (tmp_path / f"e{i:04d}").symlink_to("data.txt")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sandbox = Sandbox(tmp_path, policy=SandboxPolicy(isolation="none", list_max_entries=10_000))
+    text = str(sandbox.call("list_directory", {"path": "."}).content)
+    last = f"e{MAX_LINKS_RESOLVED:04d}"
+    line = next(row for row in text.splitlines() if row.startswith(last))
+    assert "off limits" not in line
+    assert "list or read it by its path" in line
