@@ -385,6 +385,12 @@ def lockdown_worker(plan: ZygotePlan, *, keep_fds: tuple[int, ...]) -> tuple[str
                 os.close(plan.proc_fd)
 
 
+def _install_seccomp(plan: ZygotePlan) -> None:
+    """The zygote's filter, then this worker's own: signals only to itself."""
+    seccomp.install_filter(plan.seccomp_program or b"")
+    seccomp.install_filter(seccomp.signal_filter(os.getpid(), ARCH))
+
+
 def _lockdown(plan: ZygotePlan, kept: tuple[int, ...]) -> tuple[str, ...]:
     steps: dict[str, Callable[[], object]] = {
         "clean_env": lambda: _clean_environment(plan),
@@ -397,7 +403,7 @@ def _lockdown(plan: ZygotePlan, kept: tuple[int, ...]) -> tuple[str, ...]:
         "no_privileges": lambda: _drop_privileges(plan),
         "no_new_privs": lambda: privileges.set_no_new_privs(),
         "landlock_fs": lambda: _restrict_landlock(plan),
-        "seccomp": lambda: seccomp.install_filter(plan.seccomp_program or b""),
+        "seccomp": lambda: _install_seccomp(plan),
     }
     active: list[str] = []
     for name in plan.layers:

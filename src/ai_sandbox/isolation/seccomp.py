@@ -79,8 +79,10 @@ __all__ = [
     "DENIED_IOCTL_REQUESTS",
     "DENIED_SYSCALLS",
     "MSG_OOB",
+    "SIGNAL_CALLS",
     "build_filter",
     "install_filter",
+    "signal_filter",
 ]
 
 #: Calls refused outright with ``EPERM`` (those an architecture lacks are skipped).
@@ -392,6 +394,38 @@ def build_filter(arch: Arch | None = None) -> bytes:
             raise ValueError(f"system call {nr} has two rules")
         targets[nr] = tuple(rule[1:])
     program += bpf.dispatch(targets, bpf.ALLOW)
+    return b"".join(struct.pack("=HBBI", *insn) for insn in program)
+
+
+#: Calls that send a signal, each to the process (or thread group) named by its first argument.
+SIGNAL_CALLS: Final = ("kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")
+
+
+def signal_filter(pid: int, arch: Arch | None = None) -> bytes:
+    """A second filter for the worker whose pid is ``pid``: signals only to itself.
+
+    Installed on top of :func:`build_filter` (which is built once, in the zygote, before any
+    worker's pid exists). Landlock's signal scope (ABI 6) and the uid drop (a root host) also
+    keep a worker from signalling its zygote, a sibling or the host; without both (an
+    unprivileged host on an older kernel, where workers keep the host's uid) this filter is
+    what stops ``kill(pid, SIGKILL)`` over every pid of the user. ``kill(0, ...)`` (its own
+    process group, which holds only itself) stays allowed; ``pidfd_send_signal`` is denied.
+    """
+    arch = arch or ARCH
+    if arch is None:
+        raise OSError(errno.ENOSYS, "seccomp filters are only built for Linux x86_64/aarch64")
+    own = pid & 0xFFFFFFFF
+    program: list[bpf.Insn] = [
+        bpf.load(bpf.OFFSET_ARCH),
+        bpf.jump(bpf.JEQ, arch.audit_arch, 1, 0),
+        bpf.ret(bpf.ALLOW),  # another ABI: the main filter kills the process
+        bpf.load(bpf.OFFSET_NR),
+    ]
+    for name in SIGNAL_CALLS:
+        values = (0, own) if name == "kill" else (own,)
+        rule = bpf.allow_values(arch.numbers[name], 0, values, only_with={})
+        program += [*rule, bpf.load(bpf.OFFSET_NR)]  # a rule's body reloads the accumulator
+    program.append(bpf.ret(bpf.ALLOW))
     return b"".join(struct.pack("=HBBI", *insn) for insn in program)
 
 
