@@ -12,6 +12,7 @@ import ctypes
 import functools
 import os
 import signal
+import struct
 import subprocess  # nosec B404 - a sleeping sibling with fixed arguments
 import sys
 import threading
@@ -53,8 +54,8 @@ SENDERS: dict[str, Callable[[int], object]] = {
 def _worker_seccomp() -> None:
     """The worker's seccomp layer, as ``layers`` installs it."""
     privileges.set_no_new_privs()
-    seccomp.install_filter(seccomp.build_filter())
-    seccomp.install_filter(seccomp.signal_filter(os.getpid()))
+    program = seccomp.build_filter(pid=seccomp.PID_PLACEHOLDER)
+    seccomp.install_filter(seccomp.with_pid(program, os.getpid()))
 
 
 @pytest.mark.parametrize("sender", sorted(SENDERS))
@@ -109,3 +110,15 @@ def test_a_real_worker_cannot_signal_its_zygote(tmp_path: Path) -> None:
     finally:
         backend.close()
     assert result.result == "refused", result
+
+
+def test_the_pid_is_put_in_every_signal_rule_and_nowhere_else() -> None:
+    """It replaces the placeholder in each signal rule only: the rest of the filter is as built."""
+    arch = _syscalls.ARCH
+    assert arch is not None
+    template = seccomp.build_filter(arch, pid=seccomp.PID_PLACEHOLDER)
+    patched = seccomp.with_pid(template, 4242)
+    assert patched == seccomp.build_filter(arch, pid=4242)
+    assert struct.pack("=I", seccomp.PID_PLACEHOLDER) not in patched
+    changed = [i for i in range(0, len(template), 8) if template[i : i + 8] != patched[i : i + 8]]
+    assert len(changed) == len(seccomp.SIGNAL_CALLS)

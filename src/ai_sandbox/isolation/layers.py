@@ -363,7 +363,7 @@ def _plan_seccomp(planner: _Planner) -> bytes | None:
         planner.lack("seccomp", f"the kernel lacks seccomp: {exc.strerror}")
         return None
     planner.add("seccomp")
-    return seccomp.build_filter(ARCH)
+    return seccomp.build_filter(ARCH, pid=seccomp.PID_PLACEHOLDER)
 
 
 def lockdown_worker(plan: ZygotePlan, *, keep_fds: tuple[int, ...]) -> tuple[str, ...]:
@@ -386,9 +386,8 @@ def lockdown_worker(plan: ZygotePlan, *, keep_fds: tuple[int, ...]) -> tuple[str
 
 
 def _install_seccomp(plan: ZygotePlan) -> None:
-    """The zygote's filter, then this worker's own: signals only to itself."""
-    seccomp.install_filter(plan.seccomp_program or b"")
-    seccomp.install_filter(seccomp.signal_filter(os.getpid(), ARCH))
+    """The zygote's filter, with this worker's pid put in (signals only to itself)."""
+    seccomp.install_filter(seccomp.with_pid(plan.seccomp_program or b"", os.getpid()))
 
 
 def _lockdown(plan: ZygotePlan, kept: tuple[int, ...]) -> tuple[str, ...]:

@@ -60,6 +60,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import struct
+from collections.abc import Mapping
 from typing import Final
 
 from ai_sandbox.isolation import _bpf as bpf
@@ -79,10 +80,11 @@ __all__ = [
     "DENIED_IOCTL_REQUESTS",
     "DENIED_SYSCALLS",
     "MSG_OOB",
+    "PID_PLACEHOLDER",
     "SIGNAL_CALLS",
     "build_filter",
     "install_filter",
-    "signal_filter",
+    "with_pid",
 ]
 
 #: Calls refused outright with ``EPERM`` (those an architecture lacks are skipped).
@@ -355,8 +357,11 @@ def _prlimit_rule(nr: int) -> list[bpf.Insn]:
     return bpf.allow_values(nr, 0, (0,), only_with={})
 
 
-def build_filter(arch: Arch | None = None) -> bytes:
+def build_filter(arch: Arch | None = None, *, pid: int | None = None) -> bytes:
     """The worker filter for ``arch`` (default: this machine) as ``struct sock_filter[]`` bytes.
+
+    With ``pid`` (or :data:`PID_PLACEHOLDER`, see :func:`with_pid`) the process may signal
+    only itself; without it, any process but a group (the filter alone, for tests and probes).
 
     Raises ``OSError(ENOSYS)`` on an architecture we have no syscall table for.
     """
@@ -379,7 +384,7 @@ def build_filter(arch: Arch | None = None) -> bytes:
     # Calls judged by an argument: each rule's body without its leading number check.
     rules = [
         _clone_rule(numbers["clone"]),
-        _kill_rule(numbers["kill"]),
+        *(_signal_rules(numbers, pid) if pid is not None else [_kill_rule(numbers["kill"])]),
         _prlimit_rule(numbers["prlimit64"]),
         bpf.allow_values(
             numbers["prctl"], 0, ALLOWED_PRCTL_OPTIONS, only_with=CONDITIONAL_PRCTL_OPTIONS
@@ -400,33 +405,33 @@ def build_filter(arch: Arch | None = None) -> bytes:
 #: Calls that send a signal, each to the process (or thread group) named by its first argument.
 SIGNAL_CALLS: Final = ("kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")
 
+#: Stands for the worker's pid in a filter built before the worker exists (in the zygote);
+#: :func:`with_pid` puts the real one in. Above any ``pid_max`` (at most 2**22): it never
+#: names a process.
+PID_PLACEHOLDER: Final = 0x7FFFFFF0
 
-def signal_filter(pid: int, arch: Arch | None = None) -> bytes:
-    """A second filter for the worker whose pid is ``pid``: signals only to itself.
 
-    Installed on top of :func:`build_filter` (which is built once, in the zygote, before any
-    worker's pid exists). Landlock's signal scope (ABI 6) and the uid drop (a root host) also
-    keep a worker from signalling its zygote, a sibling or the host; without both (an
-    unprivileged host on an older kernel, where workers keep the host's uid) this filter is
-    what stops ``kill(pid, SIGKILL)`` over every pid of the user. ``kill(0, ...)`` (its own
-    process group, which holds only itself) stays allowed; ``pidfd_send_signal`` is denied.
-    """
-    arch = arch or ARCH
-    if arch is None:
-        raise OSError(errno.ENOSYS, "seccomp filters are only built for Linux x86_64/aarch64")
+def _signal_rules(numbers: Mapping[str, int], pid: int) -> list[list[bpf.Insn]]:
+    """Signals only to the process ``pid`` itself (and ``kill(0, ...)``, its own process group,
+    which holds only itself): never to the zygote, a sibling or another process of the uid."""
     own = pid & 0xFFFFFFFF
-    program: list[bpf.Insn] = [
-        bpf.load(bpf.OFFSET_ARCH),
-        bpf.jump(bpf.JEQ, arch.audit_arch, 1, 0),
-        bpf.ret(bpf.ALLOW),  # another ABI: the main filter kills the process
-        bpf.load(bpf.OFFSET_NR),
+    return [
+        bpf.allow_values(numbers[name], 0, (0, own) if name == "kill" else (own,), only_with={})
+        for name in SIGNAL_CALLS
     ]
-    for name in SIGNAL_CALLS:
-        values = (0, own) if name == "kill" else (own,)
-        rule = bpf.allow_values(arch.numbers[name], 0, values, only_with={})
-        program += [*rule, bpf.load(bpf.OFFSET_NR)]  # a rule's body reloads the accumulator
-    program.append(bpf.ret(bpf.ALLOW))
-    return b"".join(struct.pack("=HBBI", *insn) for insn in program)
+
+
+def with_pid(program: bytes, pid: int) -> bytes:
+    """``program`` (built with ``pid=PID_PLACEHOLDER``) with the placeholder replaced by
+    ``pid``: the worker's filter, without building it again (or installing a second one)."""
+    placeholder = struct.pack("=I", PID_PLACEHOLDER)
+    patched = bytearray(program)
+    at = patched.find(placeholder)
+    while at != -1:
+        if at % 8 == 4 and struct.unpack_from("=H", patched, at - 4)[0] == bpf.JEQ:
+            struct.pack_into("=I", patched, at, pid & 0xFFFFFFFF)
+        at = patched.find(placeholder, at + 1)
+    return bytes(patched)
 
 
 class _SockFprog(ctypes.Structure):
