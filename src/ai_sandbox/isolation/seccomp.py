@@ -8,7 +8,10 @@ Python raises a clean ``PermissionError``:
   a thread (``CLONE_THREAD``) without new namespaces; ``clone3`` gets ``ENOSYS`` so libc falls back
   to ``clone``, whose flags a filter can read (``clone3`` passes them in memory);
 - reaching other processes: ``ptrace``, ``process_vm_*``, ``pidfd_*``, ``kcmp``, ``move_pages``,
-  ``kill`` of a process group or of everything (pid < 0), ``prlimit64`` of another process,
+  a signal to any process but the worker itself (``kill``, ``tkill``, ``tgkill``,
+  ``rt_sigqueueinfo``, ``rt_tgsigqueueinfo``: the zygote builds the filter with
+  :data:`PID_PLACEHOLDER`, each worker puts its pid in with :func:`with_pid`; built without a
+  pid, only ``kill`` of a process group or of everything), ``prlimit64`` of another process,
   scheduling and I/O priority calls, System V and POSIX message-queue IPC;
 - namespaces and mounts, the new mount API, ``chroot``;
 - kernel attack surface: ``bpf``, keyrings, ``userfaultfd``, ``perf_event_open``, ``io_uring``,
