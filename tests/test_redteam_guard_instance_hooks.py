@@ -84,3 +84,19 @@ def test_copies_of_the_codes_objects_still_work(project: Path) -> None:
     payload = run(code, project)
     assert payload["status"] == "ok", payload
     assert payload["result"] == [[1], "m", True, {"a": 1}, {"x": 2}]
+
+
+HANDLE_COPIES: list[tuple[str, str]] = [
+    ("deepcopy-print", "import copy\np = copy.deepcopy(print)\np('hi')"),
+    ("copy-print", "import copy\np = copy.copy(print)\np('hi')"),
+    ("deepcopy-print-in-list", "import copy\np = copy.deepcopy([print])[0]\np('hi')"),
+    ("deepcopy-stdout-write", "import copy, sys\np = copy.deepcopy(sys.stdout.write)\np('hi\\n')"),
+]
+
+
+@pytest.mark.parametrize("code", [c for _, c in HANDLE_COPIES], ids=[n for n, _ in HANDLE_COPIES])
+def test_copies_of_print_are_print(code: str, project: Path) -> None:
+    """It copies print as itself, never as a copy of the run's context (its own output/refusals)."""
+    payload = run(code, project)
+    assert payload["status"] == "ok", payload
+    assert payload["stdout"] == "hi\n"
