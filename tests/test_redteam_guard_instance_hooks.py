@@ -100,3 +100,41 @@ def test_copies_of_print_are_print(code: str, project: Path) -> None:
     payload = run(code, project)
     assert payload["status"] == "ok", payload
     assert payload["stdout"] == "hi\n"
+
+
+GETSTATE_ATTACKS: list[tuple[str, str]] = [
+    (
+        "vars-getstate-class-swap",
+        "import copy, json\nclass A:\n    pass\na = A()\n"
+        "vars(a)['__getstate__'] = lambda: (None, {'__class__': json.JSONEncoder})\n"
+        "result = type(copy.copy(a)).__name__",
+    ),
+    (
+        "str-subclass-key-getstate",
+        "import copy, json\nclass K(str):\n    pass\nclass A:\n    pass\na = A()\n"
+        "vars(a)[K('__getstate__')] = lambda: (None, {'__class__': json.JSONEncoder})\n"
+        "result = type(copy.copy(a)).__name__",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "code", [c for _, c in GETSTATE_ATTACKS], ids=[n for n, _ in GETSTATE_ATTACKS]
+)
+def test_instance_dict_never_supplies_the_copied_state(code: str, project: Path) -> None:
+    """It refuses to copy an object whose __dict__ holds special names (a planted __getstate__)."""
+    payload = run(code, project)
+    assert payload["status"] == "error", payload
+    assert "special names" in payload["error"]["message"]
+
+
+def test_copies_of_slotted_frozen_dataclasses_still_work(project: Path) -> None:
+    """It still copies a frozen dataclass with slots (dataclass adds its own __getstate__)."""
+    code = (
+        "import copy, dataclasses\n"
+        "@dataclasses.dataclass(frozen=True, slots=True)\nclass P:\n    x: int\n"
+        "result = [copy.copy(P(1)).x, copy.deepcopy(P(2)).x]"
+    )
+    payload = run(code, project)
+    assert payload["status"] == "ok", payload
+    assert payload["result"] == [1, 2]

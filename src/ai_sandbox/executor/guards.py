@@ -256,24 +256,33 @@ _SELF_MATCHING: frozenset[type] = frozenset(
 _NAME_DUNDERS = frozenset({"__name__", "__qualname__", "__doc__", "__module__"})
 
 
-#: Hooks that host Python code (``copy``, ``copyreg``, the C pickling helpers) looks up on an
-#: *instance* with ``getattr``, so an entry in the instance's own ``__dict__`` (which the code
-#: reaches through ``vars(obj)``/``obj.__dict__``) would win over the class: a planted
-#: ``__reduce_ex__`` made ``copy`` rebuild any object of the code's choosing with ``setattr``.
-#: None of them is a type slot, so a data descriptor on the class changes nothing else. Only
-#: hooks the class defines get one (``object`` has no ``__setstate__``; one planted on an
-#: instance is the code's own function, called with the code's own state).
-INSTANCE_HOOKS: frozenset[str] = frozenset(
-    {"__reduce_ex__", "__reduce__", "__getstate__", "__setstate__"}
-)
+#: The pickling entry points host Python code (``copy``, also inside ``dataclasses.asdict`` and
+#: ``UserDict.copy``) looks up on an *instance* with ``getattr``, so an entry in the instance's
+#: own ``__dict__`` (which the code reaches through ``vars(obj)``/``obj.__dict__``) would win
+#: over the class: a planted ``__reduce_ex__`` made ``copy`` rebuild any object of the code's
+#: choosing with ``setattr``. Neither is a type slot, so a data descriptor on the class changes
+#: nothing else (``__getstate__``/``__setstate__`` are left alone: ``dataclass(slots=True)``
+#: adds its own unless the class dict has them; see :class:`ClassLevelHook` for how an
+#: instance's planted ``__getstate__`` is kept out).
+INSTANCE_HOOKS: frozenset[str] = frozenset({"__reduce_ex__", "__reduce__"})
 
 _ABSENT = object()
+
+
+def _special_keys(obj: Any) -> bool:
+    """Whether ``obj``'s own ``__dict__`` holds a special name (or a ``str`` subclass key)."""
+    found = getattr(obj, "__dict__", None)
+    if type(found) is not dict:
+        return False
+    return any(isinstance(k, str) and (type(k) is not str or is_dunder(k)) for k in found)
 
 
 class ClassLevelHook:
     """A data descriptor the code's classes carry for each of :data:`INSTANCE_HOOKS`: the hook
     is always the class's (the next definition along the MRO), never the instance's own
-    ``__dict__`` entry; it cannot be set or deleted on an instance."""
+    ``__dict__`` entry; it cannot be set or deleted on an instance. An instance whose
+    ``__dict__`` holds special names (a planted ``__getstate__``, which ``object.__reduce_ex__``
+    would call) cannot be pickled or copied at all."""
 
     __slots__ = ("name",)
 
@@ -282,6 +291,10 @@ class ClassLevelHook:
 
     def __get__(self, obj: Any, owner: type | None = None) -> Any:
         cls = owner if owner is not None else type(obj)
+        if obj is not None and _special_keys(obj):
+            raise TypeError(
+                f"cannot copy a {cls.__name__} object whose __dict__ holds special names"
+            )
         for klass in cls.__mro__:
             value = vars(klass).get(self.name, _ABSENT)
             if value is _ABSENT or type(value) is ClassLevelHook:
