@@ -20,10 +20,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from ai_sandbox.isolation.backend import WorkerBackend
 from layers_support import outcome, run_in_child
 
 from ai_sandbox.isolation import _syscalls, privileges, seccomp
+from ai_sandbox.isolation.worker_backend import WorkerBackend
 from ai_sandbox.policy import SandboxPolicy
 
 pytestmark = pytest.mark.skipif(

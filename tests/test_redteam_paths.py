@@ -15,10 +15,10 @@ import warnings
 from pathlib import Path
 
 import pytest
-from ai_sandbox.isolation.backend import WorkerBackend
 
 from ai_sandbox import Sandbox
 from ai_sandbox.exceptions import SecurityError
+from ai_sandbox.isolation.worker_backend import WorkerBackend
 from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.security import SafeFS
 
