@@ -14,7 +14,6 @@ from ai_sandbox import (
     SecurityError,
     execute_ai_code,
 )
-from ai_sandbox.exceptions import ConfigurationError
 from ai_sandbox.executor.inputs import MAX_RESULT_ITEMS
 
 NONE = SandboxPolicy(isolation="none")
@@ -91,15 +90,18 @@ def test_sandbox_run_reads_through_path_layer(project: Path) -> None:
 
 
 def test_in_process_session_keeps_state(project: Path) -> None:
-    """It keeps variables between calls of a session and refuses calls after close."""
+    """It keeps variables between calls of a session and refuses calls after close (with a
+    SessionClosed result, as isolated sessions do)."""
     with Sandbox(project, NONE) as sandbox:
         session = sandbox.session()
         session.run("total = 40")
         outcome = session.run("total += 2\nresult = total")
         session.close()
         assert outcome.result == 42
-        with pytest.raises(ConfigurationError):
-            session.run("result = total")
+        after = session.run("result = total")
+        assert after.status == "error"
+        assert after.error is not None
+        assert after.error.type == "SessionClosed"
 
 
 # -- text that is not valid Unicode, and results with too many items ---------------------------

@@ -34,7 +34,13 @@ class ExecutionBackend(Protocol):
     #: Isolation layers this backend applies to every run (reported in every result).
     layers: tuple[str, ...]
 
-    def execute(self, code: str, inputs: Mapping[str, Any] | None = None) -> ExecutionResult: ...
+    def execute(
+        self,
+        code: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        timeout_s: float | None = None,
+    ) -> ExecutionResult: ...
 
     def session(self) -> ExecutionSession: ...
 
@@ -64,7 +70,15 @@ class InProcessBackend:
                 stacklevel=4,
             )
 
-    def execute(self, code: str, inputs: Mapping[str, Any] | None = None) -> ExecutionResult:
+    def execute(
+        self,
+        code: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        timeout_s: float | None = None,
+    ) -> ExecutionResult:
+        """Run ``code`` here. ``timeout_s`` is accepted for the protocol's sake: nothing bounds
+        an in-process run's time."""
         from ai_sandbox.executor.runtime import run_to_result
 
         return run_to_result(

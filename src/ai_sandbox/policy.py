@@ -88,6 +88,20 @@ class SandboxPolicy(BaseModel):
     pool_size: int = Field(
         default=2, ge=0, le=64, description="Pre-forked, locked-down workers kept waiting."
     )
+    session_idle_s: float = Field(
+        default=900.0,
+        gt=0,
+        le=7 * 24 * 3600,
+        description="A session unused this long ends (its Python state with it); its next run "
+        "starts clean and says so.",
+    )
+    session_lifetime_s: float = Field(
+        default=4 * 3600.0,
+        gt=0,
+        le=30 * 24 * 3600,
+        description="A session this old ends (its Python state with it); its next run starts "
+        "clean and says so.",
+    )
 
     @field_validator("allowed_imports", mode="before")
     @classmethod

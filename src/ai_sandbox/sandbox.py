@@ -14,9 +14,13 @@ problem, not the model's).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+import math
 import os
 import threading
+import time
+import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -35,7 +39,7 @@ from ai_sandbox.audit.action import (
     verdict_for_tool_result,
 )
 from ai_sandbox.audit.writer import AuditLog
-from ai_sandbox.backend import ExecutionBackend, ExecutionSession
+from ai_sandbox.backend import ExecutionBackend
 from ai_sandbox.exceptions import (
     ConfigurationError,
     ExecutionError,
@@ -46,6 +50,7 @@ from ai_sandbox.exceptions import (
 from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.results import DirEntry, ErrorInfo, ExecutionResult, ToolResult
 from ai_sandbox.security import SafeFS
+from ai_sandbox.session import Session
 from ai_sandbox.tools import TOOL_SPECS, ListDirectory, ReadFile, RunPython, ToolSpec, WriteFile
 
 __all__ = ["Sandbox"]
@@ -93,6 +98,7 @@ class Sandbox:
         self._lock = threading.Lock()
         self._backend: ExecutionBackend | None = None
         self._closed = False
+        self._sessions: weakref.WeakSet[Session] = weakref.WeakSet()
         # Build the backend now so a missing isolation layer fails at construction (fail closed).
         self._get_backend()
 
@@ -125,9 +131,13 @@ class Sandbox:
         return self._audit.caller(caller_id)
 
     def close(self) -> None:
-        """Stop worker processes (the audit log stays open: the host owns it). Idempotent."""
+        """End every session and stop worker processes (the audit log stays open: the host
+        owns it). Idempotent."""
         with self._lock:
             backend, self._backend, self._closed = self._backend, None, True
+            sessions = list(self._sessions)
+        for session in sessions:
+            session.close()
         if backend is not None:
             backend.close()
 
@@ -143,17 +153,53 @@ class Sandbox:
         self.close()
 
     # -- direct operations -----------------------------------------------------------------
-    def run(self, code: str, inputs: Mapping[str, Any] | None = None) -> ExecutionResult:
-        """Run ``code``; the outcome is in ``status``. Never raises for the AI's mistakes."""
+    def run(
+        self,
+        code: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        timeout_s: float | None = None,
+    ) -> ExecutionResult:
+        """Run ``code``; the outcome is in ``status``. Never raises for the AI's mistakes.
+
+        ``timeout_s`` shortens the policy's wall-clock limit for this run; a value above it (or
+        not a positive number) is the developer's mistake: ``ConfigurationError``."""
+        self._check_timeout(timeout_s)
         with self._action("run_python", {"code": code, "inputs": inputs}) as act:
-            res = self._get_backend().execute(code, inputs)
+            res = self._get_backend().execute(code, inputs, timeout_s=timeout_s)
             _finish_run(act, res)
             return res
 
-    def session(self) -> ExecutionSession:
-        """A long-lived execution context that keeps variables between runs."""
-        inner = self._get_backend().session()
-        return inner if self._audit is None else _AuditedSession(self, inner)
+    def session(self) -> Session:
+        """A conversation whose Python state (variables, imports, functions, classes) persists
+        between runs and ``run_python`` calls; see :class:`~ai_sandbox.session.Session`."""
+        self._get_backend()  # a closed Sandbox says so now
+        now = time.monotonic()
+        session = Session(self)
+        with self._lock:
+            others = list(self._sessions)
+            self._sessions.add(session)
+        for other in others:  # end the state of sessions idle past the policy's limits
+            other._sweep(now)
+        return session
+
+    def _check_timeout(self, timeout_s: float | None) -> None:
+        """A per-call limit must be a positive number no higher than the policy's."""
+        if timeout_s is None:
+            return
+        if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float):
+            raise ConfigurationError(f"timeout_s must be a number of seconds, not {timeout_s!r}")
+        if not math.isfinite(timeout_s) or timeout_s <= 0:
+            raise ConfigurationError(f"timeout_s must be a positive number, not {timeout_s!r}")
+        if timeout_s > self.policy.timeout_s:
+            raise ConfigurationError(
+                f"timeout_s={timeout_s:g} is above the policy's limit of "
+                f"{self.policy.timeout_s:g} s; a call may only shorten it"
+            )
+
+    @staticmethod
+    def _finish_run(act: Action, res: ExecutionResult) -> None:
+        _finish_run(act, res)
 
     def read_file(self, path: str | os.PathLike[str]) -> str:
         """Read a text file beneath the root. Raises ``SecurityError`` if the policy forbids."""
@@ -180,10 +226,18 @@ class Sandbox:
             return entries
 
     # -- auditing ----------------------------------------------------------------------------
-    def _action(self, tool: str, args: Any, via: Via = "direct") -> Action:
+    def _action(
+        self, tool: str, args: Any, via: Via = "direct", *, python_session: str | None = None
+    ) -> Action:
         """Write the ``requested`` record (``AuditError`` if impossible: do not act)."""
         return Action(
-            self._audit, tool, args, via=via, isolation=_FILE_ISOLATION, layers=_FILE_LAYERS
+            self._audit,
+            tool,
+            args,
+            via=via,
+            isolation=_FILE_ISOLATION,
+            layers=_FILE_LAYERS,
+            python_session=python_session,
         )
 
     def _relative(self, path: object) -> object:
@@ -230,8 +284,17 @@ class Sandbox:
         """The tools ``call`` dispatches to, for adapters to expose."""
         return TOOL_SPECS
 
-    def call(self, tool_name: str, arguments: Mapping[str, Any] | str | None = None) -> ToolResult:
+    def call(
+        self,
+        tool_name: str,
+        arguments: Mapping[str, Any] | str | None = None,
+        *,
+        session: Session | None = None,
+    ) -> ToolResult:
         """Validate ``arguments`` (a dict or a JSON string) for ``tool_name`` and run the tool.
+
+        With ``session`` (one of this sandbox's, see :meth:`session`), ``run_python`` runs in
+        it and keeps its state (``Session.call`` is the same); without, every run starts fresh.
 
         The model's mistakes (unknown tool, bad arguments, refused path, failing code) come back
         as a ``ToolResult`` with ``ok=False`` and a message the model can act on. Arguments are
@@ -246,7 +309,14 @@ class Sandbox:
             parsed = parse_arguments(arguments, tool, max_chars=self._max_argument_chars())
         except ToolInputError as exc:
             parsed = exc
-        with self._action(tool, self._call_arguments(parsed, arguments), "call") as act:
+        if session is not None and (
+            not isinstance(session, Session) or session._sandbox is not self
+        ):
+            raise ConfigurationError("session must be a Session of this Sandbox")
+        python_session = session.id if session is not None else None
+        with self._action(
+            tool, self._call_arguments(parsed, arguments), "call", python_session=python_session
+        ) as act:
             try:
                 spec, args = self._validate(tool, parsed)
             except ToolInputError as exc:
@@ -254,6 +324,8 @@ class Sandbox:
                 act.finish(verdict_for_exception(exc), payload=result.content)
                 return result
             handler = self._handlers()[spec.name]
+            if spec.name == "run_python":
+                handler = functools.partial(self._tool_run_python, session=session)
             try:
                 result = handler(args)
             except SandboxError as exc:
@@ -304,8 +376,13 @@ class Sandbox:
             "list_directory": self._tool_list_directory,
         }
 
-    def _tool_run_python(self, args: RunPython) -> ToolResult:
-        res = self._get_backend().execute(args.code, args.inputs)
+    def _tool_run_python(self, args: RunPython, session: Session | None = None) -> ToolResult:
+        if session is None:
+            res = self._get_backend().execute(args.code, args.inputs)
+        else:
+            if args.reset:
+                session.reset()
+            res = session._run(args.code, args.inputs, None)
         return ToolResult(
             tool="run_python",
             ok=res.ok,
@@ -336,31 +413,6 @@ class Sandbox:
             content="\n".join(lines) if lines else "(empty directory)",
             data=[e.model_dump(mode="json") for e in entries],
         )
-
-
-class _AuditedSession:
-    """A session whose every run is audited like ``Sandbox.run`` (``via="session"``)."""
-
-    def __init__(self, sandbox: Sandbox, inner: ExecutionSession) -> None:
-        self._sandbox = sandbox
-        self._inner = inner
-
-    def run(self, code: str, inputs: Mapping[str, Any] | None = None) -> ExecutionResult:
-        with self._sandbox._action(
-            "run_python", {"code": code, "inputs": inputs}, "session"
-        ) as act:
-            res = self._inner.run(code, inputs)
-            _finish_run(act, res)
-            return res
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def __enter__(self) -> _AuditedSession:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 def _tool_label(tool_name: object) -> str:
@@ -422,6 +474,8 @@ def _error_result(tool: str, exc: SandboxError) -> ToolResult:
 def _describe_execution(res: ExecutionResult) -> str:
     """The text a model reads back from run_python."""
     parts: list[str] = []
+    if res.notice is not None:
+        parts.append(f"note: {res.notice}")
     if res.status == "ok":
         parts.append("result: " + json.dumps(res.result, ensure_ascii=False, default=str))
     elif res.error is not None:

@@ -113,7 +113,17 @@ class Action:
     comes first).
     """
 
-    __slots__ = ("_done", "_log", "_started", "call_id", "isolation", "layers", "tool", "via")
+    __slots__ = (
+        "_done",
+        "_log",
+        "_started",
+        "call_id",
+        "isolation",
+        "layers",
+        "python_session",
+        "tool",
+        "via",
+    )
 
     def __init__(
         self,
@@ -124,8 +134,11 @@ class Action:
         via: Via,
         isolation: str,
         layers: tuple[str, ...],
+        python_session: str | None = None,
     ) -> None:
         self._log = log
+        #: The Python session (conversation) a run belonged to; recorded when set.
+        self.python_session = python_session
         self.tool = tool
         self.via = via
         self.isolation = isolation
@@ -134,7 +147,8 @@ class Action:
         self._done = log is None
         self._started = time.monotonic()
         if log is not None:
-            log.record("requested", call_id=self.call_id, tool=tool, via=via, args=args)
+            extra = {"python_session": python_session} if python_session is not None else {}
+            log.record("requested", call_id=self.call_id, tool=tool, via=via, args=args, **extra)
             self._started = time.monotonic()
 
     def finish(
@@ -166,6 +180,7 @@ class Action:
             error=error,
             isolation=isolation or self.isolation,
             layers=list(layers if layers is not None else self.layers),
+            **({"python_session": self.python_session} if self.python_session else {}),
         )
 
     def __enter__(self) -> Action:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import select
 import signal
 import time
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from pydantic import ValidationError
@@ -89,8 +90,14 @@ def run_job(
     timeout_s: float,
     isolation: str,
     layers: tuple[str, ...],
+    interrupt: Callable[[], None] | None = None,
+    grace_s: float = 0.0,
 ) -> Outcome:
     """Run ``job`` on ``worker`` within ``timeout_s``.
+
+    With ``interrupt`` (sessions), the deadline first calls it (a ``SIGINT`` to the worker)
+    and waits ``grace_s`` more for the worker's answer: if it comes, the run is a ``timeout``
+    and the worker lives on; if not, the worker is killed as without it.
 
     Never raises for the worker's behaviour: every ending is a result.
     """
@@ -100,6 +107,7 @@ def run_job(
     max_items = frame_item_cap(policy)
     small_cap = result_frame_cap(policy)
     refusal: ErrorInfo | None = None  # the first path refusal the broker sent this job
+    unsent: dict[str, Any] | None = None  # a reply the deadline kept from the worker
     try:
         worker.channel.send_bytes(job.body, deadline=deadline)
     except ResourceLimitExceeded as exc:  # the job itself is over the channel cap
@@ -123,8 +131,20 @@ def run_job(
                 raise WorkerError("the worker sent an unexpected message")
             reply = broker.handle(message)
             refusal = refusal or _refusal_in(reply)
+            unsent = reply
             worker.channel.send(reply, deadline=deadline)
+            unsent = None
     except TimeoutError:
+        if interrupt is not None:
+            kept = _interrupted(
+                worker, job, broker, interrupt, grace_s, max_items, small_cap, unsent
+            )
+            if kept is not None:
+                payload, late_refusal = kept
+                stopped = _stopped(payload, policy, timeout_s, isolation, layers, start)
+                if stopped is not None:
+                    stopped = _refused(stopped, refusal or late_refusal)
+                    return Outcome(stopped, worker_alive=True)
         worker.kill()
         zygote.kill(worker.pid)  # and its process group, in case it managed to fork
         error = ErrorInfo(type="ExecutionTimeout", message=str(ExecutionTimeout(timeout_s)))
@@ -134,6 +154,63 @@ def run_job(
         state, error = _ended(worker, zygote, exc, deadline, timeout_s)
         result = _result(state, error, isolation, layers, start)
         return Outcome(_refused(result, refusal), worker_alive=False)
+
+
+def _interrupted(
+    worker: Worker,
+    job: Job,
+    broker: Broker,
+    interrupt: Callable[[], None],
+    grace_s: float,
+    max_items: int,
+    small_cap: int,
+    unsent: dict[str, Any] | None,
+) -> tuple[Any, ErrorInfo | None] | None:
+    """Interrupt a run past its deadline: the payload it then answered with (and the first
+    path refusal meanwhile), or ``None`` if it did not answer within ``grace_s``. Its file
+    requests are served meanwhile (its ``finally`` blocks may save work), starting with the
+    reply to a request the deadline caught unanswered (``unsent``; the worker holds the
+    interrupt back until it has its reply)."""
+    refusal: ErrorInfo | None = None
+    try:
+        interrupt()
+    except OSError:
+        return None
+    deadline = time.monotonic() + grace_s
+    try:
+        if unsent is not None:
+            worker.channel.send(unsent, deadline=deadline)
+        while True:
+            message = _receive(worker, deadline, max_items, small_cap)
+            kind = message.get("type") if isinstance(message, dict) else None
+            if kind == "result" and message.get("job") == job.id:
+                return message.get("payload"), refusal
+            if kind not in ("read", "write"):
+                return None
+            reply = broker.handle(message)
+            refusal = refusal or _refusal_in(reply)
+            worker.channel.send(reply, deadline=deadline)
+    except (TimeoutError, WorkerError):
+        return None
+
+
+def _stopped(
+    payload: Any,
+    policy: SandboxPolicy,
+    timeout_s: float,
+    isolation: str,
+    layers: tuple[str, ...],
+    start: float,
+) -> ExecutionResult | None:
+    """The ``timeout`` result of an interrupted run (its output kept), or ``None`` if its
+    answer was malformed."""
+    try:
+        answered = _from_payload(payload, policy, isolation, layers, start)
+    except WorkerError:
+        return None
+    message = f"{ExecutionTimeout(timeout_s)}; it was interrupted and the session's state is kept"
+    error = ErrorInfo(type="ExecutionTimeout", message=message)
+    return answered.model_copy(update={"status": "timeout", "result": None, "error": error})
 
 
 #: How every file-write request frame of a worker starts (``encode_json`` keeps key order).

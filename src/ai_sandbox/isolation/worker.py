@@ -14,7 +14,9 @@ import contextlib
 import math
 import os
 import resource
+import signal
 import socket
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from ai_sandbox.exceptions import (
@@ -55,6 +57,8 @@ class ChannelFS:
     def __init__(self, channel: Channel, policy: PolicyView) -> None:
         self._channel = channel
         self._policy = policy
+        #: Holds back an interrupt while a request is on the channel (sessions set it).
+        self.shield: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext
 
     def read_bytes(self, path: str) -> bytes:
         reply = self._ask({"type": "read", "path": str(path)})
@@ -78,8 +82,9 @@ class ChannelFS:
         return written
 
     def _ask(self, request: dict[str, Any]) -> dict[str, Any]:
-        self._channel.send(request)
-        reply = self._channel.recv()
+        with self.shield():  # a frame half sent or half read would break the channel
+            self._channel.send(request)
+            reply = self._channel.recv()
         if not isinstance(reply, dict):
             raise WorkerError("the host sent a malformed file reply")
         if reply.get("ok") is True:
@@ -203,6 +208,8 @@ def _serve_session(
     from ai_sandbox.executor.runtime import RestrictedSession
 
     session = RestrictedSession(policy=_as_policy(policy), fs=fs, language_guard=language_guard)
+    interrupts = _Interrupts()
+    fs.shield = interrupts.shield
     while True:
         try:
             job = channel.recv()
@@ -214,8 +221,71 @@ def _serve_session(
                 return
             continue
         _arm_cpu_limit(policy)
-        if not _reply(channel, session.run(*fields), _job_id(job)):
+        payload = interrupts.run(session.run, *fields)
+        if not _reply(channel, payload, _job_id(job)):
             return
+
+
+class _Interrupts:
+    """Turns the host's ``SIGINT`` at a run's deadline into a ``KeyboardInterrupt`` in the run.
+
+    Only while a run is executing: between runs, and while a file request is on the channel
+    (:meth:`shield`), the signal is held back, so a frame is never cut in half and the session
+    loop itself is never interrupted. The handler is installed again before every run, so code
+    that replaced it (with the language guard off) keeps it for one run at most; code that
+    ignores the interrupt is killed by the host when its grace period ends.
+    """
+
+    _IDLE, _RUNNING, _SHIELDED = 0, 1, 2
+
+    def __init__(self) -> None:
+        self.state = self._IDLE
+        self.pending = False
+
+    def _on_sigint(self, signum: int, frame: object) -> None:
+        if self.state == self._RUNNING:
+            raise KeyboardInterrupt
+        if self.state == self._SHIELDED:
+            self.pending = True
+
+    def run(self, run: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+        """``run(*args)``'s payload; an interrupt landing outside the executor is reported too."""
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(signal.SIGINT, self._on_sigint)
+        self.pending = False
+        try:
+            try:
+                self.state = self._RUNNING
+                payload = run(*args)
+            finally:
+                self.state = self._IDLE
+        except KeyboardInterrupt:
+            payload = dict(INTERRUPTED_RUN)
+        return payload
+
+    @contextlib.contextmanager
+    def shield(self) -> Iterator[None]:
+        if self.state != self._RUNNING:
+            yield
+            return
+        self.state = self._SHIELDED
+        try:
+            yield
+        finally:
+            self.state = self._RUNNING
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
+
+
+#: The payload of a run interrupted outside the executor's own error handling.
+INTERRUPTED_RUN: dict[str, Any] = {
+    "status": "error",
+    "result": None,
+    "stdout": "",
+    "error": {"type": "KeyboardInterrupt", "message": "interrupted", "line": None, "rule": None},
+    "duration_ms": 0.0,
+}
 
 
 def _arm_cpu_limit(policy: PolicyView) -> None:

@@ -1,0 +1,174 @@
+"""``Session``: one conversation's Python state, kept between runs and tool calls.
+
+``Sandbox.session()`` returns one. Its :meth:`Session.run` keeps variables, imports, functions
+and classes from one run to the next, and :meth:`Session.call` is ``Sandbox.call`` with
+``run_python`` routed to this session (the other tools behave as on the sandbox). Every adapter
+holds one per conversation: the OpenAI loop per loop, LangChain per toolkit, MCP per client.
+
+A session's worker starts on its first run. It is never left unusable: a run the wall clock
+had to kill, an idle time or lifetime past the policy's (``session_idle_s``,
+``session_lifetime_s``) or a crash ends its state, and the next run starts clean with a
+``notice`` that says so. ``close()`` (or ``Sandbox.close()``) ends it for good. Runs are
+audited with the session's ``id`` (``python_session`` in the record).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ai_sandbox.exceptions import ConfigurationError
+from ai_sandbox.results import ErrorInfo, ExecutionResult, ToolResult
+
+if TYPE_CHECKING:
+    from ai_sandbox.backend import ExecutionSession
+    from ai_sandbox.sandbox import Sandbox
+
+__all__ = ["Session"]
+
+
+class Session:
+    """A conversation with the sandbox whose Python state persists. Thread-safe (one run at
+    a time); close it, or use it as a context manager, to stop its worker."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        #: Names this session in the audit log (``python_session``).
+        self.id: str = secrets.token_hex(8)
+        self._sandbox = sandbox
+        self._lock = threading.Lock()
+        self._inner: ExecutionSession | None = None
+        self._born = 0.0
+        self._last = 0.0
+        self._closed = False
+        self._expired: str | None = None  # why a sweep ended the state, for the next run
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` (or ``Sandbox.close()``) ended this session."""
+        return self._closed
+
+    def run(
+        self,
+        code: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        timeout_s: float | None = None,
+    ) -> ExecutionResult:
+        """Run ``code`` in this session (``Sandbox.run`` with state); never raises for the AI's
+        mistakes. ``timeout_s`` may only shorten the policy's limit (else ``ConfigurationError``).
+        """
+        self._sandbox._check_timeout(timeout_s)
+        with self._sandbox._action(
+            "run_python", {"code": code, "inputs": inputs}, "session", python_session=self.id
+        ) as act:
+            res = self._run(code, inputs, timeout_s)
+            self._sandbox._finish_run(act, res)
+            return res
+
+    def call(self, tool_name: str, arguments: Mapping[str, Any] | str | None = None) -> ToolResult:
+        """``Sandbox.call`` in this conversation: ``run_python`` runs in this session."""
+        return self._sandbox.call(tool_name, arguments, session=self)
+
+    def reset(self) -> None:
+        """Forget the Python state now; the next run starts clean (without a notice: asked)."""
+        with self._lock:
+            self._end_inner()
+
+    def close(self) -> None:
+        """End the session and its worker. Idempotent."""
+        with self._lock:
+            self._closed = True
+            self._end_inner()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- internals (Sandbox.call runs through _run; its own action records the call) ---------
+    def _run(
+        self, code: str, inputs: Mapping[str, Any] | None, timeout_s: float | None
+    ) -> ExecutionResult:
+        with self._lock:
+            if self._closed:
+                return self._closed_result("the session was closed")
+            expired, self._expired = self._expired or self._expiry(time.monotonic()), None
+            if expired is not None:
+                self._end_inner()
+            try:
+                inner = self._live()
+            except ConfigurationError as exc:  # the Sandbox was closed
+                self._closed = True
+                return self._closed_result(str(exc))
+            res = _run_inner(inner, code, inputs, timeout_s)
+            self._last = time.monotonic()
+        if expired is None:
+            return res
+        notice = (
+            f"the Python state was reset because {expired}; variables, imports and functions "
+            "defined before are gone"
+        )
+        joined = notice if res.notice is None else f"{notice}; {res.notice}"
+        return res.model_copy(update={"notice": joined})
+
+    def _live(self) -> ExecutionSession:
+        if self._inner is None:
+            self._inner = self._sandbox._get_backend().session()
+            self._born = self._last = time.monotonic()
+        return self._inner
+
+    def _expiry(self, now: float) -> str | None:
+        """Why the live state has expired under the policy, if it has."""
+        if self._inner is None:
+            return None
+        policy = self._sandbox.policy
+        if now - self._last > policy.session_idle_s:
+            return f"the session was idle for more than {policy.session_idle_s:g} s"
+        if now - self._born > policy.session_lifetime_s:
+            return f"the session reached its lifetime of {policy.session_lifetime_s:g} s"
+        return None
+
+    def _sweep(self, now: float) -> None:
+        """End the state now if it has expired (so an idle worker does not wait for the next
+        run); skipped while a run holds the session."""
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            reason = self._expiry(now)
+            if reason is not None:
+                self._expired = reason  # the next run says so
+                self._end_inner()
+        finally:
+            self._lock.release()
+
+    def _end_inner(self) -> None:
+        inner, self._inner = self._inner, None
+        if inner is not None:
+            inner.close()
+
+    def _closed_result(self, why: str) -> ExecutionResult:
+        error = ErrorInfo(type="SessionClosed", message=f"{why}; start a new session")
+        return ExecutionResult(
+            status="error",
+            error=error,
+            isolation=self._sandbox.policy.isolation,
+        )
+
+
+def _run_inner(
+    inner: ExecutionSession,
+    code: str,
+    inputs: Mapping[str, Any] | None,
+    timeout_s: float | None,
+) -> ExecutionResult:
+    """Run on the backend's session; a worker session takes the per-call limit (in-process
+    runs have no time limit at all)."""
+    from ai_sandbox.isolation.backend import WorkerSession
+
+    if timeout_s is not None and isinstance(inner, WorkerSession):
+        return inner.run(code, inputs, timeout_s=timeout_s)
+    return inner.run(code, inputs)
