@@ -17,6 +17,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -39,11 +40,21 @@ class Session:
         self.id: str = secrets.token_hex(8)
         self._sandbox = sandbox
         self._lock = threading.Lock()
-        self._inner: ExecutionSession | None = None
+        self._holder = _Holder()
+        # A session dropped without close() (a toolkit garbage-collected) stops its worker.
+        weakref.finalize(self, self._holder.close)
         self._born = 0.0
         self._last = 0.0
         self._closed = False
         self._expired: str | None = None  # why a sweep ended the state, for the next run
+
+    @property
+    def _inner(self) -> ExecutionSession | None:
+        return self._holder.inner
+
+    @_inner.setter
+    def _inner(self, inner: ExecutionSession | None) -> None:
+        self._holder.inner = inner
 
     @property
     def closed(self) -> bool:
@@ -157,6 +168,20 @@ class Session:
             error=error,
             isolation=self._sandbox.policy.isolation,
         )
+
+
+class _Holder:
+    """The backend session of a :class:`Session`, apart from it so a finalizer can close it."""
+
+    __slots__ = ("inner",)
+
+    def __init__(self) -> None:
+        self.inner: ExecutionSession | None = None
+
+    def close(self) -> None:
+        inner, self.inner = self.inner, None
+        if inner is not None:
+            inner.close()
 
 
 def _run_inner(

@@ -12,6 +12,7 @@ from typing import Any
 from ai_sandbox.adapters._schema import call_arguments
 from ai_sandbox.results import ErrorInfo, ToolResult
 from ai_sandbox.sandbox import Sandbox
+from ai_sandbox.session import Session
 
 __all__ = ["AgentRun", "AgentTurn", "ToolCallRecord", "run_tool_call", "unsupported_call_result"]
 
@@ -56,10 +57,13 @@ class AgentRun:
         return tuple(call for turn in self.turns for call in turn.calls)
 
 
-def run_tool_call(sandbox: Sandbox, name: str, arguments: Any) -> ToolResult:
-    """Run one function call from a model: never raises for the model's mistakes."""
+def run_tool_call(
+    sandbox: Sandbox, name: str, arguments: Any, session: Session | None = None
+) -> ToolResult:
+    """Run one function call from a model (``run_python`` in ``session`` if given): never
+    raises for the model's mistakes."""
     spec = next((s for s in sandbox.tool_specs() if s.name == name), None)
-    return sandbox.call(name, call_arguments(spec, arguments))
+    return sandbox.call(name, call_arguments(spec, arguments), session=session)
 
 
 def unsupported_call_result(name: str, kind: str, sandbox: Sandbox) -> ToolResult:
