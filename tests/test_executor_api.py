@@ -14,6 +14,7 @@ from ai_sandbox import (
     SecurityError,
     execute_ai_code,
 )
+from ai_sandbox.exceptions import InvalidInputs
 from ai_sandbox.executor.inputs import MAX_RESULT_ITEMS
 
 NONE = SandboxPolicy(isolation="none")
@@ -141,9 +142,12 @@ def test_lone_surrogates_in_text_become_replacement_characters(
 
 
 def test_inputs_with_a_lone_surrogate_are_refused(project: Path) -> None:
-    """It refuses inputs holding a lone surrogate, like any input that is not JSON text."""
+    """It refuses inputs holding a lone surrogate, like any input that is not JSON text (the
+    host's own inputs: raised by Sandbox.run, rejected by the backend)."""
     with Sandbox(project, NONE) as sandbox:
-        outcome = sandbox.run("result = x", {"x": {"k": ["\ud800"]}})
+        with pytest.raises(InvalidInputs, match="surrogate"):
+            sandbox.run("result = x", {"x": {"k": ["\ud800"]}})
+        outcome = sandbox._get_backend().execute("result = x", {"x": {"k": ["\ud800"]}})
     assert outcome.status == "rejected"
     assert outcome.error is not None
     assert outcome.error.rule == "inputs"

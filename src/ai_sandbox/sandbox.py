@@ -43,6 +43,7 @@ from ai_sandbox.backend import ExecutionBackend
 from ai_sandbox.exceptions import (
     ConfigurationError,
     ExecutionError,
+    InvalidInputs,
     SandboxError,
     SecurityError,
     ToolInputError,
@@ -163,8 +164,11 @@ class Sandbox:
         """Run ``code``; the outcome is in ``status``. Never raises for the AI's mistakes.
 
         ``timeout_s`` shortens the policy's wall-clock limit for this run; a value above it (or
-        not a positive number) is the developer's mistake: ``ConfigurationError``."""
+        not a positive number) is the developer's mistake: ``ConfigurationError``. So are
+        ``inputs`` that are not JSON data with identifier names: ``InvalidInputs`` (a
+        ``ConfigurationError`` and a ``TypeError``), raised, not returned as the AI's run."""
         self._check_timeout(timeout_s)
+        _check_host_inputs(inputs)
         with self._action("run_python", {"code": code, "inputs": inputs}) as act:
             res = self._get_backend().execute(code, inputs, timeout_s=timeout_s)
             _finish_run(act, res)
@@ -196,6 +200,10 @@ class Sandbox:
                 f"timeout_s={timeout_s:g} is above the policy's limit of "
                 f"{self.policy.timeout_s:g} s; a call may only shorten it"
             )
+
+    @staticmethod
+    def _check_inputs(inputs: object) -> None:
+        _check_host_inputs(inputs)
 
     @staticmethod
     def _finish_run(act: Action, res: ExecutionResult) -> None:
@@ -413,6 +421,27 @@ class Sandbox:
             content="\n".join(lines) if lines else "(empty directory)",
             data=[e.model_dump(mode="json") for e in entries],
         )
+
+
+def _check_host_inputs(inputs: object) -> None:
+    """Refuse the host's own ``inputs`` that cannot cross into the sandbox, as the developer's
+    mistake (:class:`InvalidInputs`), with the reason; ``None`` costs nothing."""
+    if inputs is None:
+        return
+    from ai_sandbox.executor.inputs import copy_inputs
+
+    try:
+        copied = copy_inputs(inputs)  # type: ignore[arg-type]  # checked by it
+    except SecurityError as exc:
+        raise InvalidInputs(f"inputs: {exc.reason}") from None
+    except RecursionError:
+        raise InvalidInputs("inputs: nested too deeply") from None
+    try:
+        json.dumps(copied, allow_nan=False)
+    except ValueError:
+        raise InvalidInputs(
+            "inputs: NaN and infinity are not JSON numbers; pass None or a string instead"
+        ) from None
 
 
 def _tool_label(tool_name: object) -> str:

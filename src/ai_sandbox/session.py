@@ -69,9 +69,10 @@ class Session:
         timeout_s: float | None = None,
     ) -> ExecutionResult:
         """Run ``code`` in this session (``Sandbox.run`` with state); never raises for the AI's
-        mistakes. ``timeout_s`` may only shorten the policy's limit (else ``ConfigurationError``).
-        """
+        mistakes. ``timeout_s`` may only shorten the policy's limit (else ``ConfigurationError``);
+        ``inputs`` that are not JSON data raise ``InvalidInputs`` (the host's mistake)."""
         self._sandbox._check_timeout(timeout_s)
+        self._sandbox._check_inputs(inputs)
         with self._sandbox._action(
             "run_python", {"code": code, "inputs": inputs}, "session", python_session=self.id
         ) as act:

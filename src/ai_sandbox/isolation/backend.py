@@ -115,7 +115,11 @@ class WorkerBackend:
                 except SandboxError as exc:
                     return self._stamp(_failure(exc))
                 try:
-                    outcome = self._run_on(worker, job, timeout_s)
+                    outcome = (
+                        self._run_on(worker, job)
+                        if timeout_s is None
+                        else self._run_on(worker, job, timeout_s)
+                    )
                 finally:
                     self._discard(worker)
                     self._pool.refill()
