@@ -160,8 +160,13 @@ class Sandbox:
         inputs: Mapping[str, Any] | None = None,
         *,
         timeout_s: float | None = None,
+        on_output: Callable[[str], None] | None = None,
     ) -> ExecutionResult:
         """Run ``code``; the outcome is in ``status``. Never raises for the AI's mistakes.
+
+        ``on_output`` gets what the code prints in chunks while it runs (in-process: once, at
+        the end), within ``max_output_bytes``; ``stdout`` still holds all of it. An exception
+        from it stops further calls and does not stop the run.
 
         ``timeout_s`` shortens the policy's wall-clock limit for this run; a value above it (or
         not a positive number) is the developer's mistake: ``ConfigurationError``. So are
@@ -170,7 +175,9 @@ class Sandbox:
         self._check_timeout(timeout_s)
         _check_host_inputs(inputs)
         with self._action("run_python", {"code": code, "inputs": inputs}) as act:
-            res = self._get_backend().execute(code, inputs, timeout_s=timeout_s)
+            res = self._get_backend().execute(
+                code, inputs, timeout_s=timeout_s, on_output=on_output
+            )
             _finish_run(act, res)
             return res
 
@@ -298,11 +305,13 @@ class Sandbox:
         arguments: Mapping[str, Any] | str | None = None,
         *,
         session: Session | None = None,
+        on_output: Callable[[str], None] | None = None,
     ) -> ToolResult:
         """Validate ``arguments`` (a dict or a JSON string) for ``tool_name`` and run the tool.
 
         With ``session`` (one of this sandbox's, see :meth:`session`), ``run_python`` runs in
         it and keeps its state (``Session.call`` is the same); without, every run starts fresh.
+        ``on_output`` gets ``run_python``'s printed output as it happens (see :meth:`run`).
 
         The model's mistakes (unknown tool, bad arguments, refused path, failing code) come back
         as a ``ToolResult`` with ``ok=False`` and a message the model can act on. Arguments are
@@ -333,7 +342,9 @@ class Sandbox:
                 return result
             handler = self._handlers()[spec.name]
             if spec.name == "run_python":
-                handler = functools.partial(self._tool_run_python, session=session)
+                handler = functools.partial(
+                    self._tool_run_python, session=session, on_output=on_output
+                )
             try:
                 result = handler(args)
             except SandboxError as exc:
@@ -384,13 +395,18 @@ class Sandbox:
             "list_directory": self._tool_list_directory,
         }
 
-    def _tool_run_python(self, args: RunPython, session: Session | None = None) -> ToolResult:
+    def _tool_run_python(
+        self,
+        args: RunPython,
+        session: Session | None = None,
+        on_output: Callable[[str], None] | None = None,
+    ) -> ToolResult:
         if session is None:
-            res = self._get_backend().execute(args.code, args.inputs)
+            res = self._get_backend().execute(args.code, args.inputs, on_output=on_output)
         else:
             if args.reset:
                 session.reset()
-            res = session._run(args.code, args.inputs, None)
+            res = session._run(args.code, args.inputs, None, on_output)
         return ToolResult(
             tool="run_python",
             ok=res.ok,

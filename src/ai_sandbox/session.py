@@ -18,7 +18,7 @@ import secrets
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ai_sandbox.exceptions import ConfigurationError
@@ -67,22 +67,31 @@ class Session:
         inputs: Mapping[str, Any] | None = None,
         *,
         timeout_s: float | None = None,
+        on_output: Callable[[str], None] | None = None,
     ) -> ExecutionResult:
         """Run ``code`` in this session (``Sandbox.run`` with state); never raises for the AI's
         mistakes. ``timeout_s`` may only shorten the policy's limit (else ``ConfigurationError``);
-        ``inputs`` that are not JSON data raise ``InvalidInputs`` (the host's mistake)."""
+        ``inputs`` that are not JSON data raise ``InvalidInputs`` (the host's mistake).
+        ``on_output`` gets printed output in chunks while the code runs (capped like
+        ``stdout``; the result still holds all of it)."""
         self._sandbox._check_timeout(timeout_s)
         self._sandbox._check_inputs(inputs)
         with self._sandbox._action(
             "run_python", {"code": code, "inputs": inputs}, "session", python_session=self.id
         ) as act:
-            res = self._run(code, inputs, timeout_s)
+            res = self._run(code, inputs, timeout_s, on_output)
             self._sandbox._finish_run(act, res)
             return res
 
-    def call(self, tool_name: str, arguments: Mapping[str, Any] | str | None = None) -> ToolResult:
+    def call(
+        self,
+        tool_name: str,
+        arguments: Mapping[str, Any] | str | None = None,
+        *,
+        on_output: Callable[[str], None] | None = None,
+    ) -> ToolResult:
         """``Sandbox.call`` in this conversation: ``run_python`` runs in this session."""
-        return self._sandbox.call(tool_name, arguments, session=self)
+        return self._sandbox.call(tool_name, arguments, session=self, on_output=on_output)
 
     def reset(self) -> None:
         """Forget the Python state now; the next run starts clean (without a notice: asked)."""
@@ -103,7 +112,11 @@ class Session:
 
     # -- internals (Sandbox.call runs through _run; its own action records the call) ---------
     def _run(
-        self, code: str, inputs: Mapping[str, Any] | None, timeout_s: float | None
+        self,
+        code: str,
+        inputs: Mapping[str, Any] | None,
+        timeout_s: float | None,
+        on_output: Callable[[str], None] | None = None,
     ) -> ExecutionResult:
         with self._lock:
             if self._closed:
@@ -116,7 +129,7 @@ class Session:
             except ConfigurationError as exc:  # the Sandbox was closed
                 self._closed = True
                 return self._closed_result(str(exc))
-            res = _run_inner(inner, code, inputs, timeout_s)
+            res = _run_inner(inner, code, inputs, timeout_s, on_output)
             self._last = time.monotonic()
         if expired is None:
             return res
@@ -190,11 +203,16 @@ def _run_inner(
     code: str,
     inputs: Mapping[str, Any] | None,
     timeout_s: float | None,
+    on_output: Callable[[str], None] | None,
 ) -> ExecutionResult:
-    """Run on the backend's session; a worker session takes the per-call limit (in-process
-    runs have no time limit at all)."""
+    """Run on the backend's session; a worker session takes the per-call limit and streams
+    output as it happens (in-process runs have no time limit at all, and hand their output
+    over when they end)."""
     from ai_sandbox.isolation.backend import WorkerSession
 
-    if timeout_s is not None and isinstance(inner, WorkerSession):
-        return inner.run(code, inputs, timeout_s=timeout_s)
-    return inner.run(code, inputs)
+    if isinstance(inner, WorkerSession):
+        return inner.run(code, inputs, timeout_s=timeout_s, on_output=on_output)
+    result = inner.run(code, inputs)
+    if on_output is not None and result.stdout:
+        on_output(result.stdout)
+    return result

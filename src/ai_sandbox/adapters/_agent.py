@@ -6,6 +6,7 @@ knowing which SDK produced it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,12 +59,17 @@ class AgentRun:
 
 
 def run_tool_call(
-    sandbox: Sandbox, name: str, arguments: Any, session: Session | None = None
+    sandbox: Sandbox,
+    name: str,
+    arguments: Any,
+    session: Session | None = None,
+    *,
+    on_output: Callable[[str], None] | None = None,
 ) -> ToolResult:
-    """Run one function call from a model (``run_python`` in ``session`` if given): never
-    raises for the model's mistakes."""
+    """Run one function call from a model (``run_python`` in ``session`` if given, its output
+    to ``on_output`` as it happens): never raises for the model's mistakes."""
     spec = next((s for s in sandbox.tool_specs() if s.name == name), None)
-    return sandbox.call(name, call_arguments(spec, arguments), session=session)
+    return sandbox.call(name, call_arguments(spec, arguments), session=session, on_output=on_output)
 
 
 def unsupported_call_result(name: str, kind: str, sandbox: Sandbox) -> ToolResult:

@@ -26,14 +26,16 @@ serves exactly one client; without it, every such call starts fresh (never share
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 try:
+    import anyio.from_thread
     import anyio.to_thread
     from mcp.server.mcpserver import Context, MCPServer
     from mcp.server.mcpserver.tools import Tool
@@ -149,8 +151,11 @@ class _RawArguments(ArgModelBase):
 def _make_tool(sandbox: Sandbox, spec: ToolSpec, fallback: Session | None) -> Tool:
     async def call(arguments: dict[str, Any], ctx: Context) -> CallToolResult:
         session = _client_session(sandbox, ctx, fallback)
+        on_output = _progress_reporter(ctx) if spec.name == "run_python" else None
         result = await anyio.to_thread.run_sync(
-            run_tool_call, sandbox, spec.name, arguments, session
+            functools.partial(
+                run_tool_call, sandbox, spec.name, arguments, session, on_output=on_output
+            )
         )
         return _to_mcp(result)
 
@@ -196,6 +201,20 @@ def _client_session(sandbox: Sandbox, ctx: Context, fallback: Session | None) ->
         state[_SESSION_KEY] = live
         exit_stack.callback(live.close)
     return live
+
+
+def _progress_reporter(ctx: Context) -> Callable[[str], None]:
+    """Printed output as MCP progress notifications (``message`` is the text; ``progress``
+    counts the characters so far), sent from the run's thread. A no-op for a client that did
+    not ask for progress (no progress token)."""
+    sent = 0
+
+    def report(text: str) -> None:
+        nonlocal sent
+        sent += len(text)
+        anyio.from_thread.run(ctx.report_progress, float(sent), None, text)
+
+    return report
 
 
 def _to_mcp(result: ToolResult) -> CallToolResult:

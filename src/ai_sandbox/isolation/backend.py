@@ -25,6 +25,7 @@ from ai_sandbox.isolation.broker import Broker
 from ai_sandbox.isolation.exchange import Job, Outcome, run_job
 from ai_sandbox.isolation.pool import WorkerPool
 from ai_sandbox.isolation.protocol import encode_json
+from ai_sandbox.isolation.streaming import OutputCallback
 from ai_sandbox.isolation.supervisor import ZygoteSupervisor
 from ai_sandbox.isolation.zygote_client import Worker, ZygoteClient
 from ai_sandbox.policy import SandboxPolicy
@@ -100,11 +101,13 @@ class WorkerBackend:
         inputs: Mapping[str, Any] | None = None,
         *,
         timeout_s: float | None = None,
+        on_output: OutputCallback | None = None,
     ) -> ExecutionResult:
         """Run ``code`` in a fresh worker; the outcome is in the result's ``status``.
 
-        ``timeout_s`` (checked by ``Sandbox``) shortens the policy's wall clock for this run."""
-        job = _job(code, inputs)
+        ``timeout_s`` (checked by ``Sandbox``) shortens the policy's wall clock for this run;
+        ``on_output`` gets printed output in chunks as it happens."""
+        job = _job(code, inputs, stream=on_output is not None)
         if isinstance(job, ExecutionResult):
             return self._stamp(job)
         with self._slots:
@@ -117,8 +120,8 @@ class WorkerBackend:
                 try:
                     outcome = (
                         self._run_on(worker, job)
-                        if timeout_s is None
-                        else self._run_on(worker, job, timeout_s)
+                        if timeout_s is None and on_output is None
+                        else self._run_on(worker, job, timeout_s, on_output=on_output)
                     )
                 finally:
                     self._discard(worker)
@@ -150,7 +153,13 @@ class WorkerBackend:
 
     # -- internals used by sessions ----------------------------------------------------------
     def _run_on(
-        self, worker: Worker, job: Job, timeout_s: float | None = None, *, interrupt: bool = False
+        self,
+        worker: Worker,
+        job: Job,
+        timeout_s: float | None = None,
+        *,
+        interrupt: bool = False,
+        on_output: OutputCallback | None = None,
     ) -> Outcome:
         """Run ``job`` on ``worker``; with ``interrupt`` (a session's worker), the deadline
         sends ``SIGINT`` and waits a grace period before it kills."""
@@ -164,6 +173,7 @@ class WorkerBackend:
             layers=self._layers_of(worker),
             interrupt=(lambda: _interrupt(worker)) if interrupt else None,
             grace_s=INTERRUPT_GRACE_S,
+            on_output=on_output,
         )
 
     def _layers_of(self, worker: Worker) -> tuple[str, ...]:
@@ -210,9 +220,10 @@ class WorkerSession:
         inputs: Mapping[str, Any] | None = None,
         *,
         timeout_s: float | None = None,
+        on_output: OutputCallback | None = None,
     ) -> ExecutionResult:
         """Run ``code`` in this session's worker; variables persist between runs."""
-        job = _job(code, inputs)
+        job = _job(code, inputs, stream=on_output is not None)
         if isinstance(job, ExecutionResult):
             return self._backend._stamp(job)
         with self._lock:
@@ -223,7 +234,9 @@ class WorkerSession:
             worker = self._worker or self._start()
             if worker is None:
                 return self._notified(self._backend._stamp(_failure(_NOT_STARTED)))
-            outcome = self._backend._run_on(worker, job, timeout_s, interrupt=True)
+            outcome = self._backend._run_on(
+                worker, job, timeout_s, interrupt=True, on_output=on_output
+            )
             result = outcome.result
             if not outcome.worker_alive:
                 self._drop(f"its worker was stopped after a {result.status} ({_why(result)})")
@@ -357,8 +370,11 @@ _PAUSE_WAIT_S = 2.0
 _IDLE_CPU_TICKS = 5
 
 
-def _job(code: str, inputs: Mapping[str, Any] | None) -> Job | ExecutionResult:
-    """The encoded job message, or an error result when it cannot cross the channel."""
+def _job(
+    code: str, inputs: Mapping[str, Any] | None, *, stream: bool = False
+) -> Job | ExecutionResult:
+    """The encoded job message, or an error result when it cannot cross the channel.
+    ``stream`` asks the worker to send printed output as it happens."""
     if not isinstance(code, str):
         return _input_error("code must be a string of Python source")
     try:
@@ -369,9 +385,10 @@ def _job(code: str, inputs: Mapping[str, Any] | None) -> Job | ExecutionResult:
         return ExecutionResult(status="rejected", error=error)
     job_id = secrets.token_hex(16)
     try:
-        return Job(
-            job_id, encode_json({"type": "run", "job": job_id, "code": code, "inputs": plain})
-        )
+        message: dict[str, Any] = {"type": "run", "job": job_id, "code": code, "inputs": plain}
+        if stream:
+            message["stream"] = True
+        return Job(job_id, encode_json(message))
     except (TypeError, ValueError, RecursionError):
         return _input_error("inputs must be JSON data (dict, list, str, int, float, bool, None)")
 

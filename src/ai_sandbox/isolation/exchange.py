@@ -34,6 +34,7 @@ from ai_sandbox.executor.inputs import (
 from ai_sandbox.isolation.broker import Broker
 from ai_sandbox.isolation.limits import result_frame_cap
 from ai_sandbox.isolation.protocol import decode_json
+from ai_sandbox.isolation.streaming import OutputCallback, OutputRelay
 from ai_sandbox.isolation.zygote_client import ExitStatus, Worker, ZygoteClient
 from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.results import ErrorInfo, ExecutionResult, ExecutionStatus
@@ -92,12 +93,15 @@ def run_job(
     layers: tuple[str, ...],
     interrupt: Callable[[], None] | None = None,
     grace_s: float = 0.0,
+    on_output: OutputCallback | None = None,
 ) -> Outcome:
     """Run ``job`` on ``worker`` within ``timeout_s``.
 
     With ``interrupt`` (sessions), the deadline first calls it (a ``SIGINT`` to the worker)
     and waits ``grace_s`` more for the worker's answer: if it comes, the run is a ``timeout``
     and the worker lives on; if not, the worker is killed as without it.
+
+    ``output`` frames (a job that asked for streaming) go to ``on_output`` as they arrive.
 
     Never raises for the worker's behaviour: every ending is a result.
     """
@@ -108,6 +112,7 @@ def run_job(
     small_cap = result_frame_cap(policy)
     refusal: ErrorInfo | None = None  # the first path refusal the broker sent this job
     unsent: dict[str, Any] | None = None  # a reply the deadline kept from the worker
+    relay = OutputRelay(on_output, job.id, policy.max_output_bytes)
     try:
         worker.channel.send_bytes(job.body, deadline=deadline)
     except ResourceLimitExceeded as exc:  # the job itself is over the channel cap
@@ -127,6 +132,9 @@ def run_job(
                     raise WorkerError("the worker answered another job (a stale or forged frame)")
                 result = _from_payload(message.get("payload"), policy, isolation, layers, start)
                 return Outcome(_refused(result, refusal), worker_alive=True)
+            if kind == "output":
+                relay.deliver(message)
+                continue
             if kind not in ("read", "write"):
                 raise WorkerError("the worker sent an unexpected message")
             reply = broker.handle(message)
@@ -137,7 +145,7 @@ def run_job(
     except TimeoutError:
         if interrupt is not None:
             kept = _interrupted(
-                worker, job, broker, interrupt, grace_s, max_items, small_cap, unsent
+                worker, job, broker, interrupt, grace_s, max_items, small_cap, unsent, relay
             )
             if kept is not None:
                 payload, late_refusal = kept
@@ -165,6 +173,7 @@ def _interrupted(
     max_items: int,
     small_cap: int,
     unsent: dict[str, Any] | None,
+    relay: OutputRelay,
 ) -> tuple[Any, ErrorInfo | None] | None:
     """Interrupt a run past its deadline: the payload it then answered with (and the first
     path refusal meanwhile), or ``None`` if it did not answer within ``grace_s``. Its file
@@ -185,6 +194,9 @@ def _interrupted(
             kind = message.get("type") if isinstance(message, dict) else None
             if kind == "result" and message.get("job") == job.id:
                 return message.get("payload"), refusal
+            if kind == "output":
+                relay.deliver(message)
+                continue
             if kind not in ("read", "write"):
                 return None
             reply = broker.handle(message)

@@ -16,6 +16,7 @@ import os
 import resource
 import signal
 import socket
+import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
@@ -59,6 +60,9 @@ class ChannelFS:
         self._policy = policy
         #: Holds back an interrupt while a request is on the channel (sessions set it).
         self.shield: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext
+        #: Gets printed output as it is printed, while a job asked for streaming (else None);
+        #: the executor's output collector reads it.
+        self.output_sink: Callable[[str], None] | None = None
 
     def read_bytes(self, path: str) -> bytes:
         reply = self._ask({"type": "read", "path": str(path)})
@@ -196,9 +200,10 @@ def _run_one(
         _reply(channel, MALFORMED_JOB, _job_id(job))
         return
     code, inputs = fields
-    payload = execute_payload(
-        code, inputs, policy=_as_policy(policy), fs=fs, language_guard=language_guard
-    )
+    with _streaming(channel, fs, job):
+        payload = execute_payload(
+            code, inputs, policy=_as_policy(policy), fs=fs, language_guard=language_guard
+        )
     _reply(channel, payload, _job_id(job))
 
 
@@ -221,7 +226,8 @@ def _serve_session(
                 return
             continue
         _arm_cpu_limit(policy)
-        payload = interrupts.run(session.run, *fields)
+        with _streaming(channel, fs, job):
+            payload = interrupts.run(session.run, *fields)
         if not _reply(channel, payload, _job_id(job)):
             return
 
@@ -276,6 +282,74 @@ class _Interrupts:
         if self.pending:
             self.pending = False
             raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _streaming(channel: Channel, fs: ChannelFS, job: Any) -> Iterator[None]:
+    """While the job runs, send what it prints as ``output`` frames, if the job asked for it
+    (``"stream": true``); the rest is flushed when it ends, before the result."""
+    if not (isinstance(job, dict) and job.get("stream") is True):
+        yield
+        return
+    stream = _OutputStream(channel, _job_id(job), fs.shield)
+    fs.output_sink = stream.write
+    try:
+        yield
+    finally:
+        fs.output_sink = None
+        stream.flush()
+
+
+class _OutputStream:
+    """Batches printed text into ``output`` frames: a print after a quiet spell goes at once,
+    prints in quick succession at most every ``_STREAM_INTERVAL_S`` (or when ``_STREAM_CHUNK``
+    characters are waiting), and the rest when the run ends; each frame at most
+    ``_STREAM_CHUNK`` characters. (No timer thread: the worker runs none.)
+    The executor's collector passes on only what it keeps, so the stream stays within
+    ``max_output_bytes``; the host holds it to that again."""
+
+    def __init__(
+        self,
+        channel: Channel,
+        job_id: str | None,
+        shield: Callable[[], contextlib.AbstractContextManager[None]],
+    ) -> None:
+        self._channel = channel
+        self._job = job_id
+        self._shield = shield
+        self._parts: list[str] = []
+        self._size = 0
+        self._last = time.monotonic() - _STREAM_INTERVAL_S  # the first print goes at once
+        self._broken = False
+
+    def write(self, text: str) -> None:
+        self._parts.append(text)
+        self._size += len(text)
+        if self._size >= _STREAM_CHUNK or time.monotonic() - self._last >= _STREAM_INTERVAL_S:
+            self.flush()
+
+    def flush(self) -> None:
+        text, self._parts, self._size = "".join(self._parts), [], 0
+        self._last = time.monotonic()
+        if not text or self._broken:
+            return
+        from ai_sandbox.executor.inputs import replace_lone_surrogates
+
+        text = replace_lone_surrogates(text)
+        with self._shield():  # a frame is never cut in half by an interrupt
+            for start in range(0, len(text), _STREAM_CHUNK):
+                piece = text[start : start + _STREAM_CHUNK]
+                try:
+                    self._channel.send({"type": "output", "job": self._job, "text": piece})
+                except (SandboxError, OSError, TypeError, ValueError):
+                    self._broken = True  # the result still carries the whole output
+                    return
+
+
+#: Largest ``output`` frame text, and the batch size that sends one at once.
+_STREAM_CHUNK = 8192
+#: Longest a printed line waits before it is sent.
+_STREAM_INTERVAL_S = 0.05
 
 
 #: The payload of a run interrupted outside the executor's own error handling.
