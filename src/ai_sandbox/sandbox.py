@@ -13,6 +13,7 @@ problem, not the model's).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import json
@@ -178,6 +179,24 @@ class Sandbox:
             res = self._get_backend().execute(
                 code, inputs, timeout_s=timeout_s, on_output=on_output
             )
+            _finish_run(act, res)
+            return res
+
+    async def arun(
+        self,
+        code: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        timeout_s: float | None = None,
+        on_output: Callable[[str], None] | None = None,
+    ) -> ExecutionResult:
+        """:meth:`run` for asyncio. With an isolated backend no thread waits for the worker:
+        the event loop watches its channel. (``isolation="none"`` runs the code in a thread,
+        since it runs in this process.) ``on_output`` is called on the event loop's thread."""
+        self._check_timeout(timeout_s)
+        _check_host_inputs(inputs)
+        with self._action("run_python", {"code": code, "inputs": inputs}) as act:
+            res = await _aexecute(self._get_backend(), code, inputs, timeout_s, on_output)
             _finish_run(act, res)
             return res
 
@@ -364,6 +383,65 @@ class Sandbox:
             )
             return result
 
+    async def acall(
+        self,
+        tool_name: str,
+        arguments: Mapping[str, Any] | str | None = None,
+        *,
+        session: Session | None = None,
+        on_output: Callable[[str], None] | None = None,
+    ) -> ToolResult:
+        """:meth:`call` for asyncio: ``run_python`` waits for its worker on the event loop (no
+        parked thread); the file tools, which answer at once, run as in :meth:`call`."""
+        tool = _tool_label(tool_name)
+        if tool != "run_python":
+            return self.call(tool_name, arguments, session=session)
+        if session is not None and (
+            not isinstance(session, Session) or session._sandbox is not self
+        ):
+            raise ConfigurationError("session must be a Session of this Sandbox")
+        parsed: dict[str, Any] | ToolInputError
+        try:
+            parsed = parse_arguments(arguments, tool, max_chars=self._max_argument_chars())
+        except ToolInputError as exc:
+            parsed = exc
+        python_session = session.id if session is not None else None
+        with self._action(
+            tool, self._call_arguments(parsed, arguments), "call", python_session=python_session
+        ) as act:
+            try:
+                _spec, args = self._validate(tool, parsed)
+            except ToolInputError as exc:
+                result = _error_result(tool, exc)
+                act.finish(verdict_for_exception(exc), payload=result.content)
+                return result
+            assert isinstance(args, RunPython)  # nosec B101 - the spec of run_python
+            try:
+                if session is None:
+                    res = await _aexecute(
+                        self._get_backend(), args.code, args.inputs, None, on_output
+                    )
+                else:
+                    if args.reset:
+                        session.reset()
+                    res = await session._arun(args.code, args.inputs, None, on_output)
+                result = _run_python_result(res)
+            except SandboxError as exc:
+                result = _error_result(tool, exc)
+                act.finish(verdict_for_exception(exc), payload=result.content)
+                return result
+            except Exception as exc:  # our bug: the model must not crash the host
+                result = _internal_error_result(tool, exc)
+                act.finish(verdict_for_exception(exc), payload=result.content)
+                return result
+            act.finish(
+                verdict_for_tool_result(result),
+                payload=result.content,
+                isolation=res.isolation,
+                layers=res.layers,
+            )
+            return result
+
     def _validate(
         self, tool: str, parsed: dict[str, Any] | ToolInputError
     ) -> tuple[ToolSpec, BaseModel]:
@@ -407,13 +485,7 @@ class Sandbox:
             if args.reset:
                 session.reset()
             res = session._run(args.code, args.inputs, None, on_output)
-        return ToolResult(
-            tool="run_python",
-            ok=res.ok,
-            content=_describe_execution(res),
-            data=res.model_dump(mode="json"),
-            error=res.error,
-        )
+        return _run_python_result(res)
 
     def _tool_read_file(self, args: ReadFile) -> ToolResult:
         text = self.fs.read_text(args.path)
@@ -513,6 +585,36 @@ def _error_result(tool: str, exc: SandboxError) -> ToolResult:
     info = _error_info(exc)
     return ToolResult(
         tool=tool, ok=False, content=f"Error: {info.type}: {info.message}", error=info
+    )
+
+
+def _run_python_result(res: ExecutionResult) -> ToolResult:
+    return ToolResult(
+        tool="run_python",
+        ok=res.ok,
+        content=_describe_execution(res),
+        data=res.model_dump(mode="json"),
+        error=res.error,
+    )
+
+
+async def _aexecute(
+    backend: ExecutionBackend,
+    code: str,
+    inputs: Mapping[str, Any] | None,
+    timeout_s: float | None,
+    on_output: Callable[[str], None] | None,
+) -> ExecutionResult:
+    """Run on the backend without blocking the event loop: isolated backends wait on the
+    worker's channel in the loop; the in-process one runs the code in a thread (it runs here)."""
+    aexecute = getattr(backend, "aexecute", None)
+    if aexecute is not None:
+        result: ExecutionResult = await aexecute(
+            code, inputs, timeout_s=timeout_s, on_output=on_output
+        )
+        return result
+    return await asyncio.to_thread(
+        functools.partial(backend.execute, timeout_s=timeout_s, on_output=on_output), code, inputs
     )
 
 

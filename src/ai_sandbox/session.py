@@ -14,6 +14,7 @@ audited with the session's ``id`` (``python_session`` in the record).
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import threading
 import time
@@ -93,6 +94,35 @@ class Session:
         """``Sandbox.call`` in this conversation: ``run_python`` runs in this session."""
         return self._sandbox.call(tool_name, arguments, session=self, on_output=on_output)
 
+    async def arun(
+        self,
+        code: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        timeout_s: float | None = None,
+        on_output: Callable[[str], None] | None = None,
+    ) -> ExecutionResult:
+        """:meth:`run` for asyncio: the event loop waits on the session's worker (no thread is
+        parked; in-process sessions run in a thread)."""
+        self._sandbox._check_timeout(timeout_s)
+        self._sandbox._check_inputs(inputs)
+        with self._sandbox._action(
+            "run_python", {"code": code, "inputs": inputs}, "session", python_session=self.id
+        ) as act:
+            res = await self._arun(code, inputs, timeout_s, on_output)
+            self._sandbox._finish_run(act, res)
+            return res
+
+    async def acall(
+        self,
+        tool_name: str,
+        arguments: Mapping[str, Any] | str | None = None,
+        *,
+        on_output: Callable[[str], None] | None = None,
+    ) -> ToolResult:
+        """``Sandbox.acall`` in this conversation."""
+        return await self._sandbox.acall(tool_name, arguments, session=self, on_output=on_output)
+
     def reset(self) -> None:
         """Forget the Python state now; the next run starts clean (without a notice: asked)."""
         with self._lock:
@@ -131,14 +161,39 @@ class Session:
                 return self._closed_result(str(exc))
             res = _run_inner(inner, code, inputs, timeout_s, on_output)
             self._last = time.monotonic()
-        if expired is None:
-            return res
-        notice = (
-            f"the Python state was reset because {expired}; variables, imports and functions "
-            "defined before are gone"
-        )
-        joined = notice if res.notice is None else f"{notice}; {res.notice}"
-        return res.model_copy(update={"notice": joined})
+        return _with_expiry(res, expired)
+
+    async def _arun(
+        self,
+        code: str,
+        inputs: Mapping[str, Any] | None,
+        timeout_s: float | None,
+        on_output: Callable[[str], None] | None = None,
+    ) -> ExecutionResult:
+        """:meth:`_run` for asyncio (the lock is taken without blocking the loop)."""
+        from ai_sandbox.isolation.backend import WorkerSession
+
+        while not self._lock.acquire(blocking=False):
+            await asyncio.sleep(0.002)
+        try:
+            if self._closed:
+                return self._closed_result("the session was closed")
+            expired, self._expired = self._expired or self._expiry(time.monotonic()), None
+            if expired is not None:
+                self._end_inner()
+            try:
+                inner = self._live()
+            except ConfigurationError as exc:
+                self._closed = True
+                return self._closed_result(str(exc))
+            if isinstance(inner, WorkerSession):
+                res = await inner.arun(code, inputs, timeout_s=timeout_s, on_output=on_output)
+            else:
+                res = await asyncio.to_thread(_run_inner, inner, code, inputs, timeout_s, on_output)
+            self._last = time.monotonic()
+        finally:
+            self._lock.release()
+        return _with_expiry(res, expired)
 
     def _live(self) -> ExecutionSession:
         if self._inner is None:
@@ -182,6 +237,18 @@ class Session:
             error=error,
             isolation=self._sandbox.policy.isolation,
         )
+
+
+def _with_expiry(res: ExecutionResult, expired: str | None) -> ExecutionResult:
+    """``res`` with a notice that the state expired before it ran, if it did."""
+    if expired is None:
+        return res
+    notice = (
+        f"the Python state was reset because {expired}; variables, imports and functions "
+        "defined before are gone"
+    )
+    joined = notice if res.notice is None else f"{notice}; {res.notice}"
+    return res.model_copy(update={"notice": joined})
 
 
 class _Holder:

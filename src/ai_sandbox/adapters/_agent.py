@@ -15,7 +15,14 @@ from ai_sandbox.results import ErrorInfo, ToolResult
 from ai_sandbox.sandbox import Sandbox
 from ai_sandbox.session import Session
 
-__all__ = ["AgentRun", "AgentTurn", "ToolCallRecord", "run_tool_call", "unsupported_call_result"]
+__all__ = [
+    "AgentRun",
+    "AgentTurn",
+    "ToolCallRecord",
+    "arun_tool_call",
+    "run_tool_call",
+    "unsupported_call_result",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +77,14 @@ def run_tool_call(
     to ``on_output`` as it happens): never raises for the model's mistakes."""
     spec = next((s for s in sandbox.tool_specs() if s.name == name), None)
     return sandbox.call(name, call_arguments(spec, arguments), session=session, on_output=on_output)
+
+
+async def arun_tool_call(
+    sandbox: Sandbox, name: str, arguments: Any, session: Session | None = None
+) -> ToolResult:
+    """:func:`run_tool_call` for asyncio (``Sandbox.acall``: no thread waits on the worker)."""
+    spec = next((s for s in sandbox.tool_specs() if s.name == name), None)
+    return await sandbox.acall(name, call_arguments(spec, arguments), session=session)
 
 
 def unsupported_call_result(name: str, kind: str, sandbox: Sandbox) -> ToolResult:

@@ -14,7 +14,7 @@ Each tool's ``args_schema`` is our pydantic input model. Invoked with a ``ToolCa
 ``ToolMessage`` whose ``status`` is ``"error"`` when the sandbox refused or the code failed (the
 error is the content, never an exception) and whose ``artifact`` is the full
 :class:`~ai_sandbox.ToolResult` (for ``run_python`` its ``data`` is the ``ExecutionResult``).
-``ainvoke`` runs the sandbox call in a worker thread, so it never blocks the event loop.
+``ainvoke`` runs through ``Sandbox.acall``: the event loop waits on the worker, no thread.
 
 State: the tools of one :func:`langchain_tools` call (one :class:`SandboxToolkit`) share one
 :class:`~ai_sandbox.Session`, so ``run_python`` keeps variables, imports and functions from
@@ -25,7 +25,6 @@ tools are garbage-collected or the sandbox closes.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -39,7 +38,7 @@ except ImportError as _exc:  # pragma: no cover - exercised by the missing-extra
 
 from pydantic import ConfigDict, PrivateAttr
 
-from ai_sandbox.adapters._agent import run_tool_call
+from ai_sandbox.adapters._agent import arun_tool_call, run_tool_call
 from ai_sandbox.results import ToolResult
 from ai_sandbox.sandbox import Sandbox
 from ai_sandbox.session import Session
@@ -124,7 +123,10 @@ def _make_tool(sandbox: Sandbox, spec: ToolSpec, session: Session) -> BaseTool:
         arguments: Any = None,
         tool_call_id: str | None = None,
     ) -> _Output:
-        return await asyncio.to_thread(call, text, arguments=arguments, tool_call_id=tool_call_id)
+        if arguments is None:
+            arguments = {first_field: text} if first_field is not None else {}
+        result = await arun_tool_call(sandbox, spec.name, arguments, session)
+        return _output(spec.name, result, tool_call_id)
 
     func: Callable[..., _Output] = call
     return SandboxTool.from_function(

@@ -19,7 +19,6 @@ API's own errors (``openai.RateLimitError``...) are raised.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from ai_sandbox.adapters._agent import (
     AgentRun,
     AgentTurn,
     ToolCallRecord,
+    arun_tool_call,
     run_tool_call,
     unsupported_call_result,
 )
@@ -112,9 +112,10 @@ def handle_tool_calls(
 async def ahandle_tool_calls(
     sandbox: Sandbox, response_or_message: Any, *, session: Session | None = None
 ) -> list[dict[str, Any]]:
-    """:func:`handle_tool_calls` for async code: calls run in a worker thread, in order."""
+    """:func:`handle_tool_calls` for async code: calls run in order, on the event loop
+    (``Sandbox.acall``: no thread waits on the worker)."""
     api, calls = _calls_of(response_or_message)
-    results = [await asyncio.to_thread(_run, sandbox, call, session) for call in calls]
+    results = [await _arun(sandbox, call, session) for call in calls]
     return [_answer(api, call, result) for call, result in zip(calls, results, strict=True)]
 
 
@@ -177,7 +178,7 @@ async def arun_agent_loop(
         for index in range(1, max_turns + 1):
             reply = await create(model=model, tools=loop.tools, **loop.request(), **create_kwargs)
             text, calls = loop.absorb(reply)
-            results = [await asyncio.to_thread(_run, sandbox, call, live) for call in calls]
+            results = [await _arun(sandbox, call, live) for call in calls]
             turn = loop.finish_turn(index, text, calls, results)
             if on_turn is not None:
                 on_turn(turn)
@@ -209,6 +210,12 @@ def _run(sandbox: Sandbox, call: _Call, session: Session | None = None) -> ToolR
     if call.kind != "function":
         return unsupported_call_result(call.name, call.kind, sandbox)
     return run_tool_call(sandbox, call.name, call.arguments, session)
+
+
+async def _arun(sandbox: Sandbox, call: _Call, session: Session | None = None) -> ToolResult:
+    if call.kind != "function":
+        return unsupported_call_result(call.name, call.kind, sandbox)
+    return await arun_tool_call(sandbox, call.name, call.arguments, session)
 
 
 def _answer(api: Api, call: _Call, result: ToolResult) -> dict[str, Any]:

@@ -8,13 +8,15 @@ parallel workers, at most ``max_parallel`` at a time.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import secrets
 import signal
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +132,37 @@ class WorkerBackend:
                     break
             return outcome.result
 
+    async def aexecute(
+        self,
+        code: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        timeout_s: float | None = None,
+        on_output: OutputCallback | None = None,
+    ) -> ExecutionResult:
+        """:meth:`execute` for asyncio: the event loop waits on the worker's channel (no thread
+        is parked while the code runs)."""
+        from ai_sandbox.isolation.async_exchange import arun_job
+
+        job = _job(code, inputs, stream=on_output is not None)
+        if isinstance(job, ExecutionResult):
+            return self._stamp(job)
+        async with _async_slot(self._slots):
+            for _attempt in range(self._policy.pool_size + 2):
+                try:
+                    worker = self._pool.take()
+                except SandboxError as exc:
+                    return self._stamp(_failure(exc))
+                try:
+                    options = self._job_options(worker, timeout_s, on_output=on_output)
+                    outcome = await arun_job(worker, job, **options)
+                finally:
+                    self._discard(worker)
+                    self._pool.refill()
+                if outcome.delivered:
+                    break
+            return outcome.result
+
     def session(self) -> ExecutionSession:
         """A long-lived worker that keeps variables between runs (same layers)."""
         with self._lock:
@@ -175,6 +208,27 @@ class WorkerBackend:
             grace_s=INTERRUPT_GRACE_S,
             on_output=on_output,
         )
+
+    def _job_options(
+        self,
+        worker: Worker,
+        timeout_s: float | None,
+        *,
+        interrupt: bool = False,
+        on_output: OutputCallback | None = None,
+    ) -> dict[str, Any]:
+        """What :func:`arun_job` needs besides the worker and the job (as ``_run_on`` passes
+        to ``run_job``)."""
+        return {
+            "zygote": self._zygotes.current,
+            "broker": self._broker,
+            "timeout_s": self._policy.timeout_s if timeout_s is None else timeout_s,
+            "isolation": self._policy.isolation,
+            "layers": self._layers_of(worker),
+            "interrupt": (lambda: _interrupt(worker)) if interrupt else None,
+            "grace_s": INTERRUPT_GRACE_S,
+            "on_output": on_output,
+        }
 
     def _layers_of(self, worker: Worker) -> tuple[str, ...]:
         """What a result from ``worker`` reports: its active OS layers, the wall clock, and
@@ -237,6 +291,39 @@ class WorkerSession:
             outcome = self._backend._run_on(
                 worker, job, timeout_s, interrupt=True, on_output=on_output
             )
+            result = outcome.result
+            if not outcome.worker_alive:
+                self._drop(f"its worker was stopped after a {result.status} ({_why(result)})")
+            else:
+                self._sleep()
+            return self._notified(result)
+
+    async def arun(
+        self,
+        code: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        timeout_s: float | None = None,
+        on_output: OutputCallback | None = None,
+    ) -> ExecutionResult:
+        """:meth:`run` for asyncio: the event loop waits on the worker (no parked thread)."""
+        from ai_sandbox.isolation.async_exchange import arun_job
+
+        job = _job(code, inputs, stream=on_output is not None)
+        if isinstance(job, ExecutionResult):
+            return self._backend._stamp(job)
+        async with _async_lock(self._lock):
+            if self._ended is not None:
+                return self._closed_result()
+            if self._worker is not None and (broken := self._wake()) is not None:
+                self._drop(broken)
+            worker = self._worker or self._start()
+            if worker is None:
+                return self._notified(self._backend._stamp(_failure(_NOT_STARTED)))
+            options = self._backend._job_options(
+                worker, timeout_s, interrupt=True, on_output=on_output
+            )
+            outcome = await arun_job(worker, job, **options)
             result = outcome.result
             if not outcome.worker_alive:
                 self._drop(f"its worker was stopped after a {result.status} ({_why(result)})")
@@ -355,6 +442,32 @@ INTERRUPT_GRACE_S = 0.5
 
 #: Why a session could not run: no worker would start (the reason is in the notice).
 _NOT_STARTED = SandboxError("the session's worker could not start; try again")
+
+
+#: How often an async caller looks again for a free slot or session (the loop runs meanwhile).
+_ASYNC_POLL_S = 0.002
+
+
+@contextlib.asynccontextmanager
+async def _async_slot(slots: threading.BoundedSemaphore) -> AsyncIterator[None]:
+    """Hold one of the backend's run slots without blocking the event loop."""
+    while not slots.acquire(blocking=False):
+        await asyncio.sleep(_ASYNC_POLL_S)
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+@contextlib.asynccontextmanager
+async def _async_lock(lock: threading.Lock) -> AsyncIterator[None]:
+    """Hold a session's lock (shared with threads) without blocking the event loop."""
+    while not lock.acquire(blocking=False):
+        await asyncio.sleep(_ASYNC_POLL_S)
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _interrupt(worker: Worker) -> None:
