@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from ai_sandbox.isolation.protocol import wait_readable
 
 __all__ = [
     "FIND_CHANNEL",
@@ -93,7 +94,7 @@ def run_in_child(
     deadline = time.monotonic() + timeout_s
     try:
         while (remaining := deadline - time.monotonic()) > 0:
-            if not select.select([read_end], [], [], remaining)[0]:
+            if not wait_readable(read_end, remaining):
                 break
             chunk = os.read(read_end, 1 << 16)
             if not chunk:
@@ -138,7 +139,7 @@ def orphan_dies_with_its_parent(arm: Callable[[int], None]) -> bool:
             os.write(ready_write, f"{os.getpid()}\n".encode())
             time.sleep(30)
             os._exit(0)
-        select.select([ready_read], [], [], 5)  # the worker is armed; the zygote exits
+        wait_readable(ready_read, 5)  # the worker is armed; the zygote exits
 
     run_in_child(zygote)
     os.close(ready_write)

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import io
 import os
+import sys
+import sysconfig
+from pathlib import Path
 
 import pytest
 
+import ai_sandbox
 from ai_sandbox.isolation.doctor import doctor_main
 from ai_sandbox.isolation.layers import LAYER_NAMES
+from ai_sandbox.isolation.read_rules import plan_read_rules
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +42,13 @@ def test_lists_every_layer_as_available_and_active(report: tuple[int, str]) -> N
         "start a process (fork)",
         "start a process (exec)",
         "read the host's environment",
+        "clear its parent-death signal (prctl)",
+        "use native AIO (a machine-wide budget)",
+        "list the directory containing ai_sandbox",
         "allocate 4x the 128 MiB memory limit",
         "spin past the timeout",
+        "see /etc/passwd (stat)",
+        "see a file outside the root (stat)",
     ],
 )
 def test_every_live_check_holds(report: tuple[int, str], check: str) -> None:
@@ -58,3 +68,39 @@ def test_exits_zero_only_when_everything_held(report: tuple[int, str]) -> None:
 def test_leaves_the_host_environment_as_it_was(report: tuple[int, str]) -> None:
     """It removes the canary it set in the host environment for the environment check."""
     assert "AI_SANDBOX_DOCTOR_CANARY" not in os.environ
+
+
+def _read_rule_lines(text: str) -> list[str]:
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Landlock read rules"))
+    end = next(i for i in range(start + 1, len(lines)) if not lines[i].strip())
+    return lines[start + 1 : end]
+
+
+def test_lists_every_landlock_read_rule(report: tuple[int, str]) -> None:
+    """It lists each read rule: the package itself and the interpreter's paths, nothing wider."""
+    _, text = report
+    rules = _read_rule_lines(text)
+    paths = {line.split()[1] for line in rules}
+    package = Path(ai_sandbox.__file__).resolve().parent
+    assert str(package) in paths
+    assert str(package.parent) not in paths
+    assert str(Path(sysconfig.get_path("stdlib")).resolve()) in paths
+    assert os.path.realpath(sys.executable) in paths
+    assert all(line.split()[0] in {"read+list", "read-only", "REFUSED"} for line in rules)
+
+
+def test_every_listed_rule_matches_the_workers_ruleset(report: tuple[int, str]) -> None:
+    """It lists the same rules the worker's ruleset is built from (a -I interpreter's view)."""
+    _, text = report
+    listed = [line.split()[1] for line in _read_rule_lines(text) if line.split()[0] != "REFUSED"]
+    plan = plan_read_rules()
+    assert listed == [rule.path for rule in plan.rules]
+
+
+def test_says_who_the_host_runs_as(report: tuple[int, str]) -> None:
+    """It says whether the host is root (workers drop to nobody) or keeps its own uid."""
+    _, text = report
+    line = next(line for line in text.splitlines() if line.startswith("Host user:"))
+    assert ("not root" in line) == (os.geteuid() != 0)
+    assert ("workers keep this uid" in line) == (os.geteuid() != 0)

@@ -22,13 +22,13 @@ import pytest
 from layers_support import run_in_child
 from test_path_tree import CANARY, build_tree, inside, snapshot
 
-from ai_sandbox._fs_openat2 import RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, openat2
 from ai_sandbox.exceptions import (
     ConfigurationError,
     ResourceLimitExceeded,
     SecurityError,
     ToolInputError,
 )
+from ai_sandbox.pathlayer.openat2 import RESOLVE_BENEATH, RESOLVE_NO_MAGICLINKS, openat2
 from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.security import MAX_DIR_ENTRIES, MAX_DIR_SCAN, FileAccess, SafeFS
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import errno
 import os
-import select
 import shutil
 import signal
 import socket
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from ai_sandbox import Sandbox, SandboxPolicy
 from ai_sandbox.exceptions import IsolationUnavailable
 from ai_sandbox.isolation.backend import WorkerBackend
 from ai_sandbox.isolation.layers import LAYER_NAMES
+from ai_sandbox.isolation.protocol import wait_readable
 from ai_sandbox.isolation.zygote_client import ZygoteInfo, _unavailable
 
 POLICY = SandboxPolicy(timeout_s=2.0, pool_size=1)
@@ -256,7 +256,7 @@ def test_worker_dies_with_its_zygote(tmp_path: Path) -> None:
     try:
         worker = backend._pool.take()
         os.kill(backend._zygote.pid, signal.SIGKILL)
-        died = bool(select.select([worker.pidfd], [], [], 2.0)[0])
+        died = wait_readable(worker.pidfd, 2.0)
         worker.close()
     finally:
         backend.close()
@@ -271,7 +271,9 @@ def _stray_sandbox_processes() -> list[int]:
     Other tests' processes do not count, so this stays exact when the machine is busy.
     """
     time.sleep(0.2)  # let exits settle
-    sandbox_uid = 65534
+    # As root, workers drop to nobody; any other host user's workers keep its uid, and so does
+    # the zygote: then a stray is told apart by its ancestry (a worker, a zygote's child, above).
+    sandbox_uid = 65534 if os.geteuid() == 0 else os.geteuid()
 
     def status(pid: str) -> tuple[int, int] | None:
         try:
@@ -288,9 +290,32 @@ def _stray_sandbox_processes() -> list[int]:
         if info is None or info[0] != sandbox_uid:
             continue
         parent = status(str(info[1]))
-        if info[1] == 1 or (parent is not None and parent[0] == sandbox_uid):
+        root_stray = os.geteuid() == 0 and parent is not None and parent[0] == sandbox_uid
+        orphan = info[1] == 1 and (os.geteuid() == 0 or _forked_from_a_zygote(name))
+        if orphan or root_stray or _below_a_worker(info[1], status):
             strays.append(int(name))
     return strays
+
+
+def _forked_from_a_zygote(pid: str) -> bool:
+    """Whether ``pid`` runs the zygote's command line (a zygote, a worker or a worker's fork)."""
+    try:
+        return b"ai_sandbox.isolation.zygote" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def _below_a_worker(pid: int, status: Callable[[str], tuple[int, int] | None]) -> bool:
+    """Whether ``pid`` or one of its ancestors is a worker (a child of a zygote)."""
+    seen = 0
+    while pid > 1 and pid != os.getpid() and seen < 64:
+        info = status(str(pid))
+        if info is None:
+            return False
+        if _forked_from_a_zygote(str(info[1])):
+            return True
+        pid, seen = info[1], seen + 1
+    return False
 
 
 def test_a_worker_missing_a_required_layer_is_refused(tmp_path: Path) -> None:

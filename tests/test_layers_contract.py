@@ -29,6 +29,7 @@ EXPECTED_ORDER = (
     "pdeathsig",
     "rlimits",
     "network_namespace",
+    "fs_view",
     "no_privileges",
     "no_new_privs",
     "landlock_fs",
@@ -47,7 +48,7 @@ def _probe(**missing: str) -> dict[str, LayerStatus]:
 
 
 def test_the_layer_names_are_the_apply_order() -> None:
-    """It names the twelve layers in the order a worker applies them."""
+    """It names the thirteen layers in the order a worker applies them."""
     assert LAYER_NAMES == EXPECTED_ORDER
 
 
@@ -98,6 +99,12 @@ def test_probing_leaves_the_caller_untouched() -> None:
             frozenset(EXPECTED_ORDER) - {"network_namespace"},
             id="strict-accepts-the-network-fallback",
         ),
+        pytest.param(
+            "strict",
+            _probe(fs_view="no mount namespace"),
+            frozenset(EXPECTED_ORDER) - {"fs_view"},
+            id="strict-accepts-landlock-without-the-view",
+        ),
     ],
 )
 def test_required_layers(
@@ -117,6 +124,12 @@ def test_required_layers(
             _probe(network_namespace="no userns", landlock_net="ABI 3"),
             "network_namespace",
             id="network-without-fallback",
+        ),
+        pytest.param(
+            "strict",
+            _probe(fs_view="no mount namespace", landlock_fs="absent"),
+            "fs_view",
+            id="view-without-landlock",
         ),
         pytest.param("process", _probe(rlimits="absent"), "rlimits", id="process-rlimits"),
     ],
@@ -153,7 +166,7 @@ def _locked_down_worker(attacks: dict[str, Any], *, required: frozenset[str]) ->
 
 
 def test_a_locked_down_worker_has_every_layer_active(canary: Path) -> None:
-    """It applies all twelve layers, and the worker can neither read, fork, connect nor leak."""
+    """It applies all thirteen layers; the worker can neither see, read, fork, connect nor leak."""
     os.environ["AI_SANDBOX_CANARY_KEY"] = "sk-canary"
     try:
         report = _locked_down_worker(
@@ -173,9 +186,9 @@ def test_a_locked_down_worker_has_every_layer_active(canary: Path) -> None:
         del os.environ["AI_SANDBOX_CANARY_KEY"]
     assert report == {
         "active": list(EXPECTED_ORDER),
-        "read_passwd": "PermissionError:EACCES",
-        "read_canary": "PermissionError:EACCES",
-        "write": "PermissionError:EACCES",
+        "read_passwd": "FileNotFoundError:ENOENT",
+        "read_canary": "FileNotFoundError:ENOENT",
+        "write": "FileNotFoundError:ENOENT",
         "fork": "PermissionError:EPERM",
         "socket": "PermissionError:EPERM",
         "env": "KeyError",

@@ -409,5 +409,11 @@ def test_closed_safefs_refuses(root: Path) -> None:
 
 def test_public_names_are_pinned() -> None:
     """It exports exactly its public API, sorted."""
-    assert security.__all__ == ["FileAccess", "SafeFS", "SecurityError", "safe_path_access"]
+    assert security.__all__ == [
+        "FileAccess",
+        "SafeFS",
+        "SecurityError",
+        "safe_open",
+        "safe_path_access",
+    ]
     assert security.SecurityError is SecurityError

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from collections.abc import Iterator
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -18,10 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_path_tree import CANARY, LINKS, build_tree, snapshot
 
-from ai_sandbox._fs_names import compile_deny_patterns, denied_by
 from ai_sandbox.exceptions import ConfigurationError, SandboxError, SecurityError
-from ai_sandbox.policy import SandboxPolicy
-from ai_sandbox.security import SafeFS, safe_path_access
+from ai_sandbox.pathlayer.names import compile_deny_patterns, denied_by
+from ai_sandbox.policy import DEFAULT_DENY_PATTERNS, HOST_EXECUTED_PATTERNS, SandboxPolicy
+from ai_sandbox.security import SafeFS, safe_open, safe_path_access
 
 SETTINGS = settings(max_examples=200, deadline=None)
 
@@ -187,3 +188,77 @@ def test_anchored_deny_match_agrees_with_its_definition(names: list[str], globs:
     [pattern] = compile_deny_patterns(["/" + "/".join(globs)])
     expected = _reference_match(names, list(pattern.parts))
     assert (denied_by(names, [pattern]) is not None) == expected
+
+
+def _safe_open_outcome(tree: Path, path: str, use_openat2: bool | None) -> tuple[str, object]:
+    try:
+        with safe_open(path, "rb", root=tree, _use_openat2=use_openat2) as f:
+            return "ok", f.read()
+    except SecurityError as exc:
+        return "refused", exc.rule
+    except SandboxError as exc:
+        return "error", type(exc).__name__
+
+
+@SETTINGS
+@given(raw=hostile_paths())
+def test_safe_open_reads_what_safefs_reads(tree: Path, resolvers: list[SafeFS], raw: str) -> None:
+    """It opens only files beneath the root, with the outcome SafeFS.read_bytes gives."""
+    path = _fill(raw, tree)
+    expected = _read_outcome(resolvers[0], path)
+    for use_openat2 in (None, False):
+        got = _safe_open_outcome(tree, path, use_openat2)
+        assert got == expected
+        if got[0] == "ok":
+            assert isinstance(got[1], bytes)
+            assert CANARY.encode() not in got[1]
+
+
+@SETTINGS
+@given(raw=hostile_paths())
+def test_safe_path_access_names_only_single_link_regular_files(tree: Path, raw: str) -> None:
+    """It returns an existing non-directory only if it is a regular file with one link."""
+    path = _fill(raw, tree)
+    try:
+        got = safe_path_access(path, tree)
+    except SecurityError:
+        return
+    if got.exists() and not got.is_dir():
+        st_ = got.stat()
+        assert stat.S_ISREG(st_.st_mode)
+        assert st_.st_nlink == 1
+
+
+@SETTINGS
+@given(raw=hostile_paths(), use_openat2=st.sampled_from([None, False]))
+def test_safe_open_writes_never_change_anything_outside(
+    writable: Path, raw: str, use_openat2: bool | None
+) -> None:
+    """It writes with safe_open only beneath the root; nothing outside ever changes."""
+    path = _fill(raw, writable)
+    before = snapshot(writable.parent, writable)
+    with contextlib.suppress(SandboxError):
+        policy = SandboxPolicy(allow_writes=True)
+        with safe_open(path, "wb", root=writable, policy=policy, _use_openat2=use_openat2) as f:
+            f.write(b"written")
+    assert snapshot(writable.parent, writable) == before
+
+
+DENY_POOL = [*DEFAULT_DENY_PATTERNS, *HOST_EXECUTED_PATTERNS, "/build", "a/**/b", "/**", "**/x*"]
+NAME_POOL = [
+    "config", ".docker", "config.json", ".aws", "x1", "a", "b", "build", "Makefile", ".GIT",
+    "id_rsa", "id_rsa.pub", "data", "..", "\uff0eenv", "gcloud", ".config",
+]  # fmt: skip
+
+
+@SETTINGS
+@given(
+    patterns=st.lists(st.sampled_from(DENY_POOL), max_size=12),
+    names=st.lists(st.sampled_from(NAME_POOL), max_size=6),
+)
+def test_the_deny_fast_path_agrees_with_the_pattern_loop(
+    patterns: list[str], names: list[str]
+) -> None:
+    """It gives the same first matching pattern with the combined regexes as pattern by pattern."""
+    compiled = compile_deny_patterns(patterns)
+    assert denied_by(names, compiled) == denied_by(names, list(compiled))

@@ -19,7 +19,7 @@ from test_path_tree import CANARY
 
 from ai_sandbox.exceptions import ConfigurationError, SandboxError
 from ai_sandbox.policy import SandboxPolicy
-from ai_sandbox.security import SafeFS
+from ai_sandbox.security import SafeFS, safe_open
 
 ROUNDS = 400
 TIME_LIMIT_S = 4.0
@@ -138,3 +138,39 @@ def test_directory_symlink_swap_never_writes_outside(
     assert (outside / "file.txt").read_text() == CANARY
     assert seen["written"] > 0
     assert (arena / "inside" / "new.txt").read_bytes() == b"PWNED"
+
+
+def _read_through_safe_open(arena: Path, path: str, use_openat2: bool) -> bytes:
+    with safe_open(path, "rb", root=arena, _use_openat2=use_openat2) as f:
+        data: bytes = f.read()
+    return data
+
+
+@pytest.mark.parametrize("path", ["flip", "dir/file.txt"], ids=["file-link", "dir-link"])
+def test_safe_open_survives_the_symlink_swap(
+    arena: Path, use_openat2: bool, flip: Callable[[str, list[str]], None], path: str
+) -> None:
+    """It never opens the canary with safe_open while a symlink on the path flips."""
+    flip("flip", ["file.txt", "../outside/file.txt"])
+    flip("dir", ["inside", "../outside"])
+    seen = _hammer(lambda: _read_through_safe_open(arena, path, use_openat2))
+    assert CANARY not in seen
+    assert seen["INSIDE"] > 0
+
+
+def _write_through_safe_open(arena: Path, use_openat2: bool) -> int:
+    policy = SandboxPolicy(allow_writes=True)
+    with safe_open("dir/new.txt", "wb", root=arena, policy=policy, _use_openat2=use_openat2) as f:
+        return f.write(b"PWNED")
+
+
+def test_safe_open_never_writes_outside_during_the_swap(
+    arena: Path, use_openat2: bool, flip: Callable[[str, list[str]], None]
+) -> None:
+    """It never creates a file outside with safe_open while the parent directory link flips."""
+    outside = arena.parent / "outside"
+    flip("dir", ["inside", "../outside", str(outside)])
+    seen = _hammer(lambda: _write_through_safe_open(arena, use_openat2))
+    assert sorted(os.listdir(outside)) == ["file.txt"]
+    assert (outside / "file.txt").read_text() == CANARY
+    assert seen["written"] > 0

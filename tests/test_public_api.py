@@ -35,6 +35,7 @@ EXPECTED = [
     "WorkerError",
     "WriteFile",
     "execute_ai_code",
+    "safe_open",
     "safe_path_access",
 ]
 

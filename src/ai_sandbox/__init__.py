@@ -24,7 +24,7 @@ from ai_sandbox.executor import execute_ai_code
 from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.results import DirEntry, ErrorInfo, ExecutionResult, ToolResult
 from ai_sandbox.sandbox import Sandbox
-from ai_sandbox.security import safe_path_access
+from ai_sandbox.security import safe_open, safe_path_access
 from ai_sandbox.session import Session
 from ai_sandbox.tools import TOOL_SPECS, ListDirectory, ReadFile, RunPython, ToolSpec, WriteFile
 
@@ -55,6 +55,7 @@ __all__ = [
     "WorkerError",
     "WriteFile",
     "execute_ai_code",
+    "safe_open",
     "safe_path_access",
 ]
 

@@ -10,7 +10,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["DEFAULT_ALLOWED_IMPORTS", "DEFAULT_DENY_PATTERNS", "IsolationLevel", "SandboxPolicy"]
+from ai_sandbox.pathlayer.patterns import DEFAULT_DENY_PATTERNS, HOST_EXECUTED_PATTERNS
+
+__all__ = [
+    "DEFAULT_ALLOWED_IMPORTS",
+    "DEFAULT_DENY_PATTERNS",
+    "HOST_EXECUTED_PATTERNS",
+    "IsolationLevel",
+    "SandboxPolicy",
+]
 
 #: Modules the AI's code may import by default: pure data work, no I/O, no introspection.
 DEFAULT_ALLOWED_IMPORTS: frozenset[str] = frozenset(
@@ -32,9 +40,8 @@ DEFAULT_ALLOWED_IMPORTS: frozenset[str] = frozenset(
     }
 )
 
-#: Paths refused even inside the root (gitignore-style: a trailing ``/`` matches a directory
-#: at any depth, other patterns match any path component).
-DEFAULT_DENY_PATTERNS: tuple[str, ...] = (".git/", ".env*", "*.pem", "*.key", ".ssh/")
+# DEFAULT_DENY_PATTERNS (secrets refused even inside the root) and HOST_EXECUTED_PATTERNS
+# (files host tools later run, for write-enabled policies) live in ai_sandbox.pathlayer.patterns.
 
 IsolationLevel = Literal["strict", "process", "none"]
 
@@ -81,9 +88,23 @@ class SandboxPolicy(BaseModel):
     deny_patterns: tuple[str, ...] = Field(
         default=DEFAULT_DENY_PATTERNS, description="Paths refused even inside the root."
     )
+    write_deny_patterns: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "Paths refused for writing only (still readable), e.g. HOST_EXECUTED_PATTERNS: "
+            "files that host tools later execute (conftest.py, CI workflows, Makefile, .pth)."
+        ),
+    )
     allow_hardlinks: bool = Field(
         default=False,
         description="Allow regular files with more than one hard link (e.g. pnpm stores).",
+    )
+    allow_mount_crossing: bool = Field(
+        default=False,
+        description=(
+            "Allow paths into other file systems mounted beneath the root (bind mounts, tmpfs, "
+            "FUSE, volumes). Pseudo file systems (proc, sysfs, ...) are refused regardless."
+        ),
     )
     pool_size: int = Field(
         default=2, ge=0, le=64, description="Pre-forked, locked-down workers kept waiting."

@@ -11,6 +11,7 @@ __all__ = [
     "ErrorInfo",
     "ExecutionResult",
     "ExecutionStatus",
+    "FileAccessRecord",
     "Image",
     "ImageMediaType",
     "ToolResult",
@@ -30,6 +31,14 @@ class ErrorInfo(BaseModel):
     message: str = Field(description="What went wrong, in words the model can act on.")
     line: int | None = Field(default=None, description="Line in the submitted code, if known.")
     rule: str | None = Field(default=None, description="Policy rule that refused, if refused.")
+    reported_by: Literal["worker"] | None = Field(
+        default=None,
+        description=(
+            "'worker' when the rule was reported by the isolated worker and not verified by "
+            "the host (code past the language guard could have written it); None when the "
+            "host decided."
+        ),
+    )
 
 
 ImageMediaType = Literal["image/png", "image/jpeg", "image/gif", "image/webp"]
@@ -49,6 +58,24 @@ class Image(BaseModel):
     height: int = Field(ge=0, description="Height in pixels (0 if unknown).")
     data_base64: str = Field(description="The image file's bytes, base64-encoded.")
     name: str | None = Field(default=None, description="Where it came from, e.g. 'figure 1'.")
+
+
+class FileAccessRecord(BaseModel):
+    """One file read or write the run's code asked the host for (isolated runs), as the
+    audit trail records it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    op: Literal["read", "write"]
+    path: str = Field(
+        description="The path as the code gave it, relative to the root if it "
+        "named the root; cut at 200 characters."
+    )
+    size_bytes: int = Field(ge=0, description="Bytes read or written (asked to write, if refused).")
+    outcome: Literal["ok", "refused", "failed"] = Field(
+        description="'refused': the policy said no; 'failed': e.g. no such file."
+    )
+    rule: str | None = Field(default=None, description="The rule that refused, if any.")
 
 
 class ExecutionResult(BaseModel):
@@ -73,6 +100,15 @@ class ExecutionResult(BaseModel):
         default=None,
         description="What the model should know about the session's state, e.g. that it was "
         "reset (and why) before or during this run.",
+    )
+    files: tuple[FileAccessRecord, ...] = Field(
+        default=(),
+        exclude=True,
+        description="File requests the code made (isolated runs; at most 100, in order); for "
+        "the audit trail, not part of what the model reads.",
+    )
+    files_omitted: int = Field(
+        default=0, ge=0, exclude=True, description="File requests beyond those in `files`."
     )
 
     @property

@@ -30,7 +30,6 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ai_sandbox._arguments import MIN_TEXT_CAP, parse_arguments, shorten
-from ai_sandbox._fs_names import to_text, type_label
 from ai_sandbox.audit.action import (
     COMPLETED,
     Action,
@@ -49,6 +48,7 @@ from ai_sandbox.exceptions import (
     SecurityError,
     ToolInputError,
 )
+from ai_sandbox.pathlayer.names import to_text, type_label
 from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.results import DirEntry, ErrorInfo, ExecutionResult, ToolResult
 from ai_sandbox.security import SafeFS
@@ -570,6 +570,8 @@ def _finish_run(act: Action, res: ExecutionResult) -> None:
         payload={"result": res.result, "stdout": res.stdout},
         isolation=res.isolation,
         layers=res.layers,
+        files=res.files,
+        files_omitted=res.files_omitted,
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal
@@ -24,7 +24,7 @@ from ai_sandbox.exceptions import (
     SecurityError,
     ToolInputError,
 )
-from ai_sandbox.results import ErrorInfo, ExecutionResult, ToolResult
+from ai_sandbox.results import ErrorInfo, ExecutionResult, FileAccessRecord, ToolResult
 
 __all__ = [
     "COMPLETED",
@@ -57,6 +57,8 @@ class Verdict:
     rule: str | None = None
     error_type: str | None = None
     error_message: str | None = None
+    #: ``"worker"`` when the rule came from an isolated worker, unverified by the host.
+    reported_by: str | None = None
 
     @property
     def decision(self) -> Literal["allow", "deny"]:
@@ -70,7 +72,20 @@ def _from_info(outcome: Outcome, info: ErrorInfo | None) -> Verdict:
     if info is None:
         return Verdict(outcome)
     rule = info.rule if info.rule is not None or outcome != "refused" else "policy"
-    return Verdict(outcome, rule, info.type, info.message)
+    return Verdict(outcome, rule, info.type, info.message, info.reported_by)
+
+
+def _file_entry(access: FileAccessRecord) -> dict[str, Any]:
+    """One file request as an audit record lists it."""
+    entry: dict[str, Any] = {
+        "op": access.op,
+        "path": access.path,
+        "bytes": access.size_bytes,
+        "outcome": access.outcome,
+    }
+    if access.rule is not None:
+        entry["rule"] = access.rule
+    return entry
 
 
 def verdict_for_execution(result: ExecutionResult) -> Verdict:
@@ -158,8 +173,13 @@ class Action:
         payload: Any = None,
         isolation: str | None = None,
         layers: tuple[str, ...] | None = None,
+        files: Sequence[FileAccessRecord] = (),
+        files_omitted: int = 0,
     ) -> None:
-        """Write the outcome record (once). Raises ``AuditError`` if it cannot be written."""
+        """Write the outcome record (once). Raises ``AuditError`` if it cannot be written.
+
+        ``files``: the file requests a run made through the host (op, path relative to the
+        root, bytes, outcome, rule), with ``files_omitted`` more beyond them."""
         if self._done or self._log is None:
             return
         self._done = True
@@ -168,6 +188,14 @@ class Action:
             if verdict.error_type is not None
             else None
         )
+        extra: dict[str, Any] = {}
+        if verdict.reported_by is not None:
+            extra["reported_by"] = verdict.reported_by
+        if files or files_omitted:
+            extra["files"] = [_file_entry(access) for access in files]
+            extra["files_omitted"] = files_omitted
+        if self.python_session is not None:
+            extra["python_session"] = self.python_session
         self._log.record(
             verdict.outcome,
             call_id=self.call_id,
@@ -180,7 +208,7 @@ class Action:
             error=error,
             isolation=isolation or self.isolation,
             layers=list(layers if layers is not None else self.layers),
-            **({"python_session": self.python_session} if self.python_session else {}),
+            **extra,
         )
 
     def __enter__(self) -> Action:

@@ -164,7 +164,11 @@ def _detail(action: dict[str, Any]) -> str:
             first = code["head"].split("\n", 1)[0]
             parts.append(ascii(first[:60]))
     if action.get("rule") and action.get("outcome") == "refused":
-        parts.append(f"rule={shown(str(action['rule']), 32)}")
+        by_worker = " (reported by the worker)" if action.get("reported_by") == "worker" else ""
+        parts.append(f"rule={shown(str(action['rule']), 32)}{by_worker}")
+    files = action.get("files")
+    if isinstance(files, list) and files:
+        parts.append(_files_detail(files, action.get("files_omitted")))
     error = action.get("error")
     if isinstance(error, dict):
         kind = shown(str(error.get("type")), 40)
@@ -172,6 +176,28 @@ def _detail(action: dict[str, Any]) -> str:
     if action.get("event") == "genesis":
         parts.append(f"chain start, continues {str(action.get('prev_hash'))[:12]}…")
     return "  ".join(parts)
+
+
+#: How many of a run's file requests a table row names (``--json`` shows them all).
+_FILES_SHOWN = 3
+
+
+def _files_detail(files: list[Any], omitted: object) -> str:
+    """A run's file requests in a few words: refused ones first, then the others."""
+    entries = [f for f in files if isinstance(f, dict)]
+    entries.sort(key=lambda f: f.get("outcome") != "refused")
+    words = []
+    for entry in entries[:_FILES_SHOWN]:
+        outcome = str(entry.get("outcome"))
+        text = f"{entry.get('op')} {shown(str(entry.get('path')), 60)} {entry.get('bytes')}B"
+        if outcome != "ok":
+            rule = f" {shown(str(entry['rule']), 32)}" if entry.get("rule") else ""
+            text = f"{outcome.upper() if outcome == 'refused' else outcome}{rule}: {text}"
+        words.append(text)
+    more = len(files) - len(words) + (omitted if isinstance(omitted, int) else 0)
+    if more > 0:
+        words.append(f"+{more} more")
+    return f"files[{'; '.join(words)}]"
 
 
 def stats(records: Iterable[dict[str, Any]], *, slowest: int = 5) -> dict[str, Any]:

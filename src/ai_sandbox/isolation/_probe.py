@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import socket
 import sys
@@ -18,10 +17,11 @@ import time
 from collections.abc import Callable
 from typing import Final
 
-from ai_sandbox.isolation import landlock, privileges, seccomp
+from ai_sandbox.isolation import fsview, landlock, privileges, seccomp
 from ai_sandbox.isolation._status import LAYER_NAMES, LayerStatus
 from ai_sandbox.isolation._syscalls import prctl
 from ai_sandbox.isolation.namespaces import enter_network_namespace
+from ai_sandbox.isolation.protocol import wait_readable
 
 __all__ = ["POSIX_LAYERS", "probe_layers"]
 
@@ -74,7 +74,7 @@ def _read_all(fd: int) -> bytes:
     size = 0
     while size < _MAX_REPORT:
         remaining = deadline - time.monotonic()
-        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+        if remaining <= 0 or not wait_readable(fd, remaining):
             break
         chunk = os.read(fd, _MAX_REPORT)
         if not chunk:
@@ -116,6 +116,7 @@ def _try_layers() -> dict[str, tuple[bool, str]]:
     )
     if modes:
         results["network_namespace"] = (True, f"a new empty network namespace ({modes[0]})")
+    _attempt(results, "fs_view", fsview.probe_view, "a mount namespace with a view of its own")
     if os.geteuid() == 0 and modes != ["user_namespace"]:
         uid, gid = privileges.unprivileged_ids()
         _attempt(

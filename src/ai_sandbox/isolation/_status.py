@@ -15,6 +15,7 @@ LAYER_NAMES: Final[tuple[str, ...]] = (
     "pdeathsig",
     "rlimits",
     "network_namespace",
+    "fs_view",
     "no_privileges",
     "no_new_privs",
     "landlock_fs",

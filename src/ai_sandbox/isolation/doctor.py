@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import select
 import signal
 import socket
 import sys
@@ -24,12 +23,16 @@ from pathlib import Path
 from typing import TextIO
 
 from ai_sandbox.exceptions import SandboxError
+from ai_sandbox.isolation._syscalls import ARCH
 from ai_sandbox.isolation.backend import WorkerBackend
+from ai_sandbox.isolation.doctor_report import identity_lines, worker_read_rules, write_read_rules
 from ai_sandbox.isolation.layers import LAYER_NAMES, probe_layers
+from ai_sandbox.isolation.protocol import wait_readable
+from ai_sandbox.isolation.read_rules import ReadRulePlan
 from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.results import ExecutionResult
 
-__all__ = ["Check", "doctor_main", "live_checks"]
+__all__ = ["Check", "doctor_main", "live_checks", "view_checks"]
 
 _ENV_CANARY = "AI_SANDBOX_DOCTOR_CANARY"
 _TIMEOUT_S = 1.0
@@ -53,6 +56,15 @@ class _Targets:
     write_target: Path
     listener: socket.socket
     canary: str
+
+
+def _syscall_attempt(name: str, args: str) -> str:
+    """Code making the raw system call ``name`` (numbered here; -1 where unknown: ENOSYS)."""
+    nr = ARCH.numbers.get(name, -1) if ARCH is not None else -1
+    return (
+        "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        f"if libc.syscall({nr}, {args}) < 0:\n    raise OSError(ctypes.get_errno(), {name!r})"
+    )
 
 
 def _refused(result: ExecutionResult, _elapsed: float) -> bool:
@@ -126,6 +138,17 @@ def live_checks(targets: _Targets) -> tuple[Check, ...]:
             os_refused,
         ),
         Check(
+            "clear its parent-death signal (prctl)",
+            "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+            "if libc.prctl(1, 0, 0, 0, 0) != 0:\n    raise OSError(ctypes.get_errno(), 'prctl')",
+            os_refused,
+        ),
+        Check(
+            "use native AIO (a machine-wide budget)",
+            _syscall_attempt("io_setup", "4096, ctypes.byref(ctypes.c_ulong())"),
+            os_refused,
+        ),
+        Check(
             "read the host's environment",
             "import os\nresult = dict(os.environ)\n"
             "try:\n    result['proc'] = open('/proc/self/environ', 'rb').read().decode('latin-1')\n"
@@ -138,6 +161,47 @@ def live_checks(targets: _Targets) -> tuple[Check, ...]:
             _refused,
         ),
         Check("spin past the timeout", "while True:\n    pass", timed_out),
+    )
+
+
+def _package_checks(rules: ReadRulePlan | str) -> tuple[Check, ...]:
+    """Reading beside the ai_sandbox package must fail, unless that directory is itself granted
+    (a wheel in site-packages)."""
+    package = Path(__file__).resolve().parents[1]
+    if isinstance(rules, str) or str(package.parent) in rules.paths("read"):
+        return ()
+    return (
+        Check(
+            "list the directory containing ai_sandbox",
+            f"import os\nresult = os.listdir({str(package.parent)!r})",
+            _refused_or_only_the_package,
+        ),
+    )
+
+
+def _refused_or_only_the_package(result: ExecutionResult, elapsed: float) -> bool:
+    """Held when the listing is refused, or (inside the filesystem view, where the directory is
+    only the mount point's parent) shows nothing but the package itself."""
+    return _refused(result, elapsed) or (result.ok and result.result == ["ai_sandbox"])
+
+
+def view_checks(targets: _Targets) -> tuple[Check, ...]:
+    """The filesystem view (``fs_view``): host paths outside the root do not even exist."""
+
+    def not_found(result: ExecutionResult, _elapsed: float) -> bool:
+        return result.error is not None and result.error.type == "FileNotFoundError"
+
+    return (
+        Check(
+            "see /etc/passwd (stat)",
+            "import os\nresult = os.stat('/etc/passwd').st_size",
+            not_found,
+        ),
+        Check(
+            "see a file outside the root (stat)",
+            f"import os\nresult = os.stat({str(targets.secret_file)!r}).st_size",
+            not_found,
+        ),
     )
 
 
@@ -163,12 +227,18 @@ def doctor_main(root: Path | None = None, out: TextIO = sys.stdout) -> int:
             out.write(f"  {name:<19} {available:<10} {is_active:<8} {detail}\n")
             if backend is not None and name in backend.required and name not in active:
                 failures += 1
+        out.write("\n" + "\n".join(identity_lines(frozenset(active))) + "\n")
+        rules = worker_read_rules(root)
+        write_read_rules(out, rules)
         if backend is None:
             out.write("\nNo worker could be started; nothing was checked live.\n")
             return 1
         out.write("\nLive checks in a real worker, RestrictedPython OFF (the OS alone):\n")
         try:
-            for check in live_checks(targets):
+            checks = (*live_checks(targets), *_package_checks(rules))
+            if "fs_view" in active:  # where the kernel offers no view, Landlock alone holds
+                checks += view_checks(targets)
+            for check in checks:
                 held, summary = _attempt(backend, check)
                 failures += 0 if held else 1
                 _verdict(out, held, check.name, summary)
@@ -218,7 +288,7 @@ def _outlive_zygote(backend: WorkerBackend) -> tuple[bool, str]:
     worker = backend._pool.take()
     try:
         os.kill(backend._zygote.pid, signal.SIGKILL)
-        gone = bool(select.select([worker.pidfd], [], [], 1.0)[0])
+        gone = wait_readable(worker.pidfd, 1.0)
     finally:
         worker.close()
     return gone, "(the worker died with it)" if gone else "(the worker survived its parent)"

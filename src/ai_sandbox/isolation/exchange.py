@@ -6,16 +6,23 @@ or CPU limit, crash, forbidden system call) or breaks the protocol is killed and
 result, never as an exception and never at the host's expense.
 
 Nothing the worker says is trusted (its code may have escaped the language guard and write any
-frame): every frame is held to an item budget before it is decoded, and the final result is
+frame). What serving it may cost the host is bounded per run: a read request is a short frame,
+a write is parsed by its shape without JSON, only the result may be a large JSON frame (one per
+run, held to an item budget and an integer-digit budget before it is decoded); file requests
+are paced after a burst and capped in number and bytes (``rule="file_requests"``), and the
+host thread's CPU time serving the run has a budget (``rule="host_cpu"``); see
+:mod:`~ai_sandbox.isolation.limits`. Past a cap the worker is killed and the run ends
+``status="limit"``. Each file request is listed in the result's ``files`` (at most
+``MAX_FILE_RECORDS``, the rest counted) for the audit trail. The final result is
 checked again on the host with the executor's own rules (``max_result_bytes``, nesting, valid
 Unicode; ``max_output_bytes`` for ``stdout``). The first path refusal the broker sent during the
-job decides the outcome (``status="rejected"``), as the first refusal does in-process, whatever
-the worker reports.
+job decides the outcome (``status="rejected"``, with the host's rule and message), as the first
+refusal does in-process, whatever the worker reports; a rule the worker reports on its own is
+kept only if it is a known one, and marked ``reported_by="worker"``.
 """
 
 from __future__ import annotations
 
-import select
 import signal
 import time
 from collections.abc import Callable
@@ -31,13 +38,31 @@ from ai_sandbox.executor.inputs import (
     replace_lone_surrogates,
     to_json_result,
 )
-from ai_sandbox.isolation.broker import Broker
-from ai_sandbox.isolation.limits import result_frame_cap
-from ai_sandbox.isolation.protocol import decode_json
+from ai_sandbox.isolation.broker import Broker, Served
+from ai_sandbox.isolation.limits import (
+    FILE_BURST_BYTES,
+    FILE_BURST_REQUESTS,
+    FILE_BYTES_PER_S,
+    FILE_REQUESTS_PER_S,
+    MAX_FILE_RECORDS,
+    MAX_FILE_REQUESTS,
+    file_transfer_cap,
+    host_cpu_budget_s,
+    read_request_cap,
+    result_frame_cap,
+)
+from ai_sandbox.isolation.protocol import (
+    INT_COST_BUDGET,
+    WRITE_PREFIX,
+    decode_json,
+    parse_write_frame,
+    wait_readable,
+)
 from ai_sandbox.isolation.streaming import OutputCallback, OutputRelay
 from ai_sandbox.isolation.zygote_client import ExitStatus, Worker, ZygoteClient
 from ai_sandbox.policy import SandboxPolicy
-from ai_sandbox.results import ErrorInfo, ExecutionResult, ExecutionStatus
+from ai_sandbox.results import ErrorInfo, ExecutionResult, ExecutionStatus, FileAccessRecord
+from ai_sandbox.rules import KNOWN_RULES
 
 __all__ = ["Job", "Outcome", "frame_item_cap", "run_job"]
 
@@ -99,9 +124,8 @@ def run_job(
 
     With ``interrupt`` (sessions), the deadline first calls it (a ``SIGINT`` to the worker)
     and waits ``grace_s`` more for the worker's answer: if it comes, the run is a ``timeout``
-    and the worker lives on; if not, the worker is killed as without it.
-
-    ``output`` frames (a job that asked for streaming) go to ``on_output`` as they arrive.
+    and the worker lives on; if not, the worker is killed as without it. ``output`` frames (a
+    job that asked for streaming) go to ``on_output`` as they arrive.
 
     Never raises for the worker's behaviour: every ending is a result.
     """
@@ -110,9 +134,9 @@ def run_job(
     policy = broker.policy
     max_items = frame_item_cap(policy)
     small_cap = result_frame_cap(policy)
-    refusal: ErrorInfo | None = None  # the first path refusal the broker sent this job
-    unsent: dict[str, Any] | None = None  # a reply the deadline kept from the worker
+    serving = _Serving(policy)
     relay = OutputRelay(on_output, job.id, policy.max_output_bytes)
+    unsent: Served | None = None  # a reply the deadline kept from the worker
     try:
         worker.channel.send_bytes(job.body, deadline=deadline)
     except ResourceLimitExceeded as exc:  # the job itself is over the channel cap
@@ -125,84 +149,100 @@ def run_job(
         return Outcome(result, worker_alive=False, delivered=False)
     try:
         while True:
-            message = _receive(worker, deadline, max_items, small_cap)
-            kind = message.get("type") if isinstance(message, dict) else None
-            if kind == "result":
+            message = _receive(worker, deadline, max_items, small_cap, policy)
+            serving.check_cpu()
+            if message.get("type") == "result":
                 if message.get("job") != job.id:
                     raise WorkerError("the worker answered another job (a stale or forged frame)")
                 result = _from_payload(message.get("payload"), policy, isolation, layers, start)
-                return Outcome(_refused(result, refusal), worker_alive=True)
-            if kind == "output":
+                return Outcome(serving.finish(result), worker_alive=True)
+            if message.get("type") == "output":
                 relay.deliver(message)
                 continue
-            if kind not in ("read", "write"):
-                raise WorkerError("the worker sent an unexpected message")
-            reply = broker.handle(message)
-            refusal = refusal or _refusal_in(reply)
-            unsent = reply
-            worker.channel.send(reply, deadline=deadline)
+            serving.admit()
+            served = broker.serve(message)
+            del message  # a write's data: no longer needed once written
+            serving.note(served)
+            unsent = served
+            _answer(worker, served, deadline)
             unsent = None
+            del served
+            serving.check_cpu()
+            serving.pace(deadline)
+    except ResourceLimitExceeded as exc:  # the run went over what the host serves a run
+        worker.kill()
+        zygote.kill(worker.pid)
+        error = ErrorInfo(type="ResourceLimitExceeded", message=str(exc), rule=exc.limit)
+        result = _result("limit", error, isolation, layers, start)
+        return Outcome(serving.finish(result), worker_alive=False)
     except TimeoutError:
         if interrupt is not None:
-            kept = _interrupted(
-                worker, job, broker, interrupt, grace_s, max_items, small_cap, unsent, relay
+            answer = _interrupted(
+                worker, job, broker, serving, relay, interrupt, grace_s, unsent, policy
             )
-            if kept is not None:
-                payload, late_refusal = kept
-                stopped = _stopped(payload, policy, timeout_s, isolation, layers, start)
-                if stopped is not None:
-                    stopped = _refused(stopped, refusal or late_refusal)
-                    return Outcome(stopped, worker_alive=True)
+            stopped = _stopped(answer, policy, timeout_s, isolation, layers, start)
+            if stopped is not None:
+                return Outcome(serving.finish(stopped), worker_alive=True)
         worker.kill()
         zygote.kill(worker.pid)  # and its process group, in case it managed to fork
         error = ErrorInfo(type="ExecutionTimeout", message=str(ExecutionTimeout(timeout_s)))
         result = _result("timeout", error, isolation, layers, start)
-        return Outcome(_refused(result, refusal), worker_alive=False)
+        return Outcome(serving.finish(result), worker_alive=False)
     except WorkerError as exc:
         state, error = _ended(worker, zygote, exc, deadline, timeout_s)
         result = _result(state, error, isolation, layers, start)
-        return Outcome(_refused(result, refusal), worker_alive=False)
+        return Outcome(serving.finish(result), worker_alive=False)
+
+
+def _answer(worker: Worker, served: Served, deadline: float) -> None:
+    """Send the broker's reply to a file request."""
+    if served.data is None:
+        worker.channel.send(served.reply, deadline=deadline)
+    else:
+        worker.channel.send_data(served.data, deadline=deadline)
 
 
 def _interrupted(
     worker: Worker,
     job: Job,
     broker: Broker,
+    serving: _Serving,
+    relay: OutputRelay,
     interrupt: Callable[[], None],
     grace_s: float,
-    max_items: int,
-    small_cap: int,
-    unsent: dict[str, Any] | None,
-    relay: OutputRelay,
-) -> tuple[Any, ErrorInfo | None] | None:
-    """Interrupt a run past its deadline: the payload it then answered with (and the first
-    path refusal meanwhile), or ``None`` if it did not answer within ``grace_s``. Its file
-    requests are served meanwhile (its ``finally`` blocks may save work), starting with the
-    reply to a request the deadline caught unanswered (``unsent``; the worker holds the
-    interrupt back until it has its reply)."""
-    refusal: ErrorInfo | None = None
+    unsent: Served | None,
+    policy: SandboxPolicy,
+) -> Any:
+    """Interrupt a run past its deadline: the payload it then answered with, or ``None`` if it
+    did not answer within ``grace_s``. Its file requests are served meanwhile, within the same
+    budgets (its ``finally`` blocks may save work), starting with the reply to a request the
+    deadline caught unanswered (``unsent``; the worker holds the interrupt back until it has
+    its reply)."""
     try:
         interrupt()
     except OSError:
         return None
     deadline = time.monotonic() + grace_s
+    max_items, small_cap = frame_item_cap(policy), result_frame_cap(policy)
     try:
         if unsent is not None:
-            worker.channel.send(unsent, deadline=deadline)
+            _answer(worker, unsent, deadline)
         while True:
-            message = _receive(worker, deadline, max_items, small_cap)
-            kind = message.get("type") if isinstance(message, dict) else None
-            if kind == "result" and message.get("job") == job.id:
-                return message.get("payload"), refusal
+            message = _receive(worker, deadline, max_items, small_cap, policy)
+            serving.check_cpu()
+            kind = message.get("type")
+            if kind == "result":
+                return message.get("payload") if message.get("job") == job.id else None
             if kind == "output":
                 relay.deliver(message)
                 continue
-            if kind not in ("read", "write"):
-                return None
-            reply = broker.handle(message)
-            refusal = refusal or _refusal_in(reply)
-            worker.channel.send(reply, deadline=deadline)
-    except (TimeoutError, WorkerError):
+            serving.admit()
+            served = broker.serve(message)
+            del message
+            serving.note(served)
+            _answer(worker, served, deadline)
+            del served
+    except (TimeoutError, WorkerError, ResourceLimitExceeded):
         return None
 
 
@@ -214,8 +254,10 @@ def _stopped(
     layers: tuple[str, ...],
     start: float,
 ) -> ExecutionResult | None:
-    """The ``timeout`` result of an interrupted run (its output kept), or ``None`` if its
-    answer was malformed."""
+    """The ``timeout`` result of an interrupted run (its output kept), or ``None`` if it gave
+    no answer or a malformed one."""
+    if payload is None:
+        return None
     try:
         answered = _from_payload(payload, policy, isolation, layers, start)
     except WorkerError:
@@ -225,22 +267,123 @@ def _stopped(
     return answered.model_copy(update={"status": "timeout", "result": None, "error": error})
 
 
-#: How every file-write request frame of a worker starts (``encode_json`` keeps key order).
-_WRITE_PREFIX = b'{"type":"write",'
+class _Serving:
+    """What serving one run's worker costs the host (CPU time of this thread, file requests
+    and their bytes) and what it asked for: the first refusal and the access records."""
+
+    __slots__ = (
+        "_cpu_budget",
+        "_cpu_start",
+        "_moved",
+        "_policy",
+        "_started",
+        "files",
+        "omitted",
+        "refusal",
+    )
+
+    def __init__(self, policy: SandboxPolicy) -> None:
+        self._policy = policy
+        self._started = time.monotonic()
+        self._cpu_start = time.thread_time()
+        self._cpu_budget = host_cpu_budget_s(policy)
+        self._moved = 0
+        self.files: list[FileAccessRecord] = []
+        self.omitted = 0
+        self.refusal: ErrorInfo | None = None  # the first path refusal the broker sent
+
+    def check_cpu(self) -> None:
+        """``ResourceLimitExceeded("host_cpu")`` once serving this run has cost the host's
+        thread more CPU time than the budget (:func:`~.limits.host_cpu_budget_s`)."""
+        if time.thread_time() - self._cpu_start > self._cpu_budget:
+            raise ResourceLimitExceeded(
+                "host_cpu",
+                f"the run cost the host more than {self._cpu_budget:g} s of CPU time serving its "
+                "file requests and messages",
+            )
+
+    def admit(self) -> None:
+        """``ResourceLimitExceeded("file_requests")`` for a request past the run's share."""
+        requests = len(self.files) + self.omitted
+        if requests >= MAX_FILE_REQUESTS or self._moved > file_transfer_cap(self._policy):
+            raise ResourceLimitExceeded(
+                "file_requests",
+                f"the run made more than {MAX_FILE_REQUESTS} file requests or moved more than "
+                f"{file_transfer_cap(self._policy)} bytes through them",
+            )
+
+    def pace(self, deadline: float) -> None:
+        """Wait (idle, the GIL released) while the run's file requests are ahead of their pace
+        (:data:`~.limits.FILE_REQUESTS_PER_S`, :data:`~.limits.FILE_BYTES_PER_S`, after a
+        burst); never past the run's deadline."""
+        requests = len(self.files) + self.omitted
+        due = max(
+            (requests - FILE_BURST_REQUESTS) / FILE_REQUESTS_PER_S,
+            (self._moved - FILE_BURST_BYTES) / FILE_BYTES_PER_S,
+        )
+        now = time.monotonic()
+        wait = min(due - (now - self._started), deadline - now)
+        if wait > 0:
+            time.sleep(wait)
+
+    def note(self, served: Served) -> None:
+        self._moved += served.access.size_bytes
+        self.refusal = self.refusal or _refusal_in(served.reply)
+        if len(self.files) < MAX_FILE_RECORDS:
+            self.files.append(served.access)
+        else:
+            self.omitted += 1
+
+    def finish(self, result: ExecutionResult) -> ExecutionResult:
+        """``result`` as the host reports it: the host's refusal first, the accesses listed."""
+        refused = _refused(result, self.refusal)
+        if not self.files:
+            return refused
+        return refused.model_copy(
+            update={"files": tuple(self.files), "files_omitted": self.omitted}
+        )
 
 
-def _receive(worker: Worker, deadline: float, max_items: int, small_cap: int) -> Any:
-    """The worker's next message. Only a write request may be as large as a file (the channel
-    caps frames at that); any other frame is held to the size of a result: before decoding
-    by how it starts, and after by what it turned out to be (a repeated ``"type"`` key makes
-    a frame that starts as a write decode as something else)."""
+def _receive(
+    worker: Worker, deadline: float, max_items: int, small_cap: int, policy: SandboxPolicy
+) -> dict[str, Any]:
+    """The worker's next message: a file request or its result, each held to its own size.
+
+    A write in the shape the worker sends (``{"type":"write","path":...,"data_b64":...}``)
+    is parsed without JSON (:func:`~.protocol.parse_write_frame`: base64 straight to bytes);
+    only it may be as large as a file. Any other frame is held to the size of a result before
+    it is decoded, and after to what it turned out to be: a read request (or a write in
+    another shape) to a request's size, a large frame that started as a write but decodes as
+    something else (a repeated ``"type"`` key) to a result's. A worker gets at most one
+    large decode per run: an oversized request ends it."""
     body = worker.channel.recv_bytes(deadline=deadline)
-    large = len(body) > small_cap
-    if large and not body.startswith(_WRITE_PREFIX):
+    if body.startswith(WRITE_PREFIX):
+        try:
+            write = parse_write_frame(
+                body,
+                max_path_bytes=read_request_cap(policy),
+                max_data_bytes=policy.max_file_bytes,
+            )
+        except WorkerError:
+            if len(body) > small_cap:
+                raise _oversized(len(body), small_cap) from None
+        else:
+            del body  # the frame goes before its data is copied: one file's worth at a time
+            return {"type": "write", "path": write.path, "data": bytes(write.data)}
+    if len(body) > small_cap:
         raise _oversized(len(body), small_cap)
-    message = decode_json(body, max_items=max_items)
-    if large and (not isinstance(message, dict) or message.get("type") != "write"):
-        raise _oversized(len(body), small_cap)
+    message = decode_json(body, max_items=max_items, max_int_cost=INT_COST_BUDGET)
+    if not isinstance(message, dict) or message.get("type") not in (
+        "read",
+        "write",
+        "result",
+        "output",
+    ):
+        raise WorkerError("the worker sent an unexpected message")
+    kind = message["type"]
+    if kind not in ("result", "output") and len(body) > read_request_cap(policy):
+        cap = read_request_cap(policy)
+        raise WorkerError(f"the worker sent a {len(body)}-byte {kind} request; the cap is {cap}")
     return message
 
 
@@ -262,11 +405,33 @@ def _refusal_in(reply: dict[str, Any]) -> ErrorInfo | None:
 
 
 def _refused(result: ExecutionResult, refusal: ErrorInfo | None) -> ExecutionResult:
-    """``result``, unless the host refused the job something: then the run was rejected
-    (the first refusal wins, as in-process; the worker's own rejection is kept)."""
-    if refusal is None or result.status == "rejected":
+    """``result``, unless the host refused the job something: then the run was rejected with
+    the host's first refusal (as in-process), whatever the worker reported, its own
+    rejection included: the worker's code may have escaped the language guard and chosen the
+    rule a reviewer would read. Only the line of the code that asked is taken from a worker
+    that reports the same refusal."""
+    if refusal is None:
         return result
+    own = result.error
+    if result.status == "rejected" and own is not None and own.rule == refusal.rule:
+        refusal = refusal.model_copy(update={"line": own.line})  # where the code asked
     return result.model_copy(update={"status": "rejected", "result": None, "error": refusal})
+
+
+def _attributed(result: ExecutionResult) -> ExecutionResult:
+    """A worker's result with its rule marked as the worker's (``reported_by="worker"``):
+    kept only if it is a known rule (:data:`~ai_sandbox.rules.KNOWN_RULES`); a rejection
+    without an error or under an invented rule is a protocol violation, reported as one."""
+    error = result.error
+    rule = error.rule if error is not None else None
+    if rule is None and result.status != "rejected":
+        return result
+    if error is None or (rule is not None and rule not in KNOWN_RULES):
+        what = "no reason" if rule is None else f"an unknown rule ({rule[:40]!r})"
+        message = f"the worker reported a {result.status} run under {what}"
+        info = ErrorInfo(type="WorkerError", message=message)
+        return result.model_copy(update={"status": "error", "result": None, "error": info})
+    return result.model_copy(update={"error": error.model_copy(update={"reported_by": "worker"})})
 
 
 def _from_payload(
@@ -290,7 +455,7 @@ def _from_payload(
         )
     except (ValidationError, RecursionError) as exc:
         raise WorkerError(f"the worker sent a malformed result ({type(exc).__name__})") from None
-    return _checked(result, policy)
+    return _checked(_attributed(result), policy)
 
 
 def _checked(result: ExecutionResult, policy: SandboxPolicy) -> ExecutionResult:
@@ -362,7 +527,7 @@ def _ended(
     # on, which the wall clock still bounds. Once it has exited, the zygote (its parent) knows
     # how it ended.
     wait = min(_STATUS_WAIT_S, max(0.0, deadline - time.monotonic()))
-    if not select.select([worker.pidfd], [], [], wait)[0]:
+    if not wait_readable(worker.pidfd, wait):
         worker.kill()
         zygote.kill(worker.pid)
         if time.monotonic() >= deadline:

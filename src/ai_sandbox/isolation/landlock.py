@@ -4,10 +4,11 @@ One ruleset covers three layers:
 
 - ``landlock_fs``: every filesystem right the kernel's ABI knows is *handled* (denied unless
   a rule grants it); the only rules grant ``READ_FILE | READ_DIR`` beneath the directories the
-  interpreter imports from, and ``READ_FILE`` (no listing) beneath the system library
-  directories extension modules load shared libraries from. Nothing is writable or executable
-  anywhere. The worker never opens files of the sandbox root itself: its ``open()`` is
-  brokered to the host.
+  interpreter imports from (the standard library, site-packages, the ``ai_sandbox`` package
+  itself), and ``READ_FILE`` (no listing) on the executable and beneath the system library
+  directories extension modules load shared libraries from (:mod:`.read_rules`). Nothing is
+  writable or executable anywhere. The worker never opens files of the sandbox root itself:
+  its ``open()`` is brokered to the host.
 - ``landlock_net`` (ABI >= 4): ``BIND_TCP`` and ``CONNECT_TCP`` are handled with no rule.
 - ``landlock_scope`` (ABI >= 6): abstract unix sockets and signals are scoped to the domain,
   so a worker cannot signal the host, the zygote or another Sandbox's workers.
@@ -26,18 +27,20 @@ import errno
 import fcntl
 import os
 import stat
-import sys
-import sysconfig
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Final
 
 from ai_sandbox.isolation._syscalls import syscall
+from ai_sandbox.isolation.read_rules import plan_read_rules
 
 __all__ = [
+    "FS_READ",
+    "FS_WRITE",
     "LandlockRuleset",
     "abi_version",
+    "add_fd_rule",
+    "add_read_paths",
     "create_ruleset",
     "interpreter_read_paths",
     "restrict_self",
@@ -51,14 +54,6 @@ FS_READ_FILE: Final = 1 << 2
 FS_READ_DIR: Final = 1 << 3
 # Bits each ABI added: v1 has 0..12, v2 REFER, v3 TRUNCATE, v5 IOCTL_DEV.
 _FS_BY_ABI: Final = ((1, (1 << 13) - 1), (2, 1 << 13), (3, 1 << 14), (5, 1 << 15))
-_SYSTEM_LIBRARY_PATHS: Final = (
-    "/lib",
-    "/lib64",
-    "/usr/lib",
-    "/usr/lib64",
-    "/usr/local/lib",
-    "/etc/ld.so.cache",
-)
 _NET_BIND_TCP: Final = 1 << 0
 _NET_CONNECT_TCP: Final = 1 << 1
 _SCOPE_ABSTRACT_UNIX_SOCKET: Final = 1 << 0
@@ -118,48 +113,16 @@ def handled_fs_access(abi: int) -> int:
 
 
 def interpreter_read_paths() -> tuple[str, ...]:
-    """Directories (and zip files) the interpreter imports from, readable by workers.
-
-    The standard library of ``sys.base_prefix`` and ``sys.prefix``, every ``sys.path`` entry
-    inside those prefixes or named ``site-packages``/``dist-packages``, and the directory
-    ai_sandbox itself is imported from (an editable install). The current directory and
-    other ``sys.path`` entries are left out: they may be the host's project, secrets included.
-    Paths that do not exist are skipped.
-    """
-    prefixes = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
-    candidates: list[str] = []
-    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
-        for scheme_vars in ({"base": sys.base_prefix}, {"base": sys.prefix}):
-            with contextlib.suppress(KeyError):
-                candidates.append(sysconfig.get_path(key, vars=scheme_vars))
-    for entry in sys.path:
-        if not entry or not os.path.isabs(entry):
-            continue
-        path = Path(entry).resolve()
-        if path.name in {"site-packages", "dist-packages"} or any(
-            path.is_relative_to(prefix) for prefix in prefixes
-        ):
-            candidates.append(str(path))
-    candidates.append(str(Path(__file__).resolve().parents[2]))  # where ai_sandbox lives
-    seen: dict[str, None] = {}
-    for candidate in candidates:
-        resolved = str(Path(candidate).resolve())
-        if os.path.exists(resolved):
-            seen.setdefault(resolved, None)
-    return tuple(seen)
+    """Directories (and zip files) workers may read and list: the standard library, the
+    site-packages and the ``ai_sandbox`` package itself (see :mod:`.read_rules`)."""
+    return plan_read_rules().paths("read")
 
 
 def system_library_paths() -> tuple[str, ...]:
-    """Where the dynamic loader finds the shared libraries extension modules link against.
-
-    Workers get ``READ_FILE`` (not ``READ_DIR``: no listing) beneath these, so importing an
-    extension module such as ``_bz2`` (which loads ``libbz2``) still works.
-    """
-    found: dict[str, None] = {}
-    for candidate in _SYSTEM_LIBRARY_PATHS:
-        if os.path.exists(candidate):
-            found.setdefault(str(Path(candidate).resolve()), None)
-    return tuple(found)
+    """Files workers may read but whose directories they may not list: the interpreter's
+    executable and the shared libraries extension modules link against (``libbz2`` for
+    ``_bz2``...) beneath the system library directories (see :mod:`.read_rules`)."""
+    return plan_read_rules().paths("read-files")
 
 
 def create_ruleset(
@@ -240,3 +203,51 @@ def restrict_self(ruleset: LandlockRuleset) -> None:
     finally:
         with contextlib.suppress(OSError):
             os.close(ruleset.fd)
+
+
+# -- python mode: rules on the filesystem view's mount points (additive) ----------------------
+FS_WRITE_FILE: Final = 1 << 1
+FS_REMOVE_DIR: Final = 1 << 4
+FS_REMOVE_FILE: Final = 1 << 5
+FS_MAKE_DIR: Final = 1 << 7
+FS_MAKE_REG: Final = 1 << 8
+FS_TRUNCATE: Final = 1 << 14
+#: Reading beneath a directory.
+FS_READ: Final = FS_READ_FILE | FS_READ_DIR
+#: Creating, changing and removing regular files and directories; never links, devices,
+#: sockets, FIFOs, renames across directories (``REFER``) or execution.
+FS_WRITE: Final = (
+    FS_WRITE_FILE | FS_REMOVE_DIR | FS_REMOVE_FILE | FS_MAKE_DIR | FS_MAKE_REG | FS_TRUNCATE
+)
+_FILE_RIGHTS: Final = (1 << 0) | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | (1 << 15)
+
+
+def add_fd_rule(ruleset: LandlockRuleset, path_fd: int, access: int) -> None:
+    """Allow ``access`` beneath the directory (or file) ``path_fd`` refers to (any open fd).
+
+    For rules that must name an inode a path no longer reaches, such as a mount point of the
+    filesystem view before something is mounted on it: the rule then covers whatever is
+    mounted there later, in any worker. Rights the ruleset does not handle are dropped.
+    ``OSError`` if the kernel refuses.
+    """
+    access &= ruleset.handled_fs
+    if not stat.S_ISDIR(os.fstat(path_fd).st_mode):
+        access &= _FILE_RIGHTS
+    rule = _PathBeneathAttr(allowed_access=access, parent_fd=path_fd)
+    syscall("landlock_add_rule", ruleset.fd, _RULE_PATH_BENEATH, ctypes.byref(rule), 0)
+
+
+def add_read_paths(ruleset: LandlockRuleset, paths: Iterable[str]) -> tuple[str, ...]:
+    """Allow reading beneath each of ``paths`` (python mode's extra reads); those added."""
+    added: list[str] = []
+    for path in paths:
+        try:
+            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            add_fd_rule(ruleset, fd, FS_READ)
+        finally:
+            os.close(fd)
+        added.append(path)
+    return tuple(added)

@@ -16,6 +16,9 @@ Layers, in the order a worker applies them (:data:`LAYER_NAMES`):
 ``pdeathsig``          SIGKILL when the zygote dies
 ``rlimits``            CPU, address space, data, file size, open files, no core, no processes
 ``network_namespace``  an empty network namespace, entered once by the zygote and inherited
+``fs_view``            a mount namespace holding only the interpreter's files (and, for
+                       ``language="python"``, the root with deny-pattern entries covered and a
+                       private ``/tmp``): see :mod:`~ai_sandbox.isolation.fsview`
 ``no_privileges``      no capabilities and an unprivileged uid (``nobody`` when root)
 ``no_new_privs``       ``PR_SET_NO_NEW_PRIVS``
 ``landlock_fs``        read-only access to the interpreter's files, nothing else
@@ -27,10 +30,21 @@ Strict mode and the network: ``"network_namespace"`` is required unless the kern
 *and* both ``landlock_net`` and ``seccomp`` are available. Then it is left out of the required
 set and the network stays closed by the fallback: seccomp refuses ``socket``/``socketpair``
 outright and Landlock refuses TCP bind/connect (the result's active layers say so).
+
+Strict mode and the filesystem view: ``"fs_view"`` is required where the kernel offers a mount
+namespace (root, or a user namespace). Where it does not (a container without ``CAP_SYS_ADMIN``,
+a distribution that confines unprivileged user namespaces), restricted mode goes on without it
+when ``landlock_fs`` is there: Landlock still refuses every read and write outside the
+interpreter's files and the worker opens nothing of the root itself, so what is lost is only
+hiding that host paths *exist* (``stat``), which the result's active layers then show.
+``language="python"`` always requires the view: there the worker opens the root's files itself,
+and only the view hides what the deny patterns name.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import errno
 import os
 import sys
@@ -39,10 +53,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from ai_sandbox.exceptions import ConfigurationError, IsolationUnavailable
-from ai_sandbox.isolation import hygiene, landlock, privileges, seccomp
+from ai_sandbox.isolation import fsview, hygiene, landlock, privileges, seccomp
 from ai_sandbox.isolation._probe import POSIX_LAYERS, probe_layers
 from ai_sandbox.isolation._status import LAYER_NAMES, LayerStatus
-from ai_sandbox.isolation._syscalls import ARCH, capget, prctl
+from ai_sandbox.isolation._syscalls import ARCH, capget, clearenv, prctl
 from ai_sandbox.isolation.namespaces import enter_network_namespace
 from ai_sandbox.isolation.rlimits import ResourceLimit, apply_limits, worker_limits
 
@@ -89,6 +103,11 @@ class ZygotePlan:
     seccomp_program: bytes | None
     #: The zygote emptied the capability bounding and ambient sets; workers inherit that.
     bounding_set_empty: bool = False
+    #: The filesystem view the zygote entered (``None`` without one).
+    view: fsview.ViewPlan | None = None
+    #: The host's ``/proc`` (absent from the view), for the worker's single-thread check;
+    #: every worker closes it during lockdown.
+    proc_fd: int | None = None
 
 
 def required_layers(isolation: str, probe: dict[str, LayerStatus]) -> frozenset[str]:
@@ -112,6 +131,8 @@ def required_layers(isolation: str, probe: dict[str, LayerStatus]) -> frozenset[
             required.append(name)
         elif name == "network_namespace" and _network_fallback(probe):
             continue
+        elif name == "fs_view" and _available(probe, "landlock_fs"):
+            continue  # restricted mode only: prepare_zygote requires it for python mode
         else:
             raise IsolationUnavailable(name, _detail(probe, name))
     return frozenset(required)
@@ -167,9 +188,39 @@ def prepare_zygote(policy: PolicyView, *, required: frozenset[str]) -> ZygotePla
     user_namespace = _plan_network(planner)
     drop = _plan_privileges(planner, user_namespace=user_namespace)
     planner.add("no_new_privs")
-    ruleset = _plan_landlock(planner)
+    # Everything read from /etc and /proc is read now: the view has neither.
+    ids = _Ids.resolve(drop)
+    view, handles = _plan_view(planner, policy, ids)
+    try:
+        ruleset = _plan_landlock(planner, view, handles)
+    finally:
+        if handles is not None:
+            fsview.close_handles((handles.tmp_fd,))
     program = _plan_seccomp(planner)
-    return _plan(planner, policy, drop, ruleset, program)
+    plan = _plan(planner, policy, drop, ruleset, program, ids=ids)
+    if handles is None:
+        return plan
+    return dataclasses.replace(plan, view=view, proc_fd=handles.proc_fd)
+
+
+@dataclass(frozen=True, slots=True)
+class _Ids:
+    """What the plan reads from ``/etc`` and ``/proc``, before the view hides both."""
+
+    uid: int
+    gid: int
+    last_cap: int
+    bounding_set_empty: bool
+    environment_block: tuple[int, int] | None
+
+    @classmethod
+    def resolve(cls, drop: privileges.PrivilegeDrop | None) -> _Ids:
+        uid, gid = (
+            privileges.unprivileged_ids() if drop == "setuid" else (os.geteuid(), os.getegid())
+        )
+        last_cap = privileges.last_capability() if drop is not None else -1
+        bounding_set_empty = drop is not None and privileges.empty_bounding_set(last_cap=last_cap)
+        return cls(uid, gid, last_cap, bounding_set_empty, hygiene.environment_block())
 
 
 def _plan(
@@ -178,10 +229,10 @@ def _plan(
     drop: privileges.PrivilegeDrop | None,
     ruleset: landlock.LandlockRuleset | None,
     program: bytes | None,
+    *,
+    ids: _Ids | None = None,
 ) -> ZygotePlan:
-    uid, gid = privileges.unprivileged_ids() if drop == "setuid" else (os.geteuid(), os.getegid())
-    last_cap = privileges.last_capability() if drop is not None else -1
-    bounding_set_empty = drop is not None and privileges.empty_bounding_set(last_cap=last_cap)
+    ids = _Ids.resolve(drop) if ids is None else ids
     order = {name: index for index, name in enumerate(LAYER_NAMES)}
     return ZygotePlan(
         layers=tuple(sorted(planner.layers, key=order.__getitem__)),
@@ -189,14 +240,48 @@ def _plan(
         missing=tuple(planner.missing),
         limits=worker_limits(policy),
         privilege_drop=drop,
-        uid=uid,
-        gid=gid,
-        last_capability=last_cap,
-        environment_block=hygiene.environment_block(),
+        uid=ids.uid,
+        gid=ids.gid,
+        last_capability=ids.last_cap,
+        environment_block=ids.environment_block,
         landlock=ruleset,
         seccomp_program=program,
-        bounding_set_empty=bounding_set_empty,
+        bounding_set_empty=ids.bounding_set_empty,
     )
+
+
+def _plan_view(
+    planner: _Planner, policy: PolicyView, ids: _Ids
+) -> tuple[fsview.ViewPlan | None, fsview.ViewHandles | None]:
+    """Enter the filesystem view (once, here in the zygote; workers inherit it).
+
+    ``language="python"`` cannot go without it (fail closed whatever the level says); a view
+    half built (a refusal after the pivot) is never survivable.
+    """
+    view = fsview.plan_view(policy, os.getcwd())
+    python = view.mode == "python"
+    threads = len(os.listdir("/proc/self/task"))
+    detail = f"the zygote must be single-threaded, it has {threads}" if threads != 1 else ""
+    handles = None
+    if not detail:
+        try:
+            handles = fsview.enter_view(view)
+        except fsview.ViewBroken as exc:
+            raise IsolationUnavailable("fs_view", str(exc)) from None
+        except OSError as exc:
+            detail = f"the kernel refused a mount namespace: {exc.strerror or exc}"
+    if handles is None:
+        if python:
+            raise IsolationUnavailable("fs_view", f"{detail} (language='python' needs the view)")
+        planner.lack("fs_view", detail)
+        return None, None
+    try:
+        view = fsview.index_root(view)
+    except OSError as exc:
+        fsview.close_handles((handles.proc_fd, handles.tmp_fd))
+        raise IsolationUnavailable("fs_view", str(exc)) from None
+    planner.add("fs_view")
+    return view, handles
 
 
 def _plan_network(planner: _Planner) -> bool:
@@ -230,11 +315,17 @@ def _plan_privileges(planner: _Planner, *, user_namespace: bool) -> privileges.P
     return "setuid"
 
 
-def _plan_landlock(planner: _Planner) -> landlock.LandlockRuleset | None:
+def _plan_landlock(
+    planner: _Planner,
+    view: fsview.ViewPlan | None = None,
+    handles: fsview.ViewHandles | None = None,
+) -> landlock.LandlockRuleset | None:
     try:
         ruleset = landlock.create_ruleset(
             landlock.interpreter_read_paths(), library_paths=landlock.system_library_paths()
         )
+        if view is not None and handles is not None and view.mode == "python":
+            _python_rules(ruleset, view, handles)
     except OSError as exc:
         for name in _LANDLOCK_LAYERS:
             planner.lack(name, f"Landlock is unavailable: {exc.strerror or exc}")
@@ -245,6 +336,21 @@ def _plan_landlock(planner: _Planner) -> landlock.LandlockRuleset | None:
         else:
             planner.lack(name, f"needs Landlock ABI >= {since}, the kernel has {ruleset.abi}")
     return ruleset
+
+
+def _python_rules(
+    ruleset: landlock.LandlockRuleset, view: fsview.ViewPlan, handles: fsview.ViewHandles
+) -> None:
+    """Python mode reads the root and its data files, and writes only its private ``/tmp``.
+
+    The ``/tmp`` rule names the directory of the view that holds each worker's own tmpfs (a
+    rule on a mount point would be skipped). The root is mounted read-only: writes to it are
+    refused by the mount, and by Landlock, which grants none there.
+    """
+    landlock.add_read_paths(ruleset, (view.root,))
+    if handles.tmp_fd is not None:
+        landlock.add_fd_rule(ruleset, handles.tmp_fd, landlock.FS_READ | landlock.FS_WRITE)
+    landlock.add_read_paths(ruleset, fsview.python_read_paths())
 
 
 def _plan_seccomp(planner: _Planner) -> bytes | None:
@@ -270,13 +376,24 @@ def lockdown_worker(plan: ZygotePlan, *, keep_fds: tuple[int, ...]) -> tuple[str
     if any(fd <= 2 for fd in keep_fds):
         raise ConfigurationError(f"keep_fds must be above stdio, got {sorted(keep_fds)}")
     kept = keep_fds + ((plan.landlock.fd,) if plan.landlock is not None else ())
+    kept += (plan.proc_fd,) if plan.proc_fd is not None else ()
+    try:
+        return _lockdown(plan, kept)
+    finally:
+        if plan.proc_fd is not None:  # the host's /proc: never into the AI's code
+            with contextlib.suppress(OSError):
+                os.close(plan.proc_fd)
+
+
+def _lockdown(plan: ZygotePlan, kept: tuple[int, ...]) -> tuple[str, ...]:
     steps: dict[str, Callable[[], object]] = {
-        "clean_env": lambda: hygiene.clean_environment(plan.environment_block),
+        "clean_env": lambda: _clean_environment(plan),
         "close_fds": lambda: hygiene.close_inherited_fds(kept),
         "new_session": hygiene.start_new_session,
         "pdeathsig": hygiene.die_with_parent,
         "rlimits": lambda: apply_limits(plan.limits),
         "network_namespace": lambda: None,  # entered by the zygote, inherited
+        "fs_view": lambda: _enter_worker_view(plan),
         "no_privileges": lambda: _drop_privileges(plan),
         "no_new_privs": lambda: privileges.set_no_new_privs(),
         "landlock_fs": lambda: _restrict_landlock(plan),
@@ -317,10 +434,43 @@ def _drop_privileges(plan: ZygotePlan) -> None:
         hygiene.die_with_parent()
 
 
+def _clean_environment(plan: ZygotePlan) -> None:
+    if plan.environment_block is None and plan.view is not None:
+        # Read by the zygote before its view hid /proc: it started with no environment
+        # strings, so there is no block to wipe (and no /proc to look for one in).
+        os.environ.clear()
+        clearenv()
+        return
+    hygiene.clean_environment(plan.environment_block)
+
+
+def _enter_worker_view(plan: ZygotePlan) -> None:
+    """The worker's own part of the view (python mode); a failure there is never survivable."""
+    if plan.view is None:
+        raise OSError(errno.EOPNOTSUPP, "no filesystem view was prepared")
+    try:
+        fsview.enter_worker_view(plan.view, uid=plan.uid, gid=plan.gid)
+    except OSError as exc:
+        if plan.view.mode == "python":
+            raise IsolationUnavailable("fs_view", f"applying it failed: {exc}") from None
+        raise
+
+
+def _thread_count(plan: ZygotePlan) -> int:
+    """Threads of this process, through the host's /proc kept open when a view hides it."""
+    if plan.proc_fd is None:
+        return len(os.listdir("/proc/self/task"))
+    fd = os.open("self/task", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=plan.proc_fd)
+    try:
+        return len(os.listdir(fd))
+    finally:
+        os.close(fd)
+
+
 def _restrict_landlock(plan: ZygotePlan) -> None:
     if plan.landlock is None:
         raise OSError(errno.EOPNOTSUPP, "no Landlock ruleset was prepared")
-    threads = len(os.listdir("/proc/self/task"))
+    threads = _thread_count(plan)
     if threads != 1:
         os.close(plan.landlock.fd)
         raise OSError(errno.EBUSY, f"Landlock needs a single-threaded worker, found {threads}")

@@ -12,7 +12,9 @@ Python raises a clean ``PermissionError``:
   scheduling and I/O priority calls, System V and POSIX message-queue IPC;
 - namespaces and mounts, the new mount API, ``chroot``;
 - kernel attack surface: ``bpf``, keyrings, ``userfaultfd``, ``perf_event_open``, ``io_uring``,
-  ``modify_ldt``, ``personality``, file handles (``open_by_handle_at``);
+  native AIO, ``modify_ldt``, ``personality``, file handles (``open_by_handle_at``);
+- machine-wide budgets and shared kernel objects: native AIO contexts (``fs.aio-max-nr``), pipe
+  resizing, whole-machine writeback (``sync``), NUMA policy, page splicing;
 - administration: modules, ``kexec``, ``reboot``, swap, ``acct``, clocks, host names;
 - ``socket`` and ``socketpair``: the worker's channel is inherited; it never needs a new socket;
 - file metadata: ``chmod``/``chown``/``utime`` and extended-attribute changes (Landlock does not
@@ -23,8 +25,29 @@ Python raises a clean ``PermissionError``:
 - ``timer_create``: a POSIX timer can send the process ``SIGCONT``, undoing the freeze of a
   session's worker between runs (``setitimer`` and ``alarm`` signals cannot resume it).
 
+Some calls are judged by their arguments (the filter reads the low 32 bits of an argument; every
+argument judged here is a C ``int``/``unsigned int`` or rejected by the kernel when its high bits
+are set):
+
+- ``prctl``: an allow-list of options (queries, naming the thread or its memory, adding seccomp
+  filters or ``no_new_privs``); ``PR_SET_PDEATHSIG`` only with ``SIGKILL`` (a worker can never
+  clear or weaken the signal that kills it with its zygote) and ``PR_SET_DUMPABLE`` only with 0;
+  every other option is refused (:data:`ALLOWED_PRCTL_OPTIONS`);
+- ``fcntl``: ``F_SETPIPE_SZ`` (pipe memory is a per-user budget every worker shares),
+  ``F_NOTIFY`` (directory watches, as with inotify), ``F_SETLEASE`` (blocks other openers of a
+  file), and ``F_SETOWN``/``F_SETOWN_EX``/``F_SETSIG`` (signals sent to another process);
+- ``ioctl``: ``TIOCSTI``/``TIOCLINUX`` (typing into a terminal) and ``FIOSETOWN``/``SIOCSPGRP``;
+- ``sendto``/``sendmsg``/``sendmmsg``/``recvfrom``/``recvmsg``/``recvmmsg`` with ``MSG_OOB``:
+  out-of-band data on unix sockets is rarely used kernel code with a history of use-after-free
+  bugs reached from sandboxes (CVE-2025-38236); the channel never needs it.
+
 Everything else is allowed (the filter is a deny list on top of Landlock, rlimits and the uid
-drop, not the only wall).
+drop, not the only wall). Calls a worker may keep, after review: ``mlock*`` (``RLIMIT_MEMLOCK``
+is 0 and no capability remains), ``pipe2`` (pipes cost open files, bounded by ``RLIMIT_NOFILE``,
+and cannot grow), ``epoll``/``eventfd``/``timerfd``/``signalfd`` (descriptors, bounded the same
+way), ``flock``/``fcntl`` record locks (only on files the worker may open, released when it
+dies), ``landlock_*`` and ``seccomp`` (they can only restrict the caller further),
+``membarrier``, ``get_mempolicy``, ``sched_get*``, ``getpriority``.
 """
 
 from __future__ import annotations
@@ -34,6 +57,7 @@ import errno
 import struct
 from typing import Final
 
+from ai_sandbox.isolation import _bpf as bpf
 from ai_sandbox.isolation._syscalls import (
     ARCH,
     CLONE_THREAD,
@@ -43,16 +67,28 @@ from ai_sandbox.isolation._syscalls import (
     syscall,
 )
 
-__all__ = ["DENIED_SYSCALLS", "build_filter", "install_filter"]
+__all__ = [
+    "ALLOWED_PRCTL_OPTIONS",
+    "CONDITIONAL_PRCTL_OPTIONS",
+    "DENIED_FCNTL_COMMANDS",
+    "DENIED_IOCTL_REQUESTS",
+    "DENIED_SYSCALLS",
+    "MSG_OOB",
+    "build_filter",
+    "install_filter",
+]
 
 #: Calls refused outright with ``EPERM`` (those an architecture lacks are skipped).
 DENIED_SYSCALLS: Final = (
-    # process creation
+    # process creation: the worker runs one interpreter, forever alone
     "execve",
     "execveat",
     "fork",
     "vfork",
-    # other processes
+    # other processes: reading or steering them, and kernel objects shared with them
+    # (System V IPC and POSIX message queues are machine-wide namespaces with machine-wide
+    # budgets: kernel.shmall/msgmni/sem, fs.mqueue.*); priorities that would take CPU or I/O
+    # from the host (setpriority can only lower without CAP_SYS_NICE, but nothing needs it)
     "ptrace",
     "process_vm_readv",
     "process_vm_writev",
@@ -88,7 +124,7 @@ DENIED_SYSCALLS: Final = (
     "mq_timedreceive",
     "mq_notify",
     "mq_getsetattr",
-    # namespaces and mounts
+    # namespaces and mounts, including the new mount API (fsopen family)
     "unshare",
     "setns",
     "mount",
@@ -103,7 +139,8 @@ DENIED_SYSCALLS: Final = (
     "fsmount",
     "fspick",
     "mount_setattr",
-    # kernel attack surface
+    # kernel attack surface: rarely used kernel code reachable without privileges
+    # (keyrings also hold a per-user quota shared by every worker of the uid)
     "bpf",
     "keyctl",
     "add_key",
@@ -122,7 +159,27 @@ DENIED_SYSCALLS: Final = (
     "open_by_handle_at",
     "name_to_handle_at",
     "lsm_set_self_attr",
-    # administration
+    # machine-wide budgets: native AIO contexts count against fs.aio-max-nr for the whole
+    # machine (one worker could take all of it, and a frozen session keep it)
+    "io_setup",
+    "io_destroy",
+    "io_submit",
+    "io_cancel",
+    "io_getevents",
+    "io_pgetevents",
+    # writeback of every dirty page on the machine (or a whole filesystem): I/O storms
+    "sync",
+    "syncfs",
+    # NUMA placement: memory policy and page moves (migrate_pages/move_pages above)
+    "mbind",
+    "set_mempolicy",
+    "set_mempolicy_home_node",
+    # moving pages between pipes and memory (pins pages; the Dirty Pipe bug class); pipes
+    # themselves stay (bounded by RLIMIT_NOFILE; F_SETPIPE_SZ is refused by argument below)
+    "splice",
+    "tee",
+    "vmsplice",
+    # administration (most need capabilities the worker lacks: refused here as well)
     "init_module",
     "finit_module",
     "delete_module",
@@ -143,7 +200,7 @@ DENIED_SYSCALLS: Final = (
     "setdomainname",
     "iopl",
     "ioperm",
-    # network
+    # network: the channel is inherited, nothing else is needed (MSG_OOB: see below)
     "socket",
     "socketpair",
     # file metadata (Landlock governs reading and writing, not modes, owners or xattrs)
@@ -179,21 +236,87 @@ DENIED_SYSCALLS: Final = (
     "listmount",
 )
 
-# Classic BPF opcodes (linux/filter.h) and seccomp return values (linux/seccomp.h).
-_LD_W_ABS: Final = 0x00 | 0x00 | 0x20
-_JEQ: Final = 0x05 | 0x10
-_JGE: Final = 0x05 | 0x30
-_JSET: Final = 0x05 | 0x40
-_RET: Final = 0x06
-_KILL_PROCESS: Final = 0x80000000
-_ERRNO: Final = 0x00050000
-_ALLOW: Final = 0x7FFF0000
-_EPERM: Final = _ERRNO | errno.EPERM
-_ENOSYS: Final = _ERRNO | errno.ENOSYS
-# struct seccomp_data: int nr; u32 arch; u64 instruction_pointer; u64 args[6] (little endian).
-_OFFSET_NR: Final = 0
-_OFFSET_ARCH: Final = 4
-_OFFSET_ARG0_LOW: Final = 16
+# -- calls judged by an argument ------------------------------------------------------------
+
+_PR_SET_PDEATHSIG: Final = 1
+_PR_SET_DUMPABLE: Final = 4
+#: ``prctl`` options a worker may use with any arguments: queries, naming its thread or memory,
+#: and changes that only restrict it further. Everything else is refused, among them
+#: ``PR_SET_PTRACER`` (Yama: let a process trace us), ``PR_SET_CHILD_SUBREAPER``, ``PR_SET_MM``,
+#: ``PR_SET_KEEPCAPS``/``PR_SET_SECUREBITS``/``PR_CAPBSET_DROP``, ``PR_SET_SPECULATION_CTRL``,
+#: ``PR_SCHED_CORE`` (shares core-scheduling cookies with other processes),
+#: ``PR_SET_IO_FLUSHER``, ``PR_SET_SYSCALL_USER_DISPATCH``, ``PR_SET_TSC``, ``PR_MCE_KILL``,
+#: ``PR_SET_THP_DISABLE``/``PR_SET_MEMORY_MERGE``, ``PR_TASK_PERF_EVENTS_*`` and options newer
+#: than this list (deny by default).
+ALLOWED_PRCTL_OPTIONS: Final = (
+    2,  # PR_GET_PDEATHSIG
+    3,  # PR_GET_DUMPABLE
+    5,  # PR_GET_UNALIGN
+    7,  # PR_GET_KEEPCAPS
+    9,  # PR_GET_FPEMU
+    11,  # PR_GET_FPEXC
+    13,  # PR_GET_TIMING
+    15,  # PR_SET_NAME (the calling thread's name)
+    16,  # PR_GET_NAME
+    19,  # PR_GET_ENDIAN
+    21,  # PR_GET_SECCOMP
+    22,  # PR_SET_SECCOMP (another filter can only refuse more)
+    23,  # PR_CAPBSET_READ
+    25,  # PR_GET_TSC
+    27,  # PR_GET_SECUREBITS
+    29,  # PR_SET_TIMERSLACK (its own timers)
+    30,  # PR_GET_TIMERSLACK
+    34,  # PR_MCE_KILL_GET
+    37,  # PR_GET_CHILD_SUBREAPER
+    38,  # PR_SET_NO_NEW_PRIVS (irreversible, only restricts)
+    39,  # PR_GET_NO_NEW_PRIVS
+    40,  # PR_GET_TID_ADDRESS
+    42,  # PR_GET_THP_DISABLE
+    46,  # PR_GET_FP_MODE
+    47,  # PR_CAP_AMBIENT (no capability remains to raise: it can only query or clear)
+    51,  # PR_SVE_GET_VL
+    52,  # PR_GET_SPECULATION_CTRL
+    56,  # PR_GET_TAGGED_ADDR_CTRL
+    58,  # PR_GET_IO_FLUSHER
+    64,  # PR_SME_GET_VL
+    65,  # PR_SET_MDWE (forbids writable+executable mappings: only restricts)
+    66,  # PR_GET_MDWE
+    68,  # PR_GET_MEMORY_MERGE
+    74,  # PR_GET_SHADOW_STACK_STATUS
+    0x53564D41,  # PR_SET_VMA (names its own anonymous memory; glibc's malloc may)
+    0x41555856,  # PR_GET_AUXV
+)
+#: ``prctl`` options allowed with one value only: ``(argument index, value)``. The parent-death
+#: signal stays SIGKILL (clearing or changing it would let a worker outlive a killed zygote);
+#: dumpable stays off (on, it would let processes of the worker's uid trace it and read its
+#: ``/proc`` files).
+CONDITIONAL_PRCTL_OPTIONS: Final = {
+    _PR_SET_PDEATHSIG: (1, 9),  # SIGKILL
+    _PR_SET_DUMPABLE: (1, 0),
+}
+#: ``fcntl`` commands refused: F_SETLEASE (a lease blocks every other opener of the file for
+#: lease-break-time), F_NOTIFY (dnotify: watching directories, like inotify), F_SETPIPE_SZ (pipe
+#: memory is a per-user budget, fs.pipe-user-pages-*, shared by every worker of the uid),
+#: F_SETOWN/F_SETOWN_EX/F_SETSIG (I/O signals delivered to another process).
+DENIED_FCNTL_COMMANDS: Final = (1024, 1026, 1031, 8, 15, 10)
+#: ``ioctl`` requests refused on any descriptor: TIOCSTI and TIOCLINUX (typing into, or
+#: driving, a terminal the worker might hold), FIOSETOWN and SIOCSPGRP (as F_SETOWN).
+DENIED_IOCTL_REQUESTS: Final = (0x5412, 0x541C, 0x8901, 0x8902)
+#: ``MSG_OOB``: out-of-band data on unix stream sockets is rarely used kernel code with a record
+#: of use-after-free bugs reachable from sandboxes (CVE-2025-38236); the channel never needs it.
+MSG_OOB: Final = 0x1
+#: Socket calls and the index of their ``flags`` argument.
+_SOCKET_FLAG_ARGUMENT: Final = (
+    ("sendto", 3),
+    ("recvfrom", 3),
+    ("sendmsg", 2),
+    ("recvmsg", 2),
+    ("sendmmsg", 3),
+    ("recvmmsg", 3),
+)
+
+# -- the program -----------------------------------------------------------------------------
+
 _X32_SYSCALL_BIT: Final = 0x40000000
 _SIGN_BIT: Final = 0x80000000
 
@@ -202,57 +325,27 @@ _SECCOMP_FILTER_FLAG_TSYNC: Final = 1
 _PR_SET_SECCOMP: Final = 22
 _SECCOMP_MODE_FILTER: Final = 2
 
-_Insn = tuple[int, int, int, int]
 
-
-def _load(offset: int) -> _Insn:
-    return (_LD_W_ABS, 0, 0, offset)
-
-
-def _jump(op: int, value: int, if_true: int, if_false: int) -> _Insn:
-    return (op, if_true, if_false, value)
-
-
-def _ret(value: int) -> _Insn:
-    return (_RET, 0, 0, value)
-
-
-def _deny(nr: int, action: int) -> list[_Insn]:
-    return [_jump(_JEQ, nr, 0, 1), _ret(action)]
-
-
-def _clone_rule(nr: int) -> list[_Insn]:
+def _clone_rule(nr: int) -> list[bpf.Insn]:
     """Allow ``clone`` only for a thread that creates no namespace (flags are args[0])."""
     return [
-        _jump(_JEQ, nr, 0, 5),
-        _load(_OFFSET_ARG0_LOW),
-        _jump(_JSET, NAMESPACE_CLONE_FLAGS, 2, 0),
-        _jump(_JSET, CLONE_THREAD, 0, 1),
-        _ret(_ALLOW),
-        _ret(_EPERM),
+        bpf.jump(bpf.JEQ, nr, 0, 5),
+        bpf.load_arg(0),
+        bpf.jump(bpf.JSET, NAMESPACE_CLONE_FLAGS, 2, 0),
+        bpf.jump(bpf.JSET, CLONE_THREAD, 0, 1),
+        bpf.ret(bpf.ALLOW),
+        bpf.ret(bpf.EPERM),
     ]
 
 
-def _kill_rule(nr: int) -> list[_Insn]:
+def _kill_rule(nr: int) -> list[bpf.Insn]:
     """Refuse ``kill`` with pid < 0 (a process group, or -1: every process we may signal)."""
-    return [
-        _jump(_JEQ, nr, 0, 4),
-        _load(_OFFSET_ARG0_LOW),
-        _jump(_JSET, _SIGN_BIT, 0, 1),
-        _ret(_EPERM),
-        _ret(_ALLOW),
-    ]
+    return bpf.deny_flags(nr, 0, _SIGN_BIT)
 
 
-def _prlimit_rule(nr: int) -> list[_Insn]:
+def _prlimit_rule(nr: int) -> list[bpf.Insn]:
     """Allow ``prlimit64`` on the caller itself only (pid 0, what libc's setrlimit passes)."""
-    return [
-        _jump(_JEQ, nr, 0, 4),
-        _load(_OFFSET_ARG0_LOW),
-        _jump(_JEQ, 0, 0, 1),
-        _ret(_ALLOW),
-        _ret(_EPERM),
-    ]
+    return bpf.allow_values(nr, 0, (0,), only_with={})
 
 
 def build_filter(arch: Arch | None = None) -> bytes:
@@ -264,23 +357,30 @@ def build_filter(arch: Arch | None = None) -> bytes:
     if arch is None:
         raise OSError(errno.ENOSYS, "seccomp filters are only built for Linux x86_64/aarch64")
     numbers = arch.numbers
-    program: list[_Insn] = [
-        _load(_OFFSET_ARCH),
-        _jump(_JEQ, arch.audit_arch, 1, 0),
-        _ret(_KILL_PROCESS),
-        _load(_OFFSET_NR),
+    program: list[bpf.Insn] = [
+        bpf.load(bpf.OFFSET_ARCH),
+        bpf.jump(bpf.JEQ, arch.audit_arch, 1, 0),
+        bpf.ret(bpf.KILL_PROCESS),
+        bpf.load(bpf.OFFSET_NR),
     ]
     if arch.x32_bit:
-        program += [_jump(_JGE, _X32_SYSCALL_BIT, 0, 1), _ret(_KILL_PROCESS)]
+        program += [bpf.jump(bpf.JGE, _X32_SYSCALL_BIT, 0, 1), bpf.ret(bpf.KILL_PROCESS)]
     for name in DENIED_SYSCALLS:
         if name in numbers:
-            program += _deny(numbers[name], _EPERM)
-    program += _deny(numbers["clone3"], _ENOSYS)
+            program += bpf.deny(numbers[name], bpf.EPERM)
+    program += bpf.deny(numbers["clone3"], bpf.ENOSYS)
     # The argument rules reload the accumulator, so they come last, each ending in a return.
     program += _clone_rule(numbers["clone"])
     program += _kill_rule(numbers["kill"])
     program += _prlimit_rule(numbers["prlimit64"])
-    program.append(_ret(_ALLOW))
+    program += bpf.allow_values(
+        numbers["prctl"], 0, ALLOWED_PRCTL_OPTIONS, only_with=CONDITIONAL_PRCTL_OPTIONS
+    )
+    program += bpf.deny_values(numbers["fcntl"], 1, DENIED_FCNTL_COMMANDS)
+    program += bpf.deny_values(numbers["ioctl"], 1, DENIED_IOCTL_REQUESTS)
+    for name, flags_arg in _SOCKET_FLAG_ARGUMENT:
+        program += bpf.deny_flags(numbers[name], flags_arg, MSG_OOB)
+    program.append(bpf.ret(bpf.ALLOW))
     return b"".join(struct.pack("=HBBI", *insn) for insn in program)
 
 

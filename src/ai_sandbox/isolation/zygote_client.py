@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import select
 import signal
 import socket
 import subprocess  # nosec B404 - starts our own interpreter, never a shell
@@ -24,7 +23,7 @@ from typing import Any
 
 from ai_sandbox.exceptions import IsolationUnavailable, SandboxError, WorkerError
 from ai_sandbox.isolation.limits import host_recv_cap, worker_recv_cap
-from ai_sandbox.isolation.protocol import Channel, recv_message, send_message
+from ai_sandbox.isolation.protocol import Channel, recv_message, send_message, wait_readable
 from ai_sandbox.isolation.zygote import BOOTSTRAP, CONTROL_MAX_BYTES
 from ai_sandbox.policy import SandboxPolicy
 
@@ -107,7 +106,7 @@ class Worker:
 
     def exited(self) -> bool:
         """Whether the process has exited (its pidfd is readable then)."""
-        return bool(select.select([self.pidfd], [], [], 0)[0])
+        return wait_readable(self.pidfd, 0)
 
 
 class _Pending:

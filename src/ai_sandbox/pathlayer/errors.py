@@ -34,6 +34,10 @@ RULES: Final = MappingProxyType(
             "write to the path of its target instead"
         ),
         "deny_pattern": "refused: the policy keeps this path off limits; choose another file",
+        "write_deny_pattern": (
+            "refused: the policy keeps this path read-only (host tools execute it); write "
+            "another file"
+        ),
         "invalid_name": "refused: invalid file name",
         "path_too_long": "refused: path too long; use a shorter path",
         "special_file": (
@@ -43,6 +47,14 @@ RULES: Final = MappingProxyType(
         "hardlink": (
             "refused: this file has more than one hard link, so its content may live outside "
             "the project root (the policy's allow_hardlinks is off)"
+        ),
+        "pseudo_filesystem": (
+            "refused: this path lies on a pseudo file system (proc, sysfs, cgroup, ...), a live "
+            "view of the host system, not project files; choose a project file"
+        ),
+        "mount_crossing": (
+            "refused: this path crosses into another file system mounted beneath the project "
+            "root (the policy's allow_mount_crossing is off); use the project's own files"
         ),
         "not_found": (
             "no such file or directory under the project root; list the directory to see what "
@@ -87,6 +99,8 @@ def os_error(exc: OSError, path: str, action: str) -> SandboxError:
         return refuse("permission_denied", path)
     if code == errno.ELOOP:
         return refuse("race", path)
+    if code == errno.EBUSY:  # e.g. a rename over a mount point
+        return refuse("mount_crossing", path, "refused: this path is a mount point or busy")
     if code == errno.ENAMETOOLONG:
         return refuse("path_too_long", path)
     if code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):

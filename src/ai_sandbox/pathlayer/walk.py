@@ -9,7 +9,9 @@ relative to the fd of the directory above it, so there is no window between chec
   beneath the root, and refused otherwise);
 * ``..`` returns to the fd held for the parent directory, never to whatever ``..`` names now, so
   moving a directory out of the root mid-walk cannot lead out;
-* ``O_PATH`` never opens a device or FIFO for I/O, so looking at one has no side effect.
+* ``O_PATH`` never opens a device or FIFO for I/O, so looking at one has no side effect;
+* every fd opened is shown to the caller's ``check`` (pseudo file systems, mount crossing)
+  before the walk goes on from it.
 
 Components that do not exist are kept lexically (``missing``) so new files can be created.
 """
@@ -20,15 +22,15 @@ import contextlib
 import os
 import stat
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Final
 
-from ai_sandbox._fs_errors import refuse
+from ai_sandbox.pathlayer.errors import refuse
 
-__all__ = ["MAX_DEPTH", "MAX_SYMLINKS", "Walk", "make_dirs", "walk"]
+__all__ = ["MAX_DEPTH", "MAX_SYMLINKS", "FdCheck", "Walk", "make_dirs", "walk"]
 
 #: Symlinks followed per path, as the kernel allows (ELOOP beyond).
 MAX_SYMLINKS: Final = 40
@@ -38,6 +40,13 @@ MAX_DEPTH: Final = 128
 
 _TOO_DEEP: Final = f"refused: the path is nested more than {MAX_DEPTH} directories deep"
 _O_LOOK: Final = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
+
+#: ``check(fd, fstat of fd, raw path)``: raise ``SecurityError`` to refuse what ``fd`` is on.
+FdCheck = Callable[[int, os.stat_result, str], None]
+
+
+def _no_check(fd: int, st: os.stat_result, raw: str) -> None:
+    """The default :data:`FdCheck`: accept every fd."""
 
 
 @dataclass
@@ -51,6 +60,8 @@ class Walk:
     leaf_stat: os.stat_result | None = None
     #: Trailing components that do not exist (yet).
     missing: list[str] = field(default_factory=list)
+    #: Shown every fd opened (also by :func:`make_dirs`).
+    check: FdCheck = _no_check
 
     @property
     def dir_fd(self) -> int:
@@ -81,14 +92,22 @@ class Walk:
         self.close()
 
 
-def walk(root_fd: int, root: Path, parts: Sequence[str], *, follow_final: bool, raw: str) -> Walk:
+def walk(
+    root_fd: int,
+    root: Path,
+    parts: Sequence[str],
+    *,
+    follow_final: bool,
+    raw: str,
+    check: FdCheck = _no_check,
+) -> Walk:
     """Resolve ``parts`` beneath ``root_fd`` (whose path is ``root``); the caller closes it.
 
     ``follow_final=False`` leaves a final symlink as the ``leaf`` (writes never follow one).
-    Raises ``SecurityError`` for an escape, a loop or a file used as a directory, and lets other
-    ``OSError``s through for the caller to map.
+    ``check`` sees every fd the walk opens. Raises ``SecurityError`` for an escape, a loop or
+    a file used as a directory, and lets other ``OSError``s through for the caller to map.
     """
-    result = Walk([(os.dup(root_fd), "")])
+    result = Walk([(os.dup(root_fd), "")], check=check)
     try:
         _descend(result, root, parts, follow_final=follow_final, raw=raw)
     except BaseException:
@@ -123,6 +142,7 @@ def _descend(
             continue
         try:
             st = os.fstat(fd)
+            result.check(fd, st, raw)
             if stat.S_ISLNK(st.st_mode) and (follow_final or pending):
                 target = os.readlink("", dir_fd=fd)  # readlinkat(fd, ""): this very link
         except BaseException:
@@ -179,3 +199,4 @@ def make_dirs(result: Walk, raw: str) -> None:
             name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=result.dir_fd
         )
         result.dirs.append((fd, name))
+        result.check(fd, os.fstat(fd), raw)

@@ -1,7 +1,7 @@
 """Lexical checks on a path string: type, length, names, ``~``, absolute prefixes, deny patterns.
 
 These run before the file system is touched. They never confine a path on their own: that is
-the job of the walk beneath the root's directory fd (``_fs_walk``) or ``openat2``.
+the job of the walk beneath the root's directory fd (``walk``) or ``openat2``.
 
 Decisions worth knowing:
 
@@ -18,21 +18,24 @@ Decisions worth knowing:
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import unicodedata
-from collections.abc import Sequence
-from fnmatch import fnmatchcase
+from collections.abc import Iterable, Sequence
+from fnmatch import fnmatchcase, translate
 from pathlib import Path
 from typing import Final, NamedTuple
 
 from pathvalidate import ValidationError, validate_filename
 
-from ai_sandbox._fs_errors import refuse
 from ai_sandbox.exceptions import ConfigurationError
+from ai_sandbox.pathlayer.errors import refuse
 
 __all__ = [
     "MAX_NAME_BYTES",
     "DenyPattern",
+    "DenyPatterns",
     "check_name",
     "compile_deny_patterns",
     "denied_by",
@@ -194,13 +197,44 @@ def _fold(name: str) -> str:
     return folded.rstrip(" .") if name not in (".", "..") else name
 
 
-def compile_deny_patterns(patterns: Sequence[str]) -> tuple[DenyPattern, ...]:
+class DenyPatterns(tuple[DenyPattern, ...]):
+    """Compiled deny patterns, in order, with one regex for all the unanchored ones.
+
+    Most paths match no pattern: one regex search per name tells that, instead of one glob
+    match per pattern and name (the default list has dozens of patterns).
+    """
+
+    any_component: re.Pattern[str] | None
+    anchored: tuple[DenyPattern, ...]
+    #: Matches a name that some glob of an anchored pattern needs (None: no quick answer).
+    anchored_hint: re.Pattern[str] | None
+
+    def __new__(cls, patterns: Iterable[DenyPattern]) -> DenyPatterns:
+        self = super().__new__(cls, patterns)
+        globs = [translate(p.parts[0]) for p in self if not p.anchored]
+        self.any_component = re.compile("|".join(globs)) if globs else None
+        self.anchored = tuple(p for p in self if p.anchored)
+        needed = {glob for p in self.anchored for glob in p.parts if glob != "**"}
+        everything = any(set(p.parts) == {"**"} for p in self.anchored)
+        hint = "|".join(translate(glob) for glob in sorted(needed))
+        self.anchored_hint = re.compile(hint) if hint and not everything else None
+        return self
+
+
+def compile_deny_patterns(patterns: Sequence[str]) -> DenyPatterns:
     """Compile gitignore-style ``patterns``; unsupported ones are a ``ConfigurationError``.
 
     ``name/`` refuses any component called ``name`` (and so everything below it); a pattern
     without ``/`` matches any component (``.env*``, ``*.pem``); one with a leading or inner ``/``
     is anchored at the root (``/build``, ``config/secrets.*``), and ``**`` spans components.
     """
+    return _compile(tuple(patterns))
+
+
+@functools.lru_cache(maxsize=16)
+def _compile(patterns: tuple[str, ...]) -> DenyPatterns:
+    """:func:`compile_deny_patterns`, cached: a policy's patterns are compiled once, not for
+    every ``safe_path_access`` call (the result is immutable)."""
     compiled: list[DenyPattern] = []
     for source in patterns:
         text = source.strip()
@@ -215,12 +249,19 @@ def compile_deny_patterns(patterns: Sequence[str]) -> tuple[DenyPattern, ...]:
         if not parts:
             raise ConfigurationError(f"deny pattern {source!r} names nothing")
         compiled.append(DenyPattern(source, body.startswith("/") or "/" in body, parts))
-    return tuple(compiled)
+    return DenyPatterns(compiled)
 
 
 def denied_by(names: Sequence[str], patterns: Sequence[DenyPattern]) -> str | None:
     """The first pattern refusing the path made of ``names`` (relative to root), if any."""
     folded = [_fold(n) for n in names if n != ".."]
+    if isinstance(patterns, DenyPatterns):
+        regex = patterns.any_component
+        if regex is None or not any(regex.match(name) for name in folded):
+            hint = patterns.anchored_hint
+            if hint is not None and not any(hint.match(name) for name in folded):
+                return None  # an anchored pattern needs a name that is not there
+            patterns = patterns.anchored  # no unanchored pattern can match
     for pattern in patterns:
         if pattern.anchored:
             if _match_anchored(folded, pattern.parts):

@@ -13,8 +13,8 @@ import secrets
 import stat
 from typing import Final
 
-from ai_sandbox._fs_errors import refuse, shorten
 from ai_sandbox.exceptions import ResourceLimitExceeded
+from ai_sandbox.pathlayer.errors import refuse, shorten
 
 __all__ = [
     "TEMP_PREFIX",

@@ -2,8 +2,9 @@
 
 With ``RESOLVE_BENEATH`` the kernel refuses (``EXDEV``) any resolution that would leave the
 directory: ``..`` above it, absolute paths, and absolute symlinks; ``RESOLVE_NO_MAGICLINKS``
-refuses ``/proc/<pid>/fd``-style links. The check and the open are one system call, so a symlink
-swapped in afterwards cannot lead out. Python 3.11 has no binding, hence the ctypes below.
+refuses ``/proc/<pid>/fd``-style links; ``RESOLVE_NO_XDEV`` refuses crossing into another
+mount. The check and the open are one system call, so a symlink swapped in afterwards cannot
+lead out. Python 3.11 has no binding, hence the ctypes below.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Final
 __all__ = [
     "RESOLVE_BENEATH",
     "RESOLVE_NO_MAGICLINKS",
+    "RESOLVE_NO_XDEV",
     "open_beneath",
     "openat2",
     "openat2_supported",
@@ -26,6 +28,7 @@ __all__ = [
     "usable_here",
 ]
 
+RESOLVE_NO_XDEV: Final = 0x01
 RESOLVE_NO_MAGICLINKS: Final = 0x02
 RESOLVE_BENEATH: Final = 0x08
 
@@ -107,17 +110,15 @@ def proc_names(fd: int, root: Path) -> list[str] | None:
 
 
 def open_beneath(
-    root_fd: int, root: Path, parts: list[str], flags: int
+    root_fd: int, root: Path, parts: list[str], flags: int, *, same_mount: bool = False
 ) -> tuple[int, list[str]] | None:
     """openat2 ``parts`` beneath ``root_fd``: ``(fd, resolved names)``, or None on any failure
-    (the caller then asks the component walk, which also explains refusals)."""
+    (the caller then asks the component walk, which also explains refusals).
+
+    ``same_mount`` adds ``RESOLVE_NO_XDEV``: resolution may not cross into another mount."""
+    resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | (RESOLVE_NO_XDEV if same_mount else 0)
     try:
-        fd = openat2(
-            root_fd,
-            "/".join(parts) or ".",
-            flags | os.O_CLOEXEC,
-            RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-        )
+        fd = openat2(root_fd, "/".join(parts) or ".", flags | os.O_CLOEXEC, resolve)
     except OSError:
         return None
     names = proc_names(fd, root)
