@@ -18,22 +18,23 @@ from collections.abc import Callable
 from typing import Any
 
 from ai_sandbox.exceptions import ExecutionTimeout, ResourceLimitExceeded, WorkerError
-from ai_sandbox.isolation.broker import Broker
+from ai_sandbox.isolation.broker import Broker, Served
 from ai_sandbox.isolation.exchange import (
     Job,
     Outcome,
+    _answer,
     _ended,
     _from_payload,
     _receive,
-    _refusal_in,
-    _refused,
     _result,
+    _Serving,
     _stopped,
     frame_item_cap,
 )
 from ai_sandbox.isolation.limits import result_frame_cap
 from ai_sandbox.isolation.streaming import OutputCallback, OutputRelay
 from ai_sandbox.isolation.zygote_client import Worker, ZygoteClient
+from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.results import ErrorInfo
 
 __all__ = ["arun_job", "wait_readable"]
@@ -58,11 +59,13 @@ async def wait_readable(fd: int, deadline: float) -> None:
         loop.remove_reader(fd)
 
 
-async def _next_frame(worker: Worker, deadline: float, max_items: int, small_cap: int) -> Any:
+async def _next_frame(
+    worker: Worker, deadline: float, max_items: int, small_cap: int, policy: SandboxPolicy
+) -> dict[str, Any]:
     """The worker's next message, waiting on the event loop until its first bytes are there."""
     if not worker.channel.pending():
         await wait_readable(worker.channel.sock.fileno(), deadline)
-    return _receive(worker, deadline, max_items, small_cap)
+    return _receive(worker, deadline, max_items, small_cap, policy)
 
 
 async def arun_job(
@@ -84,9 +87,9 @@ async def arun_job(
     policy = broker.policy
     max_items = frame_item_cap(policy)
     small_cap = result_frame_cap(policy)
-    refusal: ErrorInfo | None = None
-    unsent: dict[str, Any] | None = None
+    serving = _Serving(policy)
     relay = OutputRelay(on_output, job.id, policy.max_output_bytes)
+    unsent: Served | None = None
     try:
         worker.channel.send_bytes(job.body, deadline=deadline)
     except ResourceLimitExceeded as exc:
@@ -99,38 +102,45 @@ async def arun_job(
         return Outcome(result, worker_alive=False, delivered=False)
     try:
         while True:
-            message = await _next_frame(worker, deadline, max_items, small_cap)
-            kind = message.get("type") if isinstance(message, dict) else None
-            if kind == "result":
+            message = await _next_frame(worker, deadline, max_items, small_cap, policy)
+            serving.check_cpu()
+            if message.get("type") == "result":
                 if message.get("job") != job.id:
                     raise WorkerError("the worker answered another job (a stale or forged frame)")
                 result = _from_payload(message.get("payload"), policy, isolation, layers, start)
-                return Outcome(_refused(result, refusal), worker_alive=True)
-            if kind == "output":
+                return Outcome(serving.finish(result), worker_alive=True)
+            if message.get("type") == "output":
                 relay.deliver(message)
                 continue
-            if kind not in ("read", "write"):
-                raise WorkerError("the worker sent an unexpected message")
-            reply = broker.handle(message)
-            refusal = refusal or _refusal_in(reply)
-            unsent = reply
-            worker.channel.send(reply, deadline=deadline)
+            serving.admit()
+            served = broker.serve(message)
+            del message
+            serving.note(served)
+            unsent = served
+            _answer(worker, served, deadline)
             unsent = None
+            del served
+            serving.check_cpu()
+            await _pace(serving, deadline)
+    except ResourceLimitExceeded as exc:
+        worker.kill()
+        zygote.kill(worker.pid)
+        error = ErrorInfo(type="ResourceLimitExceeded", message=str(exc), rule=exc.limit)
+        result = _result("limit", error, isolation, layers, start)
+        return Outcome(serving.finish(result), worker_alive=False)
     except TimeoutError:
         if interrupt is not None:
-            kept = await _interrupted(
-                worker, job, broker, interrupt, grace_s, max_items, small_cap, unsent, relay
+            answer = await _interrupted(
+                worker, job, broker, serving, relay, interrupt, grace_s, unsent, policy
             )
-            if kept is not None:
-                payload, late_refusal = kept
-                stopped = _stopped(payload, policy, timeout_s, isolation, layers, start)
-                if stopped is not None:
-                    return Outcome(_refused(stopped, refusal or late_refusal), worker_alive=True)
+            stopped = _stopped(answer, policy, timeout_s, isolation, layers, start)
+            if stopped is not None:
+                return Outcome(serving.finish(stopped), worker_alive=True)
         worker.kill()
         zygote.kill(worker.pid)
         error = ErrorInfo(type="ExecutionTimeout", message=str(ExecutionTimeout(timeout_s)))
         result = _result("timeout", error, isolation, layers, start)
-        return Outcome(_refused(result, refusal), worker_alive=False)
+        return Outcome(serving.finish(result), worker_alive=False)
     except WorkerError as exc:
         if worker.channel.eof:  # let it exit without blocking the loop; _ended then sees it
             wait_until = min(deadline, time.monotonic() + _STATUS_WAIT_S)
@@ -143,54 +153,59 @@ async def arun_job(
                     error = ErrorInfo(
                         type="ExecutionTimeout", message=str(ExecutionTimeout(timeout_s))
                     )
-                    return Outcome(
-                        _refused(_result("timeout", error, isolation, layers, start), refusal),
-                        worker_alive=False,
-                    )
-                message = f"the worker closed its channel but kept running ({exc})"
-                error = ErrorInfo(type="WorkerError", message=message)
-                return Outcome(
-                    _refused(_result("error", error, isolation, layers, start), refusal),
-                    worker_alive=False,
-                )
+                    result = _result("timeout", error, isolation, layers, start)
+                    return Outcome(serving.finish(result), worker_alive=False)
+                message_text = f"the worker closed its channel but kept running ({exc})"
+                error = ErrorInfo(type="WorkerError", message=message_text)
+                result = _result("error", error, isolation, layers, start)
+                return Outcome(serving.finish(result), worker_alive=False)
         state, error = _ended(worker, zygote, exc, deadline, timeout_s)
         result = _result(state, error, isolation, layers, start)
-        return Outcome(_refused(result, refusal), worker_alive=False)
+        return Outcome(serving.finish(result), worker_alive=False)
+
+
+async def _pace(serving: _Serving, deadline: float) -> None:
+    """``_Serving.pace`` on the event loop: the same wait, as an ``asyncio.sleep``."""
+    wait = serving.wait_s(deadline)
+    if wait > 0:
+        await asyncio.sleep(wait)
 
 
 async def _interrupted(
     worker: Worker,
     job: Job,
     broker: Broker,
+    serving: _Serving,
+    relay: OutputRelay,
     interrupt: Callable[[], None],
     grace_s: float,
-    max_items: int,
-    small_cap: int,
-    unsent: dict[str, Any] | None,
-    relay: OutputRelay,
-) -> tuple[Any, ErrorInfo | None] | None:
+    unsent: Served | None,
+    policy: SandboxPolicy,
+) -> Any:
     """``exchange._interrupted`` on the event loop."""
-    refusal: ErrorInfo | None = None
     try:
         interrupt()
     except OSError:
         return None
     deadline = time.monotonic() + grace_s
+    max_items, small_cap = frame_item_cap(policy), result_frame_cap(policy)
     try:
         if unsent is not None:
-            worker.channel.send(unsent, deadline=deadline)
+            _answer(worker, unsent, deadline)
         while True:
-            message = await _next_frame(worker, deadline, max_items, small_cap)
-            kind = message.get("type") if isinstance(message, dict) else None
-            if kind == "result" and message.get("job") == job.id:
-                return message.get("payload"), refusal
+            message = await _next_frame(worker, deadline, max_items, small_cap, policy)
+            serving.check_cpu()
+            kind = message.get("type")
+            if kind == "result":
+                return message.get("payload") if message.get("job") == job.id else None
             if kind == "output":
                 relay.deliver(message)
                 continue
-            if kind not in ("read", "write"):
-                return None
-            reply = broker.handle(message)
-            refusal = refusal or _refusal_in(reply)
-            worker.channel.send(reply, deadline=deadline)
-    except (TimeoutError, WorkerError):
+            serving.admit()
+            served = broker.serve(message)
+            del message
+            serving.note(served)
+            _answer(worker, served, deadline)
+            del served
+    except (TimeoutError, WorkerError, ResourceLimitExceeded):
         return None

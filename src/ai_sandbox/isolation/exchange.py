@@ -316,15 +316,19 @@ class _Serving:
         """Wait (idle, the GIL released) while the run's file requests are ahead of their pace
         (:data:`~.limits.FILE_REQUESTS_PER_S`, :data:`~.limits.FILE_BYTES_PER_S`, after a
         burst); never past the run's deadline."""
+        wait = self.wait_s(deadline)
+        if wait > 0:
+            time.sleep(wait)
+
+    def wait_s(self, deadline: float) -> float:
+        """How long :meth:`pace` waits now (the async driver sleeps it on the event loop)."""
         requests = len(self.files) + self.omitted
         due = max(
             (requests - FILE_BURST_REQUESTS) / FILE_REQUESTS_PER_S,
             (self._moved - FILE_BURST_BYTES) / FILE_BYTES_PER_S,
         )
         now = time.monotonic()
-        wait = min(due - (now - self._started), deadline - now)
-        if wait > 0:
-            time.sleep(wait)
+        return min(due - (now - self._started), deadline - now)
 
     def note(self, served: Served) -> None:
         self._moved += served.access.size_bytes

@@ -57,6 +57,8 @@ class WorkerPolicy:
     deny_patterns: tuple[str, ...]
     allow_hardlinks: bool
     pool_size: int
+    session_idle_s: float
+    session_lifetime_s: float
 
     @classmethod
     def from_json(cls, data: Any) -> WorkerPolicy:
@@ -77,6 +79,8 @@ class WorkerPolicy:
             deny_patterns=tuple(_strings(data, "deny_patterns")),
             allow_hardlinks=_field(data, "allow_hardlinks", bool),
             pool_size=_field(data, "pool_size", int),
+            session_idle_s=float(_field(data, "session_idle_s", (int, float))),
+            session_lifetime_s=float(_field(data, "session_lifetime_s", (int, float))),
         )
 
 
