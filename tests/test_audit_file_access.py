@@ -64,6 +64,17 @@ def test_a_runs_reads_and_writes_are_audited(root: Path, tmp_path: Path) -> None
     assert "files" not in result.model_dump()  # the model reads the result, not the trail
 
 
+def test_a_run_python_call_is_audited_with_its_files(root: Path, tmp_path: Path) -> None:
+    """It records the files of a run made through Sandbox.call (the adapters' path) too."""
+    log_path = tmp_path / "audit.jsonl"
+    with AuditLog(log_path) as log, Sandbox(root, POLICY, audit=log) as box:
+        result = box.call("run_python", {"code": "result = open('data/in.txt').read()"})
+    assert result.ok, result
+    assert "files" not in result.model_dump()
+    (run,) = _runs(log_path)
+    assert run["files"] == [{"op": "read", "path": "data/in.txt", "bytes": 11, "outcome": "ok"}]
+
+
 def test_a_refused_file_request_is_audited(root: Path, tmp_path: Path) -> None:
     """It records a refused request with its rule, before the run's refusal, and no content."""
     log_path = tmp_path / "audit.jsonl"

@@ -75,3 +75,37 @@ def test_demo_command_runs() -> None:
     for title in ("analyse a CSV", "write a report file", "read /etc/passwd", "import os"):
         assert title in text
     assert text.count("REJECTED") >= 3
+
+
+def test_agents_guide_files_block_prints_what_it_says(tmp_path: Path) -> None:
+    """It runs docs/agents.md's paged-read block and prints exactly the output shown below it."""
+    guide = (REPO / "docs" / "agents.md").read_text(encoding="utf-8")
+    section = guide.split("## Files as an agent reads them", 1)[1].split("\n## ", 1)[0]
+    block = next(b for b in _python_blocks(section) if "read_file" in b)
+    shown = section.split(block, 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    out = subprocess.run(
+        [sys.executable, "-c", block], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == shown
+
+
+def test_agents_guide_covers_files_images_and_installing() -> None:
+    """It documents paged reads, images per surface, listings, mistakes and installing from a
+    checkout or a wheel, with the MCP server registered off PATH."""
+    guide = (REPO / "docs" / "agents.md").read_text(encoding="utf-8")
+    for needle in (
+        "offset=2000 to read on",
+        "ImageContent",
+        '{"type": "image", "base64", "mime_type"}',
+        "input_image",
+        "Chat Completions | text only",
+        "recursive=N",
+        "leading outside the project root",
+        "FileNotFoundError",
+        "uv add /path/to/ai-sandbox",
+        "uv build",
+        '"uv", "args": ["run", "--directory"',
+        ".venv/bin/ai-sandbox",
+    ):
+        assert needle in guide, needle

@@ -104,3 +104,14 @@ def test_says_who_the_host_runs_as(report: tuple[int, str]) -> None:
     line = next(line for line in text.splitlines() if line.startswith("Host user:"))
     assert ("not root" in line) == (os.geteuid() != 0)
     assert ("workers keep this uid" in line) == (os.geteuid() != 0)
+
+
+def test_says_how_the_path_layer_tells_mounts_apart(report: tuple[int, str]) -> None:
+    """It says whether pseudo file systems and other mounts below the root can be recognised."""
+    from ai_sandbox.pathlayer.mounts import support
+
+    _, text = report
+    line = next(line for line in text.splitlines() if line.startswith("Path layer:"))
+    found = support("/")
+    assert ("refused by fstatfs" in line) == found.fstatfs
+    assert ("by mount id" in line) == found.mount_ids

@@ -63,8 +63,8 @@ def test_attack_is_refused_without_side_effect(
     ("code", "rule"),
     [
         ("import os", "import"),
-        ("x = ().__class__", "syntax"),
-        ("x = getattr(1, '__class__')", "attribute"),
+        ("x = ().__class__.__base__", "syntax"),
+        ("x = getattr(1, '__base__')", "attribute"),
         ("x = '{0.real}'.format(1)", "format"),
         ("x = eval", "syntax"),
     ],
@@ -82,7 +82,7 @@ def test_refusal_names_its_rule(code: str, rule: str, project: Path) -> None:
 
 def test_refused_run_reports_line_of_refusal(project: Path) -> None:
     """It reports the line of the AI's code where the refusal happened."""
-    payload = _run("a = 1\nb = 2\nc = getattr(a, '__class__')\n", project)
+    payload = _run("a = 1\nb = 2\nc = getattr(a, '__base__')\n", project)
     assert payload["error"]["line"] == 3
 
 
@@ -146,7 +146,12 @@ def _dangerous_host_callables() -> set[int]:
                   "delattr", "vars", "dir", "globals", "locals", "breakpoint", "input")
     }  # fmt: skip
     for module in (os, sys, io):
-        found.update(id(v) for v in vars(module).values() if callable(v))
+        # the collections.abc classes os imports are allowed (collections.abc is a default)
+        found.update(
+            id(v)
+            for v in vars(module).values()
+            if callable(v) and getattr(v, "__module__", None) != "collections.abc"
+        )
     return found
 
 
@@ -251,15 +256,15 @@ _SHAPES: list[tuple[str, Any, bool, Any, int]] = [
     ("ctypes", "ctypes", True, [], 0),
     ("submodule-not-allowed", "json.tool", True, [], 0),
     ("empty-name", "", True, [], 0),
-    ("non-string-name", b"time", True, [], 0),
-    ("str-subclass-name", type("S", (str,), {})("time"), True, [], 0),
-    ("old-silly-list", "time", True, ["__doc__"], 0),
-    ("named-fromlist", "time", True, ["strftime"], 0),
-    ("relative", "time", True, [], 1),
-    ("distinct-locals", "time", False, [], 0),
-    ("list-subclass", "time", True, type("L", (list,), {})(), 0),
-    ("tuple-fromlist", "time", True, (), 0),
-    ("none-fromlist", "time", True, None, 0),
+    ("non-string-name", b"_strptime", True, [], 0),
+    ("str-subclass-name", type("S", (str,), {})("_strptime"), True, [], 0),
+    ("old-silly-list", "_strptime", True, ["__doc__"], 0),
+    ("named-fromlist", "_strptime", True, ["strftime"], 0),
+    ("relative", "_strptime", True, [], 1),
+    ("distinct-locals", "_strptime", False, [], 0),
+    ("list-subclass", "_strptime", True, type("L", (list,), {})(), 0),
+    ("tuple-fromlist", "_strptime", True, (), 0),
+    ("none-fromlist", "_strptime", True, None, 0),
 ]
 
 
@@ -490,16 +495,16 @@ WRAPPER_COPIES = [
 
 @pytest.mark.parametrize("code", [c for _, c in WRAPPER_COPIES], ids=[i for i, _ in WRAPPER_COPIES])
 def test_functools_cannot_copy_attributes_by_name(code: str, project: Path) -> None:
-    """It withholds functools.update_wrapper and wraps, which copy attributes named by the
-    caller with the real getattr (a host function's `__globals__`, and so real builtins),
-    also when a policy allows functools."""
+    """It refuses functools.update_wrapper and wraps with attribute names of the caller's
+    choosing, which they copy with the real getattr (a host function's `__globals__`, and so
+    real builtins); only their default names are copied, onto the code's own functions."""
     policy = SandboxPolicy(
         isolation="none", allowed_imports=SandboxPolicy().allowed_imports | {"functools"}
     )
     with SafeFS(project, policy) as fs:
         payload = execute_payload(code + "\nresult = 'escaped'", None, policy=policy, fs=fs)
     assert payload["status"] == "rejected", payload
-    assert payload["error"]["rule"] == "import"
+    assert payload["error"]["rule"] == "attribute"
 
 
 _GENERATOR_LEFT_OPEN = (

@@ -142,13 +142,21 @@ def test_seed_example_returns_analysis(project: Path) -> None:
 
 # -- what stays refused, with advice -------------------------------------------------------------
 ADVICE = [
-    ("private-name", "_x = 1", "rename it"),
-    ("private-attribute", "class A:\n    pass\nA()._x = 1", "public name"),
-    ("class-dunder", "x = (1).__class__", "isinstance"),
+    ("reserved-name", "_x_ = 1", "my_x"),
+    (
+        "host-private-attribute",
+        "import statistics\nx = statistics.NormalDist()._mu",
+        "your own classes",
+    ),
+    ("class-hierarchy", "x = (1).__class__.__bases__", "isinstance"),
     ("format-attribute-field", "class A:\n    pass\nx = '{0.name}'.format(A())", "f'{obj.name}'"),
     ("format-index-field", "x = '{0[1]}'.format([1, 2])", "Compute the value first"),
-    ("nonlocal", "def f():\n    x = 1\n    def g():\n        nonlocal x\n    return g", "dict"),
-    ("repr-dunder", "class A:\n    def __repr__(self):\n        return 'a'", "describe(self)"),
+    ("async", "async def f():\n    pass", "synchronous"),
+    (
+        "getattr-hook",
+        "class A:\n    def __getattr__(self, name):\n        return 1",
+        "get(self, name)",
+    ),
     ("write-host-object", "import statistics\nstatistics.NormalDist().x = 3", "build a new value"),
 ]
 

@@ -33,7 +33,9 @@ HERE = Path(__file__).parent
 
 
 def _corpus() -> list[tuple[str, str]]:
+    from test_escapes_everyday import ABUSES, MODULE_ABUSES
     from test_executor import ADVICE, ERRORS, IDIOMS  # the functional tables double as corpus
+    from test_executor_everyday import EVERYDAY, MODULES
 
     attacks = tomllib.loads((HERE / "attacks" / "escapes.toml").read_text())["attack"]
     bench = (HERE.parent / "bench" / "executor_bench.py").read_text()
@@ -42,6 +44,8 @@ def _corpus() -> list[tuple[str, str]]:
     programs += [(f"error-{e[0]}", e[1]) for e in ERRORS]
     programs += [(f"attack-{a['id']}", a["code"]) for a in attacks]
     programs += [("bench-module", bench)]
+    programs += [(f"everyday-{e[0]}", e[1]) for e in [*EVERYDAY, *MODULES]]
+    programs += [(f"abuse-{a[0]}", a[1]) for a in [*ABUSES, *MODULE_ABUSES]]
     programs += [
         ("with-unpack", "with open('a') as (x, y):\n    pass\n"),
         ("star-call", "def f(*a, **k):\n    return a\nf(*[1], **{'b': 2})\n"),
@@ -82,8 +86,8 @@ def test_skipped_leaves_are_allowed_and_childless() -> None:
 
 
 def test_unknown_node_types_are_still_refused() -> None:
-    """It refuses syntax without a reviewed rule (match statements here) in the fast path."""
-    refused = compile_ai_code("match x:\n    case 1:\n        pass\n")
+    """It refuses syntax without a reviewed rule (``except*`` here) in the fast path."""
+    refused = compile_ai_code("try:\n    pass\nexcept* ValueError:\n    pass\n")
     assert isinstance(refused, CompileRefusal)
     assert (refused.status, refused.rule) == ("rejected", "syntax")
 

@@ -117,7 +117,7 @@ def test_a_worker_padding_requests_with_long_integers_is_stopped(escaped: Worker
 def test_a_request_larger_than_a_request_ends_the_run(escaped: WorkerBackend) -> None:
     """It ends the run of a worker padding a read request to a result's size."""
     code = RAW + (
-        "pad = json.dumps(['x'] * 5000).encode()\n"
+        "pad = json.dumps(['x'] * 20000).encode()\n"
         'send(b\'{"type":"read","path":"data.txt","pad":\' + pad + b\'}\')\n'
         "recv()\n"
     )
@@ -164,6 +164,17 @@ def test_a_write_frame_decodes_to_its_path_and_bytes(path: str) -> None:
     )
     parsed = parse_write_frame(frame, max_path_bytes=6208, max_data_bytes=len(data))
     assert (parsed.path, bytes(parsed.data)) == (path, data)
+
+
+def test_a_maximal_path_of_astral_characters_is_a_request_not_a_violation(root: Path) -> None:
+    """It answers a read of a maximal path of astral characters (12 bytes each, escaped) with
+    the path layer's refusal, not as an oversized frame."""
+    with Sandbox(root, POLICY) as box:
+        result = box.run(f"result = open('\\U0001F600' * {POLICY.max_path_length}).read()")
+    assert result.status == "rejected", result
+    assert result.error is not None
+    assert result.error.type == "SecurityError"
+    assert result.files[0].outcome == "refused"
 
 
 def test_a_worker_writes_binary_data_through_the_host(root: Path) -> None:

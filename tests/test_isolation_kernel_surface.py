@@ -105,6 +105,17 @@ def test_it_refuses_the_call_in_a_guard_off_worker(
     assert denied_outcomes[name] == "EPERM"
 
 
+@pytest.mark.parametrize("arch", list(_syscalls._ARCHES.values()), ids=lambda a: a.name)
+def test_the_filter_assembles_for_every_architecture(arch: _syscalls.Arch) -> None:
+    """It builds the whole filter, argument rules included, for each architecture it knows."""
+    program = seccomp.build_filter(arch)
+    assert len(program) % 8 == 0
+    assert 0 < len(program) // 8 <= 4096
+    for name in ("prctl", "fcntl", "ioctl", "sendto", "recvfrom", "sendmsg", "recvmsg"):
+        assert name in arch.numbers
+    assert {"io_setup", "io_submit", "io_getevents"} <= set(arch.numbers)
+
+
 def test_every_denied_call_is_refused(denied_outcomes: dict[str, str]) -> None:
     """It answers EPERM for every call on the deny list, whatever its arguments."""
     assert {name: o for name, o in denied_outcomes.items() if o != "EPERM"} == {}

@@ -247,7 +247,8 @@ def test_a_fork_bomb_goes_nowhere(unguarded: WorkerBackend) -> None:
     """It stops a fork bomb at the first fork, leaving no stray processes."""
     result = unguarded.execute("import os\nwhile True:\n    os.fork()")
     assert result.status != "ok"
-    assert _stray_sandbox_processes() == []
+    strays = _stray_sandbox_processes()
+    assert strays == [], [_describe(pid) for pid in strays]
 
 
 def test_worker_dies_with_its_zygote(tmp_path: Path) -> None:
@@ -295,6 +296,17 @@ def _stray_sandbox_processes() -> list[int]:
         if orphan or root_stray or _below_a_worker(info[1], status):
             strays.append(int(name))
     return strays
+
+
+def _describe(pid: int) -> str:
+    """A stray's pid, parent, uid and command line, for the failure message."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:120]
+    except OSError:
+        return f"{pid}: gone"
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    return f"{pid}: ppid {fields['PPid'].strip()} uid {fields['Uid'].split()[0]} {command!r}"
 
 
 def _forked_from_a_zygote(pid: str) -> bool:

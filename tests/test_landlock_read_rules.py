@@ -22,7 +22,7 @@ from conftest import CANARY
 
 import ai_sandbox
 from ai_sandbox.isolation import landlock
-from ai_sandbox.isolation.read_rules import plan_read_rules
+from ai_sandbox.isolation.read_rules import plan_read_rules, too_wide
 
 PACKAGE = Path(ai_sandbox.__file__).resolve().parent
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="Landlock is Linux-only")
@@ -74,6 +74,15 @@ def test_it_refuses_a_site_packages_entry_that_is_a_whole_tree(
     refused = {entry.path: entry.why for entry in plan.refused}
     assert resolved in refused
     assert why in refused[resolved]
+
+
+@pytest.mark.parametrize(
+    ("path", "narrow"),
+    [("/", False), ("/usr", False), (str(Path.home()), False), (str(PACKAGE), True)],
+)
+def test_too_wide_judges_any_path(path: str, narrow: bool) -> None:
+    """It offers the same width rule to other code that adds read rules."""
+    assert (too_wide(path) is None) == narrow
 
 
 def test_it_leaves_out_unrelated_sys_path_entries(

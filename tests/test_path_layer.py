@@ -417,3 +417,12 @@ def test_public_names_are_pinned() -> None:
         "safe_path_access",
     ]
     assert security.SecurityError is SecurityError
+
+
+def test_every_path_rule_is_a_known_rule() -> None:
+    """It lists each of the path layer's rule names among the rules the host accepts."""
+    from ai_sandbox.pathlayer.errors import RULES
+    from ai_sandbox.rules import PATH_RULES
+
+    assert set(RULES) <= PATH_RULES
+    assert {"pseudo_filesystem", "mount_crossing", "write_deny_pattern"} <= set(RULES)

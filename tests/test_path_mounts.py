@@ -20,7 +20,13 @@ from conftest import CANARY
 from ai_sandbox import Sandbox, SandboxPolicy
 from ai_sandbox.audit import AuditLog
 from ai_sandbox.exceptions import ConfigurationError, SecurityError
-from ai_sandbox.pathlayer.mounts import PSEUDO_FILESYSTEMS, fs_magic, mount_id, support
+from ai_sandbox.pathlayer.mounts import (
+    PSEUDO_FILESYSTEMS,
+    MountGuard,
+    fs_magic,
+    mount_id,
+    support,
+)
 from ai_sandbox.security import SafeFS, safe_path_access
 
 CROSSING = SandboxPolicy(allow_mount_crossing=True, allow_writes=True)
@@ -142,6 +148,11 @@ PSEUDO_MOUNTS = [
     ("mqueue", "."),
     ("devpts", "."),
     ("pstore", "."),
+    ("hugetlbfs", "."),
+    ("binfmt_misc", "status"),
+    ("fusectl", "."),
+    ("efivarfs", "."),
+    ("selinuxfs", "."),
 ]
 
 
@@ -385,3 +396,41 @@ def test_the_machine_support_is_reported() -> None:
     found = support()
     assert found.fstatfs is True
     assert found.mount_ids is True
+
+
+@pytest.mark.parametrize("policy", [WRITABLE, CROSSING], ids=["default", "crossing"])
+def test_a_recursive_listing_never_enters_a_pseudo_filesystem(
+    mount: Mount, root: Path, use_openat2: bool, policy: SandboxPolicy
+) -> None:
+    """It lists a procfs mount point below the root as a directory but never descends into it
+    (no pids, no ``self``), whatever ``allow_mount_crossing`` says; a tmpfs below the root is
+    entered only when crossing mounts is allowed."""
+    mount(root / "chroot" / "proc", "-t", "proc", "proc")
+    tmp = mount(root / "scratch", "-t", "tmpfs", "tmpfs")
+    (tmp / "inside.txt").write_text("x", encoding="utf-8")
+    with SafeFS(root, policy, _use_openat2=use_openat2) as fs:
+        entries, _ = fs.list_tree(".", depth=4, max_entries=1000)
+    paths = {e.path for e in entries}
+    assert "chroot/proc" in paths
+    assert not any(p.startswith("chroot/proc/") for p in paths)
+    assert ("scratch/inside.txt" in paths) is policy.allow_mount_crossing
+
+
+@pytest.mark.parametrize("use_mount_ids", [True, False], ids=["mount-ids", "devices-only"])
+def test_the_mount_guard_refuses_another_device_with_or_without_mount_ids(
+    mount: Mount, root: Path, use_mount_ids: bool
+) -> None:
+    """It refuses a tmpfs below the root by mount id, and by st_dev where there are no ids."""
+    mount(root / "m", "-t", "tmpfs", "tmpfs")
+    (root / "sub").mkdir()
+    root_fd = os.open(root, os.O_PATH)
+    fds = {name: os.open(root / name, os.O_PATH) for name in ("m", "sub")}
+    try:
+        guard = MountGuard(root_fd, use_mount_ids=use_mount_ids)
+        guard.check(fds["sub"], os.fstat(fds["sub"]), "sub")
+        with pytest.raises(SecurityError) as info:
+            guard.check(fds["m"], os.fstat(fds["m"]), "m")
+        assert info.value.rule == "mount_crossing"
+    finally:
+        for fd in (root_fd, *fds.values()):
+            os.close(fd)

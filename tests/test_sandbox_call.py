@@ -239,6 +239,9 @@ class _BrokenFS(SafeFS):
     def read_text(self, path: str | os.PathLike[str]) -> str:
         raise KeyError("internal detail")
 
+    def read_bytes(self, path: str | os.PathLike[str]) -> bytes:  # read_file pages from bytes
+        raise KeyError("internal detail")
+
 
 def test_an_internal_error_is_a_result_without_internals(sandbox: Sandbox, project: Path) -> None:
     """It answers a failure of its own with a result naming no internals, never a crash."""

@@ -11,9 +11,31 @@ __all__ = ["main"]
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    import os
+
     from ai_sandbox.demo import run_demo
 
+    if args.live and not os.environ.get("OPENAI_API_KEY"):
+        print(
+            "ai-sandbox demo: --live needs OPENAI_API_KEY in the environment (and "
+            "OPENAI_BASE_URL for a server other than OpenAI's); without --live the demo "
+            "needs no key",
+            file=sys.stderr,
+        )
+        return 2
     return run_demo(sys.stdout, live=args.live, model=args.model)
+
+
+def _version() -> str:
+    """The installed distribution's version (the package's own if it is not installed)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("ai-sandbox")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        from ai_sandbox import __version__
+
+        return __version__
 
 
 def _cmd_doctor(args: argparse.Namespace) -> int:
@@ -44,15 +66,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ai-sandbox", description="Run AI-generated code and file tools in a sandbox."
     )
+    parser.add_argument("--version", action="version", version=f"ai-sandbox {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="run realistic AI snippets (and a scripted agent) locally")
     demo.add_argument("--live", action="store_true", help="drive the agent with a real model")
-    demo.add_argument("--model", default=None, help="model name for --live")
+    demo.add_argument(
+        "--model", default=None, help="model name for --live (default: gpt-5-mini); needs --live"
+    )
     demo.set_defaults(func=_cmd_demo)
 
     doctor = sub.add_parser("doctor", help="report isolation layers and prove containment live")
-    doctor.add_argument("--root", default=None, help="sandbox root (default: a temporary folder)")
+    doctor.add_argument(
+        "--root", default=None, help="sandbox root to check (default: the current directory)"
+    )
     doctor.set_defaults(func=_cmd_doctor)
 
     mcp = sub.add_parser("mcp", help="serve the sandbox tools over MCP (stdio)")
@@ -71,7 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``ai-sandbox`` console script."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "demo" and args.model is not None and not args.live:
+        parser.error("demo: --model chooses the model of --live; add --live (needs a key)")
     code: int = args.func(args)
     return code
 

@@ -79,24 +79,37 @@ def make_demo_project(root: Path) -> None:
 
 
 def _outcome(res: ExecutionResult) -> str:
+    """The outcome on the snippet's line; for a refusal or error, its full message follows on
+    indented lines (the hint the model gets is the point of the refusal)."""
     if res.status == "ok":
         shown = repr(res.result)
         return f"ok       result={shown if len(shown) <= 80 else shown[:77] + '...'}"
     err = res.error
-    detail = ""
-    if err is not None:
-        lines = [line.strip() for line in err.message.splitlines() if line.strip()]
-        # One readable line: restricted-syntax errors list one finding per line; show the first.
-        message = lines[1] if len(lines) > 1 and lines[0].endswith(":") else lines[0]
-        detail = f"{err.type}: {message}"
-        if len(detail) > 90:
-            detail = detail[:87] + "..."
-    return f"{res.status.upper():8} {detail}"
+    if err is None:
+        return res.status.upper()
+    lines = [line.strip() for line in err.message.splitlines() if line.strip()] or [""]
+    message = lines[0]
+    if len(lines) > 1 and lines[0].endswith(":"):  # a list of findings: the first one
+        message = f"{lines[0]} {lines[1]}"
+        if len(lines) > 2:
+            message += f" (and {len(lines) - 2} more)"
+    hint = textwrap.fill(
+        f"{err.type}: {message}",
+        width=_HINT_WIDTH,
+        initial_indent=_HINT_INDENT,
+        subsequent_indent=_HINT_INDENT,
+        break_on_hyphens=False,
+    )
+    return f"{res.status.upper()}\n{hint}"
 
 
 def _first_line(code: str) -> str:
     line = code.strip().splitlines()[0]
     return line if len(line) <= 50 else line[:47] + "..."
+
+
+_HINT_INDENT = " " * 6
+_HINT_WIDTH = 100
 
 
 def run_demo(
@@ -124,10 +137,13 @@ def run_demo(
                 res = sandbox.run(snippet.code)
                 mark = "  " if res.status == snippet.expect else "!!"
                 failures += res.status != snippet.expect
+                first, _, hint = _outcome(res).partition("\n")
                 out.write(
                     f"{mark}{snippet.title:<34} {_first_line(snippet.code):<50} -> "
-                    f"{_outcome(res)} ({res.duration_ms:.1f} ms)\n"
+                    f"{first} ({res.duration_ms:.1f} ms)\n"
                 )
+                if hint:
+                    out.write(hint + "\n")
             report = root / "reports" / "summary.md"
             if report.exists():
                 out.write(
@@ -141,7 +157,20 @@ def run_demo(
     agent_status = _run_agent_part(out, policy, audit, live=live, model=model)
     audit.close()
     audit_status = _review_audit_log(out, audit_path)
+    out.write(_NEXT_STEPS)
     return 1 if failures or audit_status else agent_status
+
+
+_NEXT_STEPS = """
+------------------------------------------------------------------------
+Next steps (in a checkout of ai-sandbox):
+  examples/safe_execution.py    the seed API: safe_path_access and execute_ai_code
+  examples/openai_agent.py      a real OpenAI agent loop (any OpenAI-compatible server)
+  examples/langchain_agent.py   the same tools as LangChain tools
+  docs/agents.md                OpenAI, LangChain and MCP: set-up, paged files, images
+  ai-sandbox doctor             prove the isolation layers on this machine
+  ai-sandbox demo --live        this agent with a real model (needs OPENAI_API_KEY)
+"""
 
 
 def _review_audit_log(out: TextIO, path: Path) -> int:

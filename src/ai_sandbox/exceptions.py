@@ -21,7 +21,11 @@ The first five are the *model's* errors: :meth:`ai_sandbox.Sandbox.call` turns t
 
 from __future__ import annotations
 
+from types import MappingProxyType
+from typing import Final
+
 __all__ = [
+    "MISTAKE_RULES",
     "AuditError",
     "ConfigurationError",
     "ExecutionError",
@@ -35,6 +39,18 @@ __all__ = [
     "ToolInputError",
     "WorkerError",
 ]
+
+
+#: Path-layer rules that are ordinary mistakes (a typo, a directory given for a file), not
+#: refusals: the model hears them under the Python error it would get from ``open()``, and the
+#: audit records them as ``failed`` (the action was allowed) with the rule, never as ``refused``.
+MISTAKE_RULES: Final = MappingProxyType(
+    {
+        "not_found": "FileNotFoundError",
+        "is_directory": "IsADirectoryError",
+        "not_a_directory": "NotADirectoryError",
+    }
+)
 
 
 class SandboxError(Exception):

@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ai_sandbox.exceptions import ConfigurationError
+from ai_sandbox.executor.importable import never_importable_reason
 from ai_sandbox.pathlayer.patterns import DEFAULT_DENY_PATTERNS, HOST_EXECUTED_PATTERNS
 
 __all__ = [
@@ -37,6 +39,31 @@ DEFAULT_ALLOWED_IMPORTS: frozenset[str] = frozenset(
         "statistics",
         "string",
         "textwrap",
+        # widened for everyday code (issue 10); each one's dangerous corners are closed in
+        # ai_sandbox.executor (modules.py, replacements.py, guards.py)
+        "abc",
+        "array",
+        "base64",
+        "calendar",
+        "cmath",
+        "collections.abc",
+        "contextlib",
+        "copy",
+        "csv",
+        "dataclasses",
+        "difflib",
+        "enum",
+        "functools",
+        "hashlib",
+        "numbers",
+        "operator",
+        "pprint",
+        "queue",
+        "time",
+        "typing",
+        "unicodedata",
+        "uuid",
+        "zlib",
     }
 )
 
@@ -109,6 +136,30 @@ class SandboxPolicy(BaseModel):
     pool_size: int = Field(
         default=2, ge=0, le=64, description="Pre-forked, locked-down workers kept waiting."
     )
+    read_page_lines: int = Field(
+        default=2000,
+        ge=1,
+        le=1_000_000,
+        description="Most lines one read_file call returns (the model pages with offset/limit).",
+    )
+    read_page_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="Most bytes of text one read_file call returns.",
+    )
+    list_max_entries: int = Field(
+        default=1000,
+        ge=1,
+        le=10_000,
+        description="Most entries one list_directory call returns (recursive listings stop there).",
+    )
+    list_max_depth: int = Field(
+        default=5,
+        ge=0,
+        le=64,
+        description="Deepest `recursive` level a list_directory call may ask for.",
+    )
     session_idle_s: float = Field(
         default=900.0,
         gt=0,
@@ -139,4 +190,16 @@ class SandboxPolicy(BaseModel):
                 raise ValueError(f"not a module name: {name!r}")
             if any(part.startswith("_") for part in name.split(".")):
                 raise ValueError(f"private modules cannot be allowed: {name!r}")
+        for name in sorted(value):
+            reason = never_importable_reason(name)
+            if reason is not None:
+                raise ConfigurationError(
+                    f"allowed_imports names {name!r}, which is never importable in the "
+                    f"sandbox: {reason}. Remove it from allowed_imports"
+                    + (
+                        " (`import sys` always gives a read-only sys of constants)"
+                        if name == "sys"
+                        else ""
+                    )
+                )
         return value

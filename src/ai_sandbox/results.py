@@ -125,6 +125,18 @@ class DirEntry(BaseModel):
     path: str
     type: Literal["file", "dir", "symlink", "other"]
     size: int | None = None
+    outside_root: bool = Field(
+        default=False,
+        description="A symbolic link that leads outside the root: it cannot be read.",
+    )
+    target: str | None = Field(
+        default=None, description="Where a symbolic link inside the root leads (root-relative)."
+    )
+    target_type: Literal["file", "dir", "other", "missing", "refused"] | None = Field(
+        default=None,
+        description="What a symbolic link inside the root leads to ('refused': the policy's "
+        "deny patterns or a link loop keep it off limits).",
+    )
 
 
 class ToolResult(BaseModel):
@@ -139,4 +151,12 @@ class ToolResult(BaseModel):
     error: ErrorInfo | None = None
     images: tuple[Image, ...] = Field(
         default=(), description="Images for the model to see, where its surface takes them."
+    )
+    files: tuple[FileAccessRecord, ...] = Field(
+        default=(),
+        exclude=True,
+        description="run_python: the file requests its code made (see ExecutionResult.files).",
+    )
+    files_omitted: int = Field(
+        default=0, ge=0, exclude=True, description="File requests beyond those in `files`."
     )

@@ -11,30 +11,13 @@ from __future__ import annotations
 
 from typing import Final
 
+from ai_sandbox.pathlayer.errors import RULES as _PATH_LAYER_RULES
+
 __all__ = ["KNOWN_RULES", "LIMIT_RULES", "PATH_RULES", "PROTOCOL_RULES", "RUN_RULES"]
 
-#: The path layer's refusals (``ai_sandbox.security``): decided in the host, by the broker.
-PATH_RULES: Final = frozenset(
-    {
-        "deny_pattern",
-        "hardlink",
-        "home_dir",
-        "invalid_name",
-        "is_directory",
-        "not_a_directory",
-        "not_found",
-        "not_text",
-        "outside_root",
-        "path_too_long",
-        "permission_denied",
-        "race",
-        "special_file",
-        "symlink_escape",
-        "symlink_loop",
-        "symlink_write",
-        "writes_disabled",
-    }
-)
+#: The path layer's refusals (``ai_sandbox.security``): decided in the host, by the broker. The
+#: path layer keeps its own table of them (:data:`ai_sandbox.pathlayer.errors.RULES`).
+PATH_RULES: Final = frozenset(_PATH_LAYER_RULES)
 
 #: The language guard's refusals (the executor): decided where the code runs.
 RUN_RULES: Final = frozenset(

@@ -30,6 +30,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ai_sandbox._arguments import MIN_TEXT_CAP, parse_arguments, shorten
+from ai_sandbox._file_view import FileView, big_file_view, describe_entries, view_file
+from ai_sandbox._media import SNIFF_BYTES, looks_binary, media_type
 from ai_sandbox.audit.action import (
     COMPLETED,
     Action,
@@ -41,9 +43,11 @@ from ai_sandbox.audit.action import (
 from ai_sandbox.audit.writer import AuditLog
 from ai_sandbox.backend import ExecutionBackend
 from ai_sandbox.exceptions import (
+    MISTAKE_RULES,
     ConfigurationError,
     ExecutionError,
     InvalidInputs,
+    ResourceLimitExceeded,
     SandboxError,
     SecurityError,
     ToolInputError,
@@ -51,7 +55,7 @@ from ai_sandbox.exceptions import (
 from ai_sandbox.pathlayer.names import to_text, type_label
 from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.results import DirEntry, ErrorInfo, ExecutionResult, ToolResult
-from ai_sandbox.security import SafeFS
+from ai_sandbox.security import MAX_DIR_ENTRIES, SafeFS
 from ai_sandbox.session import Session
 from ai_sandbox.tools import TOOL_SPECS, ListDirectory, ReadFile, RunPython, ToolSpec, WriteFile
 
@@ -62,6 +66,8 @@ _FILE_ISOLATION = "host"
 _FILE_LAYERS: tuple[str, ...] = ("path_layer",)
 #: Longest tool name echoed back or recorded (real ones are short).
 _MAX_TOOL_NAME = 64
+#: How much of a file over ``max_file_bytes`` is read to tell whether it is binary.
+_HEAD_BYTES = 4096
 #: How many validation problems one error message lists.
 _MAX_PROBLEMS = 5
 #: How many of a call's arguments its audit record lists.
@@ -251,11 +257,21 @@ class Sandbox:
             act.finish(COMPLETED, payload={"bytes": written})
             return written
 
-    def list_dir(self, path: str | os.PathLike[str] = ".") -> list[DirEntry]:
-        """List a directory beneath the root."""
+    def list_dir(self, path: str | os.PathLike[str] = ".", *, recursive: int = 0) -> list[DirEntry]:
+        """List a directory beneath the root (and ``recursive`` levels of subdirectories, at
+        most ``policy.list_max_depth``); each link says where it leads (``outside_root``).
+        More than ``MAX_DIR_ENTRIES`` entries raise ``ResourceLimitExceeded``."""
         raw = _path_once(path)
-        with self._action("list_directory", {"path": self._relative(raw)}) as act:
-            entries = self.fs.list_dir(_usable(raw))
+        args = {"path": self._relative(raw), "recursive": recursive} if recursive else None
+        with self._action("list_directory", args or {"path": self._relative(raw)}) as act:
+            depth = max(0, min(recursive, self.policy.list_max_depth))
+            entries, truncated = self.fs.list_tree(
+                _usable(raw), depth=depth, max_entries=MAX_DIR_ENTRIES
+            )
+            if truncated:
+                raise ResourceLimitExceeded(
+                    "dir_entries", f"the listing has more than {MAX_DIR_ENTRIES} entries"
+                )
             act.finish(COMPLETED, payload=[e.model_dump(mode="json") for e in entries])
             return entries
 
@@ -380,6 +396,8 @@ class Sandbox:
                 payload=result.content,
                 isolation=data.get("isolation"),
                 layers=tuple(data["layers"]) if "layers" in data else None,
+                files=result.files,
+                files_omitted=result.files_omitted,
             )
             return result
 
@@ -488,8 +506,32 @@ class Sandbox:
         return _run_python_result(res)
 
     def _tool_read_file(self, args: ReadFile) -> ToolResult:
-        text = self.fs.read_text(args.path)
-        return ToolResult(tool="read_file", ok=True, content=text, data={"path": args.path})
+        try:
+            raw = self.fs.read_bytes(args.path)
+        except ResourceLimitExceeded as exc:
+            view = self._big_file(args.path, exc)
+        else:
+            view = view_file(
+                args.path,
+                raw,
+                offset=args.offset,
+                limit=args.limit,
+                page_lines=self.policy.read_page_lines,
+                page_bytes=self.policy.read_page_bytes,
+            )
+        return ToolResult(
+            tool="read_file", ok=True, content=view.content, data=view.data, images=view.images
+        )
+
+    def _big_file(self, path: str, too_big: ResourceLimitExceeded) -> FileView:
+        """A file over ``max_file_bytes``: a known binary format is described (kind, size);
+        anything else keeps the size refusal (text is read only up to the cap)."""
+        if too_big.limit != "file_size":
+            raise too_big
+        head, size = self.fs.read_head(path, _HEAD_BYTES)
+        if not looks_binary(head):
+            raise too_big
+        return big_file_view(path, media_type(head[:SNIFF_BYTES]), size, self.policy.max_file_bytes)
 
     def _tool_write_file(self, args: WriteFile) -> ToolResult:
         written = self.fs.write_text(args.path, args.content)
@@ -501,12 +543,21 @@ class Sandbox:
         )
 
     def _tool_list_directory(self, args: ListDirectory) -> ToolResult:
-        entries = self.fs.list_dir(args.path)
-        lines = [f"{e.path}/" if e.type == "dir" else e.path for e in entries]
+        depth = min(args.recursive, self.policy.list_max_depth)
+        entries, truncated = self.fs.list_tree(
+            args.path, depth=depth, max_entries=self.policy.list_max_entries
+        )
+        notes: list[str] = []
+        if depth < args.recursive:
+            notes.append(f"recursive is capped at {depth} levels by the policy")
+        if truncated:
+            notes.append(
+                f"the listing stops at {len(entries)} entries; list a subdirectory to see more"
+            )
         return ToolResult(
             tool="list_directory",
             ok=True,
-            content="\n".join(lines) if lines else "(empty directory)",
+            content=describe_entries(entries, notes),
             data=[e.model_dump(mode="json") for e in entries],
         )
 
@@ -576,6 +627,8 @@ def _finish_run(act: Action, res: ExecutionResult) -> None:
 
 
 def _error_info(exc: SandboxError) -> ErrorInfo:
+    if isinstance(exc, SecurityError) and exc.rule in MISTAKE_RULES:  # a typo, not a refusal
+        return ErrorInfo(type=MISTAKE_RULES[exc.rule], message=str(exc), rule=exc.rule)
     if isinstance(exc, SecurityError):
         return ErrorInfo(type="SecurityError", message=str(exc), rule=exc.rule)
     if isinstance(exc, ExecutionError):
@@ -597,6 +650,9 @@ def _run_python_result(res: ExecutionResult) -> ToolResult:
         content=_describe_execution(res),
         data=res.model_dump(mode="json"),
         error=res.error,
+        images=res.images,
+        files=res.files,
+        files_omitted=res.files_omitted,
     )
 
 
@@ -632,6 +688,12 @@ def _describe_execution(res: ExecutionResult) -> str:
         parts.append(f"{res.status}: {res.error.type}: {res.error.message}{where}")
     else:
         parts.append(res.status)
+    if res.images:
+        shown = ", ".join(
+            f"{image.name or 'image'} ({image.media_type}, {image.width}x{image.height} pixels)"
+            for image in res.images
+        )
+        parts.append(f"images: {shown}")
     if res.stdout:
         parts.append("stdout:\n" + res.stdout)
     return "\n".join(parts)

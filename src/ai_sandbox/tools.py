@@ -45,9 +45,22 @@ class RunPython(_ToolInput):
 
 
 class ReadFile(_ToolInput):
-    """Read a text file beneath the project root."""
+    """Read a text file beneath the project root, one page at a time."""
 
     path: str = Field(description="Path relative to the project root, e.g. 'data/report.csv'.")
+    offset: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "Lines to skip: 0 starts at the first line. A page that stops early says which "
+            "offset reads on."
+        ),
+    )
+    limit: int | None = Field(
+        default=None,
+        ge=1,
+        description="Most lines to return (at most the policy's page, 2000 lines by default).",
+    )
 
 
 class WriteFile(_ToolInput):
@@ -61,6 +74,14 @@ class ListDirectory(_ToolInput):
     """List the entries of a directory beneath the project root."""
 
     path: str = Field(default=".", description="Directory relative to the project root.")
+    recursive: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "Levels of subdirectories to list as well: 0 lists this directory only (capped "
+            "by the policy, 5 by default)."
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +107,13 @@ TOOL_SPECS: tuple[ToolSpec, ...] = (
         "beneath the root.",
         RunPython,
     ),
-    ToolSpec("read_file", "Read a UTF-8 text file beneath the project root.", ReadFile),
+    ToolSpec(
+        "read_file",
+        "Read a UTF-8 text file beneath the project root, at most one page (2000 lines or "
+        "64 KiB by default) per call; use offset/limit to read on. Images come back as "
+        "images; other binary files as their size and media type.",
+        ReadFile,
+    ),
     ToolSpec(
         "write_file",
         "Create or replace a UTF-8 text file beneath the project root (atomic).",
@@ -94,7 +121,9 @@ TOOL_SPECS: tuple[ToolSpec, ...] = (
     ),
     ToolSpec(
         "list_directory",
-        "List files and folders of a directory beneath the project root.",
+        "List files and folders of a directory beneath the project root: folders end in '/', "
+        "files show their size, links say where they lead (one leading outside the root "
+        "cannot be read). recursive=N lists N levels of subdirectories too.",
         ListDirectory,
     ),
 )

@@ -146,13 +146,27 @@ def _output(name: str, result: ToolResult, tool_call_id: str | None) -> _Output:
     LangChain only sets ``status="error"`` for exceptions, which would drop the artifact; a
     ``ToolMessage`` returned as content is passed through as is, status and artifact included.
     """
+    content = _content(result)
     if tool_call_id is None:
-        return result.content, result
+        return content, result
     message = ToolMessage(
-        content=result.content,
+        content=content,
         artifact=result,
         tool_call_id=tool_call_id,
         name=name,
         status="success" if result.ok else "error",
     )
     return message, result
+
+
+def _content(result: ToolResult) -> str | list[str | dict[str, Any]]:
+    """The text, or with images, standard content blocks: the text, then one ``image`` block
+    (base64 and media type) per image, which chat models that take images read as images."""
+    if not result.images:
+        return result.content
+    blocks: list[str | dict[str, Any]] = [{"type": "text", "text": result.content}]
+    blocks += [
+        {"type": "image", "base64": image.data_base64, "mime_type": image.media_type}
+        for image in result.images
+    ]
+    return blocks

@@ -40,7 +40,13 @@ try:
     from mcp.server.mcpserver import Context, MCPServer
     from mcp.server.mcpserver.tools import Tool
     from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
-    from mcp_types import CallToolResult, TextContent, ToolAnnotations
+    from mcp_types import (
+        CallToolResult,
+        ImageContent,
+        InputRequiredResult,
+        TextContent,
+        ToolAnnotations,
+    )
     from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 except ImportError as _exc:  # pragma: no cover - exercised by the missing-extra test
     raise ImportError(
@@ -59,6 +65,10 @@ from ai_sandbox.session import Session
 from ai_sandbox.tools import ToolSpec
 
 __all__ = ["create_server", "load_policy_file", "main", "serve_stdio"]
+
+#: The SDK's own log lines (request traces, tool failures) go to stderr at INFO; a stdio client
+#: shows stderr to its user, and a model's mistakes are already in the result.
+_LOG_LEVEL = "WARNING"
 
 _INSTRUCTIONS = (
     "These tools run Python and touch files inside a sandbox confined to one project "
@@ -84,10 +94,33 @@ def create_server(
 ) -> MCPServer[Any]:
     """An ``MCPServer`` exposing the sandbox's tools (add your own tools to it if you like).
 
+    A call to a tool it does not have gets the answer ``Sandbox.call`` gives (an error result
+    listing the tools), and ordinary tool errors are results, never log lines: the server logs
+    at ``WARNING`` and above only, so stderr stays quiet for a client's mistakes.
+
     ``session``: where ``run_python`` keeps state for requests that come without a connection
     of their own (the 2026-07-28 protocol); pass one only when the server has one client."""
     tools = [_make_tool(sandbox, spec, session) for spec in sandbox.tool_specs()]
-    return MCPServer(name, instructions=_INSTRUCTIONS, tools=tools)
+    return _SandboxServer(
+        sandbox, name, instructions=_INSTRUCTIONS, tools=tools, log_level=_LOG_LEVEL
+    )
+
+
+class _SandboxServer(MCPServer[Any]):
+    """``MCPServer`` whose unknown tools are answered by ``Sandbox.call`` (same words on every
+    surface) instead of raising ``ToolError``, which the SDK would also log to stderr."""
+
+    def __init__(self, sandbox: Sandbox, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sandbox = sandbox
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Any = None
+    ) -> CallToolResult | InputRequiredResult:
+        if self._tool_manager.get_tool(name) is not None:
+            return await super().call_tool(name, arguments, context)
+        result = await anyio.to_thread.run_sync(run_tool_call, self._sandbox, name, arguments)
+        return _to_mcp(result)
 
 
 def serve_stdio(root: Path, policy: SandboxPolicy) -> None:
@@ -218,8 +251,13 @@ def _progress_reporter(ctx: Context) -> Callable[[str], None]:
 
 
 def _to_mcp(result: ToolResult) -> CallToolResult:
+    """The text, then each image as ``ImageContent``; the ``ToolResult`` as structured content."""
+    images = [
+        ImageContent(type="image", data=image.data_base64, mime_type=image.media_type)
+        for image in result.images
+    ]
     return CallToolResult(
-        content=[TextContent(type="text", text=result.content)],
+        content=[TextContent(type="text", text=result.content), *images],
         structured_content=result.model_dump(mode="json"),
         is_error=not result.ok,
     )

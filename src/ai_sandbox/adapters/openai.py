@@ -39,6 +39,7 @@ from ai_sandbox.adapters._agent import (
     run_tool_call,
     unsupported_call_result,
 )
+from ai_sandbox.adapters._images import data_url, not_shown_note
 from ai_sandbox.adapters._schema import parameters_schema
 from ai_sandbox.exceptions import ConfigurationError, ModelReplyError
 from ai_sandbox.results import ToolResult
@@ -219,10 +220,25 @@ async def _arun(sandbox: Sandbox, call: _Call, session: Session | None = None) -
 
 
 def _answer(api: Api, call: _Call, result: ToolResult) -> dict[str, Any]:
+    """The message (Chat) or input item (Responses) that answers ``call`` with ``result``.
+
+    Images: the Responses API takes them in a function call's output, as ``input_image``
+    items after the text (``ResponseFunctionCallOutputItemListParam``); Chat Completions tool
+    messages take text only, so there the text says what was produced and how to get it.
+    """
     if api == "chat":
-        return {"role": "tool", "tool_call_id": call.call_id, "content": result.content}
+        note = not_shown_note(result.images)
+        content = f"{result.content}\n{note}" if note else result.content
+        return {"role": "tool", "tool_call_id": call.call_id, "content": content}
     kind = "function_call_output" if call.kind == "function" else "custom_tool_call_output"
-    return {"type": kind, "call_id": call.call_id, "output": result.content}
+    if not result.images or call.kind != "function":
+        return {"type": kind, "call_id": call.call_id, "output": result.content}
+    items: list[dict[str, Any]] = [{"type": "input_text", "text": result.content}]
+    items += [
+        {"type": "input_image", "image_url": data_url(image), "detail": "auto"}
+        for image in result.images
+    ]
+    return {"type": kind, "call_id": call.call_id, "output": items}
 
 
 # -- reading replies -------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from ai_sandbox.audit.writer import AuditLog
 from ai_sandbox.exceptions import (
+    MISTAKE_RULES,
     ExecutionError,
     ExecutionTimeout,
     ResourceLimitExceeded,
@@ -100,11 +101,15 @@ def verdict_for_tool_result(result: ToolResult) -> Verdict:
     if result.ok:
         return COMPLETED
     refused = result.error is not None and result.error.rule is not None
+    if refused and result.error is not None and result.error.rule in MISTAKE_RULES:
+        refused = False  # a typo is not a refusal: "failed", with its rule
     return _from_info("refused" if refused else "failed", result.error)
 
 
 def verdict_for_exception(exc: BaseException) -> Verdict:
     """The verdict on an action that raised ``exc``."""
+    if isinstance(exc, SecurityError) and exc.rule in MISTAKE_RULES:
+        return Verdict("failed", exc.rule, MISTAKE_RULES[exc.rule], str(exc))
     if isinstance(exc, SecurityError):
         return Verdict("refused", exc.rule, "SecurityError", str(exc))
     if isinstance(exc, ToolInputError):

@@ -1,8 +1,13 @@
 """``ai-sandbox audit verify|head|show|stats|tail``: review a log from the shell.
 
 :func:`register` adds the ``audit`` command to the main parser; :func:`main` runs it alone.
-Exit status: 0 success (``verify``: intact), 1 ``verify`` found a problem, 2 bad usage or an
-unreadable log.
+Exit status, for every subcommand:
+
+- 0: success (``verify``: every record is intact);
+- 1: ``verify`` found a problem (edited, deleted, inserted, reordered records, wrong key...);
+- 2: bad usage, or a log that cannot be read;
+- 3: the log file does not exist (no file of its series);
+- 4: the file is not an audit log (no line of it is an ai-sandbox audit record).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from ai_sandbox.audit.reader import read_records
+from ai_sandbox.audit.reader import files_of, read_records
 from ai_sandbox.audit.review import Filters, actions, format_row, format_stats, header, parse_time
 from ai_sandbox.audit.review import stats as compute_stats
 from ai_sandbox.audit.verify import parse_head, verify
@@ -27,13 +32,32 @@ __all__ = ["main", "register"]
 
 _POLL_S = 0.2
 
+EXIT_OK = 0
+EXIT_PROBLEM = 1
+EXIT_USAGE = 2
+EXIT_NO_FILE = 3
+EXIT_NOT_A_LOG = 4
+
+_EPILOG = (
+    "exit status: 0 ok (verify: intact), 1 verify found a problem, 2 bad usage or an "
+    "unreadable log, 3 no such file, 4 not an audit log"
+)
+#: Longest line looked at when telling whether a file is an audit log at all.
+_MAX_PROBE_LINE = 1 << 20
+#: Fields every audit record has.
+_RECORD_FIELDS = frozenset({"event", "seq", "hash", "prev_hash"})
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``audit`` command (with its subcommands) to ``subparsers``."""
-    audit = subparsers.add_parser("audit", help="verify and review an audit log")
+    audit = subparsers.add_parser(
+        "audit", help="verify and review an audit log", description=_EPILOG
+    )
     sub = audit.add_subparsers(dest="audit_command", required=True)
 
-    p = sub.add_parser("verify", help="recompute the hash chain; exit 1 on any problem")
+    p = sub.add_parser(
+        "verify", help="recompute the hash chain; exit 1 on any problem", epilog=_EPILOG
+    )
     p.add_argument(
         "paths", nargs="+", metavar="PATH", help="a log (with its rotated files), or files in order"
     )
@@ -79,9 +103,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-def _fail(message: str) -> int:
+def _fail(message: str, status: int = EXIT_USAGE) -> int:
     print(f"ai-sandbox audit: {message}", file=sys.stderr)
-    return 2
+    return status
+
+
+def _check_log(paths: str | list[str]) -> int | None:
+    """Exit status 3 (and the message) when no file of the log exists, 4 when none of its
+    files holds an audit record; ``None`` when there is a log to read."""
+    named = [Path(paths)] if isinstance(paths, str) else [Path(p) for p in paths]
+    files = files_of(paths)
+    absent = [p for p in named if not p.exists()]
+    if isinstance(paths, str) and not any(f.exists() for f in files):
+        return _fail(f"{paths}: no such file", EXIT_NO_FILE)
+    if not isinstance(paths, str) and absent:
+        return _fail(f"{absent[0]}: no such file", EXIT_NO_FILE)
+    existing = [f for f in files if f.exists()]
+    if existing and not any(_holds_a_record(f) for f in existing):
+        shown = paths if isinstance(paths, str) else ", ".join(map(str, named))
+        return _fail(
+            f"{shown}: not an audit log (no line is an ai-sandbox audit record)", EXIT_NOT_A_LOG
+        )
+    return None
+
+
+def _holds_a_record(path: Path) -> bool:
+    """Whether any line of ``path`` is a JSON object with an audit record's fields (an empty
+    file counts as one: `verify` reports on it)."""
+    try:
+        with path.open("rb") as handle:
+            if path.stat().st_size == 0:
+                return True
+            while line := handle.readline(_MAX_PROBE_LINE):
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(record, dict) and record.keys() >= _RECORD_FIELDS:
+                    return True
+    except OSError:
+        return True  # unreadable: the command reports it in its own words
+    return False
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -98,6 +160,9 @@ def _verify(args: argparse.Namespace) -> int:
         except ValueError as exc:
             return _fail(str(exc))
     paths = args.paths[0] if len(args.paths) == 1 else args.paths
+    status = _check_log(paths)
+    if status is not None:
+        return status
     try:
         report = verify(paths, key=key, head=head)
     except AuditError as exc:
@@ -107,6 +172,9 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _head(args: argparse.Namespace) -> int:
+    status = _check_log(args.path)
+    if status is not None:
+        return status
     last: dict[str, Any] | None = None
     try:
         for last in read_records(args.path):  # noqa: B007 - we want the last one
@@ -135,6 +203,9 @@ def _show(args: argparse.Namespace) -> int:
         filters = _filters(args)
     except (ValueError, re.error) as exc:
         return _fail(f"bad filter: {exc}")
+    status = _check_log(args.path)
+    if status is not None:
+        return status
     out = sys.stdout
     colour = _use_colour(out)
     try:
@@ -150,6 +221,9 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _stats(args: argparse.Namespace) -> int:
+    status = _check_log(args.path)
+    if status is not None:
+        return status
     try:
         data = compute_stats(read_records(args.path))
     except AuditError as exc:
@@ -166,6 +240,9 @@ def _tail(args: argparse.Namespace) -> int:
 
 
 def _tail_until_interrupted(args: argparse.Namespace) -> int:
+    status = _check_log(args.path)
+    if status is not None:
+        return status
     out = sys.stdout
     colour = _use_colour(out)
 

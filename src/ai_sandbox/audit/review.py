@@ -38,7 +38,7 @@ _COLOURS = {
 _RESET = "\x1b[0m"
 _KEEP_FROM_REQUEST = frozenset({"seq", "time", "args", "hash", "prev_hash", "event"})
 _COLUMNS = ("TIME", "SEQ", "SESSION", "CALLER", "TOOL", "OUTCOME", "MS", "DETAIL")
-_WIDTHS = (23, 6, 16, 12, 14, 9, 8, 0)
+_WIDTHS = (23, 6, 16, 16, 14, 9, 8, 0)
 
 
 def parse_time(text: str) -> datetime:
@@ -110,7 +110,7 @@ def format_row(action: dict[str, Any], *, colour: bool = False) -> str:
         str(action.get("time", ""))[:23].replace("T", " "),
         str(action.get("seq", "")),
         shown(str(action.get("session") or ""), 16),
-        shown(str(action.get("caller") or "-"), 12),
+        shown(str(action.get("caller") or "-"), 16),
         shown(str(action.get("tool") or "-"), 24),
         outcome.upper() if outcome == "refused" else outcome,
         f"{duration:.1f}" if isinstance(duration, int | float) else "",
@@ -134,17 +134,26 @@ def _printable(text: str) -> str:
 #: What an agent-chosen string may hold to be shown as it is: ASCII letters, digits and
 #: punctuation, with single spaces between words.
 _PLAIN = re.compile(r"[!-~]+(?: [!-~]+)*")
+#: Spaces that could line up fake columns: a run of two or more, or one at either end.
+_LAYOUT_SPACES = re.compile(r"^ +| +$| {2,}")
 
 
 def shown(text: str, limit: int) -> str:
     """``text`` (a tool name, path, rule or message an agent chose) as a reviewer may safely
-    read it in a table: as it is when it is plain ASCII of at most ``limit`` characters;
-    otherwise quoted, with every other character (spaces included) escaped, and cut at
-    ``limit``: spaces cannot line up fake columns or rows, and look-alike letters show
-    (``'s\\u0435cret.txt'``)."""
+    read it in a table.
+
+    Plain ASCII with single spaces reads as it is, and when longer than ``limit`` it is quoted
+    and cut (``'no such file or directory unde...``). Anything else is quoted with every
+    character that could deceive escaped: control and bidi characters, every non-ASCII letter
+    (look-alikes show: ``'s\u0435cret.txt'``) and every space of a run or at either end
+    (``\x20``), so it cannot line up fake columns or rows; then cut at ``limit``.
+    """
     if not text or (len(text) <= limit and _PLAIN.fullmatch(text)):
         return text
-    quoted = ascii(text).replace(" ", "\\x20")
+    quoted = ascii(text)
+    if not _PLAIN.fullmatch(text):
+        inner = _LAYOUT_SPACES.sub(lambda m: "\\x20" * len(m.group()), quoted[1:-1])
+        quoted = quoted[0] + inner + quoted[-1]
     return quoted if len(quoted) <= limit + 2 else quoted[: limit + 2] + "..."
 
 
@@ -163,7 +172,7 @@ def _detail(action: dict[str, Any]) -> str:
         if isinstance(code, dict) and isinstance(code.get("head"), str):
             first = code["head"].split("\n", 1)[0]
             parts.append(ascii(first[:60]))
-    if action.get("rule") and action.get("outcome") == "refused":
+    if action.get("rule") and action.get("outcome") in ("refused", "failed"):
         by_worker = " (reported by the worker)" if action.get("reported_by") == "worker" else ""
         parts.append(f"rule={shown(str(action['rule']), 32)}{by_worker}")
     files = action.get("files")
@@ -204,6 +213,7 @@ def stats(records: Iterable[dict[str, Any]], *, slowest: int = 5) -> dict[str, A
     """Counts by tool and outcome, refusals by rule, the slowest actions, per-session totals."""
     by_tool: dict[str, Counter[str]] = defaultdict(Counter)
     refusals: Counter[str] = Counter()
+    mistakes: Counter[str] = Counter()
     sessions: dict[str, Counter[str]] = defaultdict(Counter)
     timed: list[dict[str, Any]] = []
     total = 0
@@ -216,6 +226,8 @@ def stats(records: Iterable[dict[str, Any]], *, slowest: int = 5) -> dict[str, A
         sessions[str(action.get("session"))][outcome] += 1
         if outcome == "refused":
             refusals[str(action.get("rule") or "policy")] += 1
+        elif outcome == "failed" and action.get("rule"):
+            mistakes[str(action["rule"])] += 1  # e.g. not_found: a typo, not an attack
         if isinstance(action.get("duration_ms"), int | float):
             timed.append(action)
     timed.sort(key=lambda a: float(a["duration_ms"]), reverse=True)
@@ -223,6 +235,7 @@ def stats(records: Iterable[dict[str, Any]], *, slowest: int = 5) -> dict[str, A
         "actions": total,
         "by_tool": {tool: dict(counts) for tool, counts in sorted(by_tool.items())},
         "refusals_by_rule": dict(refusals.most_common()),
+        "failures_by_rule": dict(mistakes.most_common()),
         "slowest": [
             {k: a.get(k) for k in ("seq", "tool", "outcome", "duration_ms", "session")}
             for a in timed[:slowest]
@@ -243,6 +256,10 @@ def format_stats(data: dict[str, Any]) -> str:
     lines += [f"  {shown(rule, 32)}: {n}" for rule, n in data["refusals_by_rule"].items()] or [
         "  (none)"
     ]
+    lines += ["", "failures by rule (mistakes such as a missing file; not refusals):"]
+    lines += [
+        f"  {shown(rule, 32)}: {n}" for rule, n in data.get("failures_by_rule", {}).items()
+    ] or ["  (none)"]
     lines += ["", "slowest actions:"]
     lines += [
         f"  seq {a['seq']}: {shown(str(a['tool']), 24)} {a['outcome']} {a['duration_ms']:.1f} ms"

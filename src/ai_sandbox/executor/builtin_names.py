@@ -32,8 +32,15 @@ SAFE_BUILTIN_NAMES: tuple[str, ...] = (
     "RecursionError", "ReferenceError", "RuntimeError", "StopIteration", "SyntaxError",
     "SystemExit", "TimeoutError", "TypeError", "UnboundLocalError", "UnicodeDecodeError",
     "UnicodeEncodeError", "UnicodeError", "ValueError", "ZeroDivisionError",
+    "BlockingIOError", "BrokenPipeError", "ChildProcessError", "ConnectionAbortedError",
+    "ConnectionError", "ConnectionRefusedError", "ConnectionResetError", "EnvironmentError",
+    "IOError", "IndentationError", "InterruptedError", "ProcessLookupError", "TabError",
+    "UnicodeTranslateError", "StopAsyncIteration", "SystemError", "ExceptionGroup",
+    "BaseExceptionGroup",
     # warnings (as values only; there is no warnings module)
     "DeprecationWarning", "FutureWarning", "RuntimeWarning", "UserWarning", "Warning",
+    "BytesWarning", "EncodingWarning", "ImportWarning", "PendingDeprecationWarning",
+    "ResourceWarning", "SyntaxWarning", "UnicodeWarning",
 )  # fmt: skip
 
 #: The unchanged real builtins, looked up once: name -> object.

@@ -8,6 +8,7 @@ run of a session print into the current run's output.
 from __future__ import annotations
 
 import sys
+import time
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol, runtime_checkable
 
 from ai_sandbox.exceptions import SecurityError
@@ -23,6 +24,7 @@ __all__ = [
     "SANDBOX_CLASS_MARKER",
     "FileAccess",
     "OutputCollector",
+    "OutputStream",
     "RunContext",
     "ai_line",
 ]
@@ -111,6 +113,39 @@ class OutputCollector:
         return kept + marker
 
 
+class OutputStream:
+    """``sys.stdout``/``sys.stderr`` in the sandbox: writes go to the run's captured output."""
+
+    __slots__ = ("_ai_ctx",)
+
+    def __init__(self, ctx: RunContext) -> None:
+        self._ai_ctx = ctx
+
+    def write(self, text: str) -> int:
+        """Write ``text`` to the run's output."""
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        return self._ai_ctx.output.write(text)
+
+    def writelines(self, lines: Any) -> None:
+        """Write each string of ``lines``."""
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        """Nothing to flush: the output is kept in memory."""
+
+    def isatty(self) -> bool:
+        """Not a terminal."""
+        return False
+
+    def __copy__(self) -> OutputStream:
+        return self  # a handle on the run's output, not a value
+
+    def __deepcopy__(self, memo: Any) -> OutputStream:
+        return self
+
+
 class RunContext:
     """Everything a run's guards share; reset before each run."""
 
@@ -120,8 +155,11 @@ class RunContext:
         self.output = OutputCollector(policy.max_output_bytes, getattr(fs, "output_sink", None))
         self.open_files: list[Any] = []
         self.violation: tuple[SecurityError, int | None] | None = None
+        #: When the current run started (``time.monotonic``): ``time.sleep`` stays within it.
+        self.started = time.monotonic()
 
     def reset(self) -> None:
+        self.started = time.monotonic()
         self.output = OutputCollector(
             self.policy.max_output_bytes, getattr(self.fs, "output_sink", None)
         )

@@ -184,6 +184,12 @@ class SandboxFile:
         if self._ai_closed:
             raise ValueError("I/O operation on closed file.")
 
+    def __copy__(self) -> SandboxFile:
+        return self  # a handle on one open file (and the run's context), not a value
+
+    def __deepcopy__(self, memo: Any) -> SandboxFile:
+        return self
+
     def close(self) -> None:
         """Close; a file opened for writing is saved through the path layer now."""
         if self._ai_closed:

@@ -14,8 +14,10 @@ pass them through after one type lookup.
 
 from __future__ import annotations
 
+import calendar
 import collections
 import decimal
+import enum
 import operator
 import string
 import types
@@ -24,7 +26,15 @@ from typing import Any
 
 from ai_sandbox.exceptions import SecurityError
 from ai_sandbox.executor.context import AI_FILENAME, SANDBOX_CLASS_MARKER, RunContext
-from ai_sandbox.executor.modules import ModuleProxy, is_dangerous_callable
+from ai_sandbox.executor.modules import ModuleProxy, is_dangerous_callable, owner_allowed
+from ai_sandbox.executor.names import (
+    ENUM_SUNDERS,
+    READABLE_DUNDERS,
+    SPECIAL_METHODS,
+    is_dunder,
+    is_private_name,
+    name_hint,
+)
 from ai_sandbox.executor.printing import Printer
 from ai_sandbox.executor.transformer import DENIED_ATTRIBUTES
 
@@ -55,6 +65,8 @@ DENIED_KINDS: frozenset[type] = frozenset(
 
 _GENERATOR_ATTRIBUTES = frozenset({"send", "throw", "close"})
 _FORMAT_METHODS = frozenset({"format", "format_map"})
+#: Methods that print to the interpreter's real standard output (``calendar.TextCalendar``).
+_STDOUT_METHODS = frozenset({"prmonth", "prweek", "pryear"})
 _FORMATTER_METHODS = frozenset({"format", "vformat", "get_field", "get_value", "parse"})
 
 #: Exact builtin data types whose public attributes are all safe to read (less ``format``).
@@ -212,6 +224,68 @@ def check_format_template(ctx: RunContext, template: str) -> None:
             check_format_template(ctx, spec)
 
 
+#: Exact types whose instances ``type(x)`` and ``x.__class__`` may return as they are (besides
+#: the code's own classes, exceptions and the classes of allowed modules).
+TYPE_RESULTS: frozenset[type] = frozenset(
+    {
+        bool, bytearray, bytes, complex, dict, float, frozenset, int, list, object, range, set,
+        slice, str, tuple, type(None), enumerate, zip, map, filter, reversed,
+        collections.Counter, collections.OrderedDict, collections.defaultdict, collections.deque,
+        # what type(f).__name__ names for functions, methods and generators (none of them can
+        # be built from what the code holds: there is no code object or frame to give them)
+        types.FunctionType, types.MethodType, types.GeneratorType,
+    }
+)  # fmt: skip
+
+#: Exception attributes naming other exceptions (``raise ... from``); never the traceback.
+_EXCEPTION_DUNDERS = frozenset({"__cause__", "__context__", "__suppress_context__", "__notes__"})
+
+#: Special methods that change the object they are bound to: read only from objects the code
+#: may change (as ``_write_`` decides), or unbound from a class.
+_MUTATING_SPECIALS: frozenset[str] = frozenset(
+    {"__init__", "__post_init__", "__setitem__", "__delitem__"}
+    | {n for n in SPECIAL_METHODS if n.startswith("__i") and n not in ("__int__", "__index__",
+       "__invert__", "__iter__", "__init__")}
+)  # fmt: skip
+
+#: Builtin types whose class pattern matches the subject itself (``case int(x)``).
+_SELF_MATCHING: frozenset[type] = frozenset(
+    {bool, bytearray, bytes, dict, float, frozenset, int, list, set, str, tuple}
+)
+
+_NAME_DUNDERS = frozenset({"__name__", "__qualname__", "__doc__", "__module__"})
+
+
+def own_class(klass: type) -> bool:
+    """Whether ``klass`` itself was defined by the code (not merely derived from one)."""
+    return SANDBOX_CLASS_MARKER in vars(klass)
+
+
+def private_lookup_classes(obj: Any) -> tuple[tuple[type, ...], bool]:
+    """The classes an attribute lookup on ``obj`` searches, and whether the instance's own
+    ``__dict__`` is searched too (``super()`` objects start after their class)."""
+    if type(obj) is super:
+        found: Any = obj
+        mro = found.__self_class__.__mro__
+        return mro[mro.index(found.__thisclass__) + 1 :], False
+    if isinstance(obj, type):
+        return obj.__mro__, False
+    return type(obj).__mro__, True
+
+
+def private_owner(obj: Any, name: str) -> bool | None:
+    """Where the private attribute ``obj.name`` comes from: True for the code's own class or
+    instance, False for a class from a module, None when nothing defines it (an instance of the
+    code's own class may still hold it in its ``__dict__``)."""
+    classes, instance = private_lookup_classes(obj)
+    for klass in classes:
+        if name in vars(klass):
+            return own_class(klass)
+    if instance and getattr(type(obj), SANDBOX_CLASS_MARKER, False) is True:
+        return True
+    return None
+
+
 class Guards:
     """The guard functions of one namespace, closed over its :class:`RunContext`."""
 
@@ -239,13 +313,16 @@ class Guards:
             # checked here (as a tuple: unpacking consumes the item anyway).
             return tuple(guarded_getiter(check_value(item)))
 
-        def check_name(name: Any) -> None:
+        def check_name(name: Any, writing: bool = False) -> None:
             if type(name) is not str:
                 raise TypeError(f"attribute name must be string, not {type(name).__name__!r}")
-            if name.startswith("_"):
+            if name.startswith("_") and not (
+                is_private_name(name) or (not writing and name in READABLE_DUNDERS)
+            ):
                 refuse(
                     f'"{name}" is an invalid attribute name because it starts with "_": '
-                    "private and special attributes are not accessible in the sandbox",
+                    "reserved and special attributes are not accessible in the sandbox. "
+                    f"Instead: {name_hint(name)}",
                     "attribute",
                 )
             if name in denied_names:
@@ -279,9 +356,123 @@ class Guards:
                 raise TypeError("descriptor 'format_map' requires a 'str' object")
             return checked_format_map(template)(mapping)
 
+        def type_of(obj: Any) -> type:
+            cls = type(obj)
+            if cls is type:
+                return sandbox_type
+            module = getattr(cls, "__module__", None)
+            if (
+                cls in TYPE_RESULTS
+                or getattr(cls, SANDBOX_CLASS_MARKER, False) is True
+                or issubclass(cls, BaseException)
+                or (not issubclass(cls, type) and owner_allowed(module, allowed_modules))
+            ):
+                return cls
+            refuse(
+                f"type() of a {cls.__name__} object is not available in the sandbox; "
+                "use isinstance(value, SomeType)",
+                "type",
+            )
+
+        def private_getattr(obj: Any, name: str) -> Any:
+            # The code's private names are served only from its own classes and instances:
+            # never a private attribute of a module, a host object or a host base class.
+            if type(obj) is ModuleProxy or private_owner(obj, name) is not True:
+                refuse(
+                    f'"{name}" is a private attribute of a {type(obj).__name__} object: only '
+                    "private attributes of your own classes and objects are accessible",
+                    "attribute",
+                )
+            return check_value(getattr(obj, name))
+
+        def dunder_getattr(obj: Any, name: str) -> Any:
+            kind = type(obj)
+            if kind is ModuleProxy or kind in denied_kinds:
+                refuse(f"{name} of a {kind.__name__} object is not accessible", "attribute")
+            if name == "__class__":
+                return type_of(obj)
+            if name in _NAME_DUNDERS:
+                value = getattr(obj, name)
+                if value is not None and type(value) is not str:
+                    refuse(f"{name} of this object is not a name", "attribute")
+                return value
+            if name == "__dict__":
+                if isinstance(obj, type) or getattr(kind, SANDBOX_CLASS_MARKER, False) is not True:
+                    refuse(
+                        "__dict__ is only available on instances of your own classes; keep "
+                        "data in a dict you create",
+                        "attribute",
+                    )
+                return obj.__dict__
+            if name == "__annotations__":
+                own = (isinstance(obj, type) and own_class(obj)) or (
+                    kind is types.FunctionType and obj.__code__.co_filename == AI_FILENAME
+                )
+                if not own:
+                    refuse(
+                        "__annotations__ is only available on your own classes and functions; "
+                        "use typing.get_type_hints(cls) or dataclasses.fields(cls)",
+                        "attribute",
+                    )
+                # a copy: ``@dataclass`` turns a class's annotation names into source text
+                return dict(obj.__annotations__)
+            if name in _EXCEPTION_DUNDERS:
+                if not isinstance(obj, BaseException):
+                    refuse(f"{name} is only available on an exception", "attribute")
+                return check_value(getattr(obj, name))
+            if name == "__members__":
+                if not isinstance(obj, enum.EnumType):
+                    refuse("__members__ is only available on an Enum class", "attribute")
+                return obj.__members__
+            if name == "__setattr__":
+                if obj is not object:
+                    refuse(
+                        "__setattr__ is only available as object.__setattr__(self, name, value)",
+                        "attribute",
+                    )
+                return object_setattr  # frozen dataclasses: object.__setattr__(self, "x", v)
+            # a special method: never the class machinery's (metaclasses, ``type.__call__``)
+            if (isinstance(obj, type) and (issubclass(obj, type) or from_metaclass(obj, name))) or (
+                obj is sandbox_type
+            ):
+                refuse(
+                    f"{name} of a class is not available here: it belongs to the class "
+                    "machinery; call the class or the method directly",
+                    "attribute",
+                )
+            if name in _MUTATING_SPECIALS and not isinstance(obj, type):
+                guarded_write(obj.__self__ if kind is super else obj)
+            return check_value(getattr(obj, name))
+
+        def object_setattr(obj: Any, name: Any, value: Any) -> None:
+            # ``object.__setattr__``, for the code's own objects and names only (it skips the
+            # class's own __setattr__, as a frozen dataclass's __post_init__ needs)
+            check_name(name, writing=True)
+            object.__setattr__(write_attribute(obj, name), name, value)
+
+        object_setattr.__name__ = object_setattr.__qualname__ = "__setattr__"
+
+        def sandbox_vars(*args: Any) -> dict[str, Any]:
+            if (
+                len(args) == 1
+                and getattr(type(args[0]), SANDBOX_CLASS_MARKER, False) is True
+                and not isinstance(args[0], type)
+            ):
+                found: dict[str, Any] = args[0].__dict__
+                return found
+            refuse(
+                "vars() only takes an instance of your own classes in the sandbox; keep "
+                "values in a dict you create",
+                "builtin",
+            )
+
         def slow_getattr(obj: Any, name: Any) -> Any:
             check_name(name)
             kind = type(obj)
+            if name[0] == "_" and name != "_":
+                if is_dunder(name):
+                    return dunder_getattr(obj, name)
+                return private_getattr(obj, name)
             if kind is ModuleProxy:
                 try:
                     return getattr(obj, name)
@@ -292,12 +483,18 @@ class Guards:
                 refuse(f"a {kind.__name__} object cannot be inspected in the sandbox", "attribute")
             if kind is types.GeneratorType and name not in _GENERATOR_ATTRIBUTES:
                 refuse(f"generator attribute {name!r} is not accessible", "attribute")
+            # what the name would be looked up on: ``super()`` reaches its object's methods
+            # (``super().format`` of a str subclass is ``str.format`` of that string)
+            probe = obj.__self__ if kind is super else obj
             if name in _FORMAT_METHODS:
-                if isinstance(obj, str):
-                    return checked_format(obj) if name == "format" else checked_format_map(obj)
-                if isinstance(obj, type) and issubclass(obj, str):
+                if isinstance(probe, str):
+                    template_of_str = str.__str__(probe)
+                    if name == "format":
+                        return checked_format(template_of_str)
+                    return checked_format_map(template_of_str)
+                if isinstance(probe, type) and issubclass(probe, str):
                     return unbound_format if name == "format" else unbound_format_map
-                template = format_template_of(obj, name, refuse)
+                template = format_template_of(probe, name, refuse)
                 if template is not None:
                     return (
                         checked_format(template)
@@ -311,9 +508,18 @@ class Guards:
                     "would affect every type in the process",
                     "attribute",
                 )
+            if name in _STDOUT_METHODS and (
+                isinstance(probe, calendar.TextCalendar)
+                or (isinstance(probe, type) and issubclass(probe, calendar.TextCalendar))
+            ):
+                refuse(
+                    f"TextCalendar.{name} prints to the interpreter's own output; write "
+                    f"print(cal.format{name[2:]}(...)) instead",
+                    "print",
+                )
             if name in _FORMATTER_METHODS and (
-                isinstance(obj, string.Formatter)
-                or (isinstance(obj, type) and issubclass(obj, string.Formatter))
+                isinstance(probe, string.Formatter)
+                or (isinstance(probe, type) and issubclass(probe, string.Formatter))
             ):
                 refuse("string.Formatter is not available in the sandbox", "format")
             value = check_value(getattr(obj, name))
@@ -363,6 +569,8 @@ class Guards:
                 isinstance(obj, type) and getattr(obj, SANDBOX_CLASS_MARKER, False) is True
             ):
                 return obj  # an instance of a class defined in the code, or such a class
+            if kind is types.FunctionType and obj.__code__.co_filename == AI_FILENAME:
+                return obj  # a function of the code's (``wrapper.calls = 0``)
             refuse(
                 f"cannot modify a {kind.__name__} object: only dicts, lists, the collections "
                 "containers and instances of classes defined in your code can be changed; "
@@ -379,7 +587,23 @@ class Guards:
 
         def inplace_attr(obj: Any, name: str, op: str, value: Any) -> None:
             new = inplace[op](guarded_getattr(obj, name), value)
-            setattr(guarded_write(obj), name, new)
+            setattr(write_attribute(obj, name), name, new)
+
+        def write_attribute(obj: Any, name: str) -> Any:
+            # ``obj._x = v`` (and ``setattr``): a private name only on the code's own objects,
+            # and never one that a class from a module defines (a host base class's
+            # internals, which its own methods would then use).
+            target = guarded_write(obj)
+            if name[0] == "_":
+                classes, _instance = private_lookup_classes(obj)
+                for klass in classes:
+                    if name in vars(klass) and not own_class(klass):
+                        refuse(
+                            f'"{name}" belongs to {klass.__name__}, a class from a module; '
+                            "use another name for your own attribute",
+                            "write",
+                        )
+            return target
 
         def apply(func: Any, *args: Any, **kwargs: Any) -> Any:
             return func(*args, **kwargs)
@@ -409,10 +633,22 @@ class Guards:
             if kwargs:
                 refuse("class keyword arguments are not allowed in the sandbox", "class")
             for base in bases:
-                if isinstance(base, type) and issubclass(base, type):
+                if (isinstance(base, type) and issubclass(base, type)) or base is sandbox_type:
                     refuse("metaclasses cannot be defined in the sandbox", "class")
                 if type(base) is ModuleProxy or type(base) in denied_kinds:
                     refuse(f"cannot subclass a {type(base).__name__}", "class")
+            for attr in namespace:
+                if attr[0] == "_" and is_private_name(attr) and attr not in ENUM_SUNDERS:
+                    for base in bases:
+                        for klass in base.__mro__ if isinstance(base, type) else ():
+                            if attr in vars(klass) and not own_class(klass):
+                                refuse(
+                                    f'"{attr}" belongs to {klass.__name__}, a class from a '
+                                    "module; give your attribute another name",
+                                    "class",
+                                )
+            # marked before it is built: an Enum runs its members' __init__ while it is built
+            dict.__setitem__(namespace, SANDBOX_CLASS_MARKER, True)
             cls = type(name, bases, namespace)
             setattr(cls, SANDBOX_CLASS_MARKER, True)
             return cls
@@ -437,12 +673,74 @@ class Guards:
             return True
 
         def safe_setattr(obj: Any, name: Any, value: Any) -> None:
-            check_name(name)
-            setattr(guarded_write(obj), name, value)
+            check_name(name, writing=True)
+            setattr(write_attribute(obj, name), name, value)
 
         def safe_delattr(obj: Any, name: Any) -> None:
-            check_name(name)
-            delattr(guarded_write(obj), name)
+            check_name(name, writing=True)
+            delattr(write_attribute(obj, name), name)
+
+        def guarded_super(*args: Any) -> super:
+            if len(args) != 2:
+                raise RuntimeError(
+                    "super(): no arguments; call it inside a method, or write "
+                    "super(ClassName, self)"
+                )
+            cls, obj = args
+            if not isinstance(cls, type):
+                raise TypeError("super() argument 1 must be a class")
+            if issubclass(cls, type) or cls is sandbox_type:
+                refuse("super() of the class machinery (type) is not available", "class")
+            return super(cls, obj)
+
+        sandbox_type = make_sandbox_type(lambda *args: type_call(*args))
+
+        def type_call(*args: Any) -> type:
+            if len(args) != 1:
+                refuse(
+                    "type() with three arguments (creating classes) is not allowed; "
+                    "use a class statement",
+                    "type",
+                )
+            return type_of(args[0])
+
+        def match_ok(classes: tuple[tuple[Any, int, int], ...], captured: tuple[Any, ...]) -> bool:
+            # Runs right after a case's pattern matched, before its own guard: the interpreter
+            # read the pattern's attributes without our guards, so a class pattern with
+            # sub-patterns must be one of the code's own classes (all of its bases too, so
+            # every attribute is the code's) or a builtin type matched by itself.
+            for cls, positional, keywords in classes:
+                if isinstance(cls, type) and cls in _SELF_MATCHING and not keywords:
+                    continue
+                own = (
+                    isinstance(cls, type)
+                    and own_class(cls)
+                    and all(own_class(k) for k in cls.__mro__[:-1])
+                )
+                names = getattr(cls, "__match_args__", ()) if positional else ()
+                if not own or not all(
+                    type(n) is str and (n[0] != "_" or is_private_name(n)) for n in names
+                ):
+                    refuse(
+                        "class patterns with sub-patterns only work on classes defined in "
+                        "your code (and int(x), str(x)...); for other objects use "
+                        "isinstance() and read the attributes",
+                        "attribute",
+                    )
+            for value in captured:
+                check_value(value)
+            return True
+
+        def prepare(name: str, bases: tuple[Any, ...], **kwargs: Any) -> Any:
+            # the namespace the bases' metaclass expects (an Enum's body needs its own dict)
+            meta: type = type
+            for base in bases:
+                kind = type(base)
+                if isinstance(base, type) and issubclass(kind, meta):
+                    meta = kind
+            return meta.__prepare__(name, bases)
+
+        sandbox_class.__prepare__ = prepare  # type: ignore[attr-defined]
 
         self.check_value = check_value
         self.check_iterable = check_iterable
@@ -454,11 +752,19 @@ class Guards:
         self.safe_hasattr = safe_hasattr
         self.safe_setattr = safe_setattr
         self.safe_delattr = safe_delattr
+        self.type_of = type_of
+        #: The namespace the code runs in (set by ``runtime`` once built).
+        self.namespace_globals: dict[str, Any] = {}
+        self.sandbox_type = sandbox_type
+        self.super = guarded_super
+        self.vars = sandbox_vars
         self.namespace: dict[str, Any] = {
             "_getattr_": guarded_getattr,
             "_getitem_": guarded_getitem,
             "_getiter_": guarded_getiter,
             "_write_": guarded_write,
+            "_write_attr_": write_attribute,
+            "_match_ok_": match_ok,
             "_inplacevar_": inplacevar,
             "_inplaceitem_": inplace_item,
             "_inplaceattr_": inplace_attr,
@@ -472,8 +778,35 @@ class Guards:
             "_plain_item_": PASS_THROUGH_TYPES,
             "_plain_write_": PLAIN_WRITE_TYPES,
             "__metaclass__": sandbox_class,
-            "__name__": "ai_code",
+            "__name__": "__main__",
         }
+
+
+class _TypeMeta(type):
+    """The metaclass of the sandbox's ``type``: ``isinstance(C, type)`` and ``issubclass``
+    answer as for the real ``type``; calling it is the guarded one-argument ``type(x)``."""
+
+    _ai_call: Callable[..., type]
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        return isinstance(obj, type)
+
+    def __subclasscheck__(cls, sub: Any) -> bool:
+        return sub is cls or (isinstance(sub, type) and issubclass(sub, type))
+
+    def __call__(cls, *args: Any) -> type:
+        return cls._ai_call(*args)
+
+    def __repr__(cls) -> str:
+        return "<class 'type'>"
+
+
+def make_sandbox_type(call: Callable[..., type]) -> type:
+    """The ``type`` of one namespace: a class (so it can be the second argument of
+    ``isinstance``) whose call is ``call``."""
+    sandbox_type = _TypeMeta("type", (), {"__module__": "builtins", "__slots__": ()})
+    sandbox_type._ai_call = staticmethod(call)
+    return sandbox_type
 
 
 def make_guards(ctx: RunContext) -> Guards:

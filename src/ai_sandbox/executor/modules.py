@@ -32,18 +32,23 @@ import before its lockdown, when it can no longer read the interpreter's files.
 from __future__ import annotations
 
 import builtins
+import calendar
 import datetime
 import decimal
 import enum
 import functools
 import importlib
 import random
+import sys
 import types
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
 from ai_sandbox.exceptions import SecurityError
 from ai_sandbox.executor.builtin_names import STATIC_BUILTINS
+from ai_sandbox.executor.context import OutputStream
+from ai_sandbox.executor.importable import NEVER_IMPORTABLE, never_importable_reason
 from ai_sandbox.executor.replacements import replacements
 
 __all__ = [
@@ -61,29 +66,6 @@ __all__ = [
     "proxy_for",
 ]
 
-#: Never importable from the sandbox, whatever the policy says (top-level names).
-NEVER_IMPORTABLE: frozenset[str] = frozenset(
-    {
-        "abc", "aifc", "antigravity", "ast", "asyncio", "atexit", "bdb", "builtins", "bz2",
-        "cgi", "cgitb", "code", "codecs", "codeop", "concurrent", "contextvars", "copyreg",
-        "cProfile", "crypt", "ctypes", "curses", "dbm", "dis", "distutils", "doctest",
-        "ensurepip", "faulthandler", "fcntl", "filecmp", "fileinput", "ftplib", "gc", "getpass",
-        "glob", "grp", "gzip", "http", "idlelib", "imaplib", "imp", "importlib", "inspect", "io",
-        "linecache", "logging", "lzma", "mailbox", "marshal", "mmap",
-        "modulefinder", "multiprocessing", "netrc", "nntplib", "ntpath", "nt", "opcode", "os",
-        "pathlib", "pdb", "pickle", "pickletools", "pipes", "pkgutil", "platform", "plistlib",
-        "poplib", "posix", "posixpath", "pty", "pwd", "py_compile", "pydoc", "pyexpat",
-        "resource", "rlcompleter", "runpy", "sched", "select", "selectors", "shelve", "shlex",
-        "shutil", "signal", "site", "smtpd", "smtplib", "socket", "socketserver", "sqlite3",
-        "ssl", "stat", "subprocess", "symtable", "sys", "sysconfig", "syslog", "tabnanny",
-        "tarfile", "telnetlib", "tempfile", "termios", "threading", "timeit", "tkinter",
-        "token", "tokenize", "trace", "traceback", "tracemalloc", "tty", "turtle", "types",
-        "typing", "unittest", "urllib", "uu", "uuid", "venv", "warnings", "wave", "weakref",
-        "webbrowser", "wsgiref", "xml", "xmlrpc", "zipapp", "zipfile", "zipimport", "zoneinfo",
-        "ai_sandbox", "RestrictedPython", "pydantic", "structlog",
-    }
-)  # fmt: skip
-
 #: Modules that C code of the allowed modules imports through ``PyImport_Import`` while the AI's
 #: code is the calling frame (found by calling every public function and method of each default
 #: module with typical arguments and recording the hook's calls; CPython 3.11):
@@ -100,10 +82,13 @@ C_LEVEL_IMPORTS: frozenset[str] = frozenset({"_strptime", "re", "time", "unicode
 #: ``bytes.decode`` look up lazily (``encodings.idna`` needs ``stringprep``).
 PRELOAD_MODULES: tuple[str, ...] = (
     # the default allow-list (ai_sandbox.policy.DEFAULT_ALLOWED_IMPORTS; a test pins it)
-    "bisect", "collections", "datetime", "decimal", "fractions", "heapq", "itertools", "json",
-    "math", "random", "re", "statistics", "string", "textwrap",
+    "abc", "array", "base64", "bisect", "calendar", "cmath", "collections",
+    "collections.abc", "contextlib", "copy", "csv", "dataclasses", "datetime", "decimal",
+    "difflib", "enum", "fractions", "functools", "hashlib", "heapq", "itertools", "json",
+    "math", "numbers", "operator", "pprint", "queue", "random", "re", "statistics", "string",
+    "textwrap", "time", "typing", "unicodedata", "uuid", "zlib",
     # imported lazily by C code (C_LEVEL_IMPORTS) and by Python code inside functions
-    "_strptime", "time", "unicodedata", "copy", "warnings",
+    "_strptime", "warnings",
     # codecs
     "encodings.ascii", "encodings.latin_1", "encodings.iso8859_2", "encodings.iso8859_15",
     "encodings.cp1251", "encodings.cp1252", "encodings.cp437", "encodings.cp850",
@@ -120,7 +105,7 @@ PRELOAD_MODULES: tuple[str, ...] = (
 #: Names hidden from a module proxy even when public: string lookups and code generation.
 _HIDDEN_NAMES: Mapping[str, frozenset[str]] = types.MappingProxyType(
     {
-        "operator": frozenset({"attrgetter", "methodcaller"}),
+        "operator": frozenset({"attrgetter", "methodcaller", "getitem", "setitem", "delitem"}),
         # update_wrapper/wraps copy (and `.update`) attributes named by the caller with the
         # real getattr: `updated=("__globals__",)` copied a host module's builtins
         "functools": frozenset(
@@ -129,7 +114,35 @@ _HIDDEN_NAMES: Mapping[str, frozenset[str]] = types.MappingProxyType(
         "string": frozenset({"Formatter", "Template"}),
         # global_enum writes an enum's members into sys.modules[cls.__module__], and the
         # functional API lets the code choose that module (any loaded module, ours included)
-        "enum": frozenset({"global_enum", "global_enum_repr", "global_flag_repr", "global_str"}),
+        # (ReprEnum: a member-less base whose functional API is not checked; replacements)
+        "enum": frozenset(
+            {"global_enum", "global_enum_repr", "global_flag_repr", "global_str", "ReprEnum"}
+        ),
+        # a file's digest reads a file object's buffer directly
+        "hashlib": frozenset({"file_digest"}),
+        # the process's time zone and clocks are process-wide state
+        "time": frozenset({"tzset", "clock_settime", "clock_settime_ns", "pthread_getcpuclockid"}),
+        # node lookups run subprocesses or read /sys
+        "uuid": frozenset({"uuid1", "getnode"}),
+        # dialects and the field size limit are process-wide settings
+        "csv": frozenset({"register_dialect", "unregister_dialect", "field_size_limit"}),
+        # reveal_type prints to the real stderr; the overload registry is process-wide
+        "typing": frozenset({"reveal_type", "get_overloads", "clear_overloads"}),
+        # print to the interpreter's real stdout, or read the command line
+        "calendar": frozenset(
+            {
+                "prcal",
+                "prmonth",
+                "prweek",
+                "main",
+                "LocaleTextCalendar",
+                "LocaleHTMLCalendar",
+                "different_locale",
+            }
+        ),
+        "pprint": frozenset({"PrettyPrinter"}),
+        # redirect_* swap the process's sys.stdout/stderr; chdir changes its directory
+        "contextlib": frozenset({"redirect_stdout", "redirect_stderr", "chdir"}),
     }
 )
 
@@ -142,7 +155,7 @@ C_ACCELERATORS: Mapping[str, str] = types.MappingProxyType(
         "_operator": "operator", "_statistics": "statistics", "_datetime": "datetime",
         "_decimal": "decimal", "_struct": "struct", "_csv": "csv", "_hashlib": "hashlib",
         "_md5": "hashlib", "_sha1": "hashlib", "_sha256": "hashlib", "_sha512": "hashlib",
-        "_sha3": "hashlib", "_blake2": "hashlib", "_locale": "locale",
+        "_sha3": "hashlib", "_blake2": "hashlib", "_locale": "locale", "_queue": "queue",
     }
 )  # fmt: skip
 
@@ -241,6 +254,12 @@ class ModuleProxy:
     def __dir__(self) -> list[str]:
         return sorted(self._ai_names)
 
+    def __copy__(self) -> ModuleProxy:
+        return self  # immutable
+
+    def __deepcopy__(self, memo: Any) -> ModuleProxy:
+        return self
+
 
 def _public_names(module: types.ModuleType) -> list[str]:
     exported = getattr(module, "__all__", None)
@@ -284,7 +303,9 @@ _IMMUTABLE_TYPES: frozenset[type] = frozenset(
     {
         int, float, complex, str, bytes, bool, type(None),
         datetime.date, datetime.datetime, datetime.time, datetime.timedelta, datetime.timezone,
-        decimal.Decimal,
+        decimal.Decimal, uuid.UUID,
+        # calendar.day_name, month_name...: sequences of names computed on indexing
+        type(calendar.day_name), type(calendar.month_name),
     }
 )  # fmt: skip
 
@@ -300,6 +321,17 @@ def _immutable(value: Any, depth: int = 0) -> bool:
     if kind is tuple or kind is frozenset:
         return depth < 4 and all(_immutable(item, depth + 1) for item in value)
     return False
+
+
+#: Modules whose own instances describe types or mark defaults and change nothing (``List``,
+#: ``Optional``, ``TypeVar``, ``dataclasses.MISSING``/``KW_ONLY``); a write to one is refused by
+#: ``_write_``.
+_DESCRIPTOR_MODULES = frozenset({"typing", "dataclasses"})
+
+
+def _typing_form(value: Any, allowed: frozenset[str]) -> bool:
+    module = getattr(type(value), "__module__", None)
+    return module in _DESCRIPTOR_MODULES and owner_allowed(module, allowed)
 
 
 def _class_allowed(cls: type, allowed: frozenset[str]) -> bool:
@@ -323,7 +355,10 @@ def is_exposable(value: Any, allowed: frozenset[str]) -> bool:
     if _private_state_owner(value) is not None:
         return True
     if isinstance(value, type):
-        return _class_allowed(value, allowed)
+        # a metaclass would create classes past the sandbox's class statement (ABCMeta(...))
+        return not issubclass(value, type) and _class_allowed(value, allowed)
+    if _typing_form(value, allowed):
+        return True
     if isinstance(value, types.FunctionType):
         return owner_allowed(value.__module__, allowed)
     if isinstance(value, types.BuiltinFunctionType | types.MethodType):
@@ -374,7 +409,11 @@ def _stateful_names(name: str, allowed: frozenset[str]) -> tuple[str, ...]:
 
 
 def private_proxy(
-    name: str, allowed: frozenset[str], owner: object, refuse: Callable[[str, str], NoReturn]
+    name: str,
+    allowed: frozenset[str],
+    owner: object,
+    refuse: Callable[[str, str], NoReturn],
+    checks: Any = None,
 ) -> ModuleProxy:
     """The proxy of ``name`` for the namespace ``owner``: every piece of process-wide state
     replaced by a private one, and the functions of :mod:`.replacements` by their checked
@@ -382,7 +421,7 @@ def private_proxy(
     call it once per namespace."""
     shared = proxy_for(name, allowed)
     stateful = _stateful_names(name, allowed)
-    checked = replacements(name, owner, refuse)
+    checked = replacements(name, owner, refuse, checks)
     if not stateful and not checked:
         return shared
     names: dict[str, Any] = dict(shared._ai_names)
@@ -394,17 +433,78 @@ def private_proxy(
         if own is None:
             own = replaced[id(state)] = PRIVATE_STATE_TYPES[type(state)](state)
         names[attr] = own if state is value else getattr(own, value.__name__)
-    names.update((attr, function) for attr, function in checked.items() if attr in names)
-    return ModuleProxy(name, names, shared._ai_hidden)
+    names.update(
+        (attr, function)
+        for attr, function in checked.items()
+        if attr in names or attr in shared._ai_hidden
+    )
+    return ModuleProxy(name, names, shared._ai_hidden - checked.keys())
+
+
+#: What ``import sys`` gives: constants, and functions that only read a number.
+_SYS_CONSTANTS: tuple[str, ...] = (
+    "maxsize", "maxunicode", "float_info", "int_info", "hash_info", "version_info", "version",
+    "hexversion", "byteorder", "platform", "float_repr_style", "api_version",
+)  # fmt: skip
+
+
+def _sys_proxy(checks: Any) -> ModuleProxy:
+    """A read-only ``sys`` with constants only (the real module is never importable), and
+    ``stdout``/``stderr`` writing to the run's output."""
+    limit = sys.getrecursionlimit()
+    encoding = sys.getdefaultencoding()
+
+    def getrecursionlimit() -> int:
+        """The recursion limit (read-only in the sandbox)."""
+        return limit
+
+    def getdefaultencoding() -> str:
+        """The default string encoding."""
+        return encoding
+
+    def getsizeof(obj: Any, default: Any = None) -> Any:
+        """The size of ``obj`` in bytes."""
+        return sys.getsizeof(obj) if default is None else sys.getsizeof(obj, default)
+
+    names: dict[str, Any] = {attr: getattr(sys, attr) for attr in _SYS_CONSTANTS}
+
+    def exit(status: Any = None) -> NoReturn:
+        """End the program (raises SystemExit, as the real sys.exit does)."""
+        raise SystemExit(status)
+
+    names.update(
+        exit=exit,
+        getrecursionlimit=getrecursionlimit,
+        getdefaultencoding=getdefaultencoding,
+        getsizeof=getsizeof,
+    )
+    if checks is not None:
+        stream = OutputStream(checks.ctx)
+        names.update(stdout=stream, stderr=stream)
+    withheld = frozenset(n for n in dir(sys) if not n.startswith("_")) - names.keys()
+    return ModuleProxy("sys", names, withheld)
+
+
+def _future_proxy() -> ModuleProxy:
+    """``from __future__ import annotations``: the compiler acts on the statement; the names
+    it binds are plain flags here."""
+    import __future__
+
+    return ModuleProxy("__future__", dict.fromkeys(__future__.all_feature_names, True))
 
 
 def make_import(
-    allowed: frozenset[str], refuse: Callable[[str, str], NoReturn], owner: object = None
+    allowed: frozenset[str],
+    refuse: Callable[[str, str], NoReturn],
+    owner: object = None,
+    checks: Any = None,
 ) -> Callable[..., ModuleProxy | None]:
     """The sandbox's ``__import__``: allow-listed modules only, as proxies; and the C-level
     call shape of ``PyImport_Import`` for :data:`C_LEVEL_IMPORTS`, which gets ``None``.
+    ``import sys`` gives a read-only ``sys`` of constants (:func:`_sys_proxy`).
 
-    ``owner`` names the namespace (what ``replacements.running`` is given while it runs)."""
+    ``owner`` names the namespace (what ``replacements.running`` is given while it runs);
+    ``checks`` is the namespace's guards, which some checked functions use."""
     if owner is None:
         owner = object()
 
@@ -416,8 +516,28 @@ def make_import(
     def module(name: str) -> ModuleProxy:
         found = private.get(name)
         if found is None:
-            found = private[name] = private_proxy(name, allowed, owner, refuse)
+            if name == "sys":
+                found = _sys_proxy(checks)
+            elif name == "__future__":
+                found = _future_proxy()
+            else:
+                found = private_proxy(name, allowed, owner, refuse, checks)
+            private[name] = found
         return found
+
+    def not_allowed(name: Any) -> NoReturn:
+        reason = never_importable_reason(name) if type(name) is str else None
+        if reason is not None:
+            refuse(
+                f"import of module {name!r} is refused: it is never importable in the sandbox "
+                f"({reason}), whatever the policy says; allowed modules: {listing() or '(none)'}",
+                "import",
+            )
+        refuse(
+            f"import of module {name!r} is refused: it is not in allowed_imports; "
+            f"allowed modules: {listing() or '(none)'}",
+            "import",
+        )
 
     def c_level_import(name: Any, globals: Any, locals: Any, fromlist: Any, level: Any) -> None:
         # Only ``PyImport_Import`` calls the hook with a list: it wants the import's side
@@ -429,11 +549,7 @@ def make_import(
             or type(name) is not str
             or not (name in C_LEVEL_IMPORTS or is_importable(name, allowed))
         ):
-            refuse(
-                f"import of module {name!r} is not allowed by the sandbox policy; "
-                f"allowed modules: {listing() or '(none)'}",
-                "import",
-            )
+            not_allowed(name)
         importlib.import_module(name)
 
     def guarded_import(
@@ -448,12 +564,10 @@ def make_import(
             return None
         if level != 0:
             refuse("relative imports are not available in the sandbox", "import")
+        if name in ("sys", "__future__") and (fromlist or name == "sys"):
+            return module(name)
         if type(name) is not str or not is_importable(name, allowed):
-            refuse(
-                f"import of module {name!r} is not allowed by the sandbox policy; "
-                f"allowed modules: {listing() or '(none)'}",
-                "import",
-            )
+            not_allowed(name)
         if fromlist:
             found = module(name)
             for item in fromlist:

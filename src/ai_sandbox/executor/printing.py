@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ai_sandbox.executor.context import RunContext
+from ai_sandbox.executor.context import OutputStream, RunContext
 from ai_sandbox.executor.files import SandboxFile
 
 __all__ = ["Printer"]
@@ -50,9 +50,11 @@ class Printer:
         text = sep.join([str(o) for o in objects]) + end
         if file is None:
             self._ai_ctx.output.write(text)
-        elif type(file) is SandboxFile:
+        elif type(file) is SandboxFile or type(file) is OutputStream:
             file.write(text)
         else:
             self._ai_ctx.refuse(
-                "print(file=...) can only write to a file returned by open()", "print"
+                "print(file=...) can only write to a file returned by open() or to "
+                "sys.stdout/sys.stderr",
+                "print",
             )

@@ -121,9 +121,10 @@ class RestrictedSession:
         namespace["__builtins__"] = make_builtins(
             ctx,
             guards,
-            import_hook=make_import(ctx.policy.allowed_imports, ctx.refuse, ctx),
+            import_hook=make_import(ctx.policy.allowed_imports, ctx.refuse, ctx, guards),
             open_file=make_open(ctx),
         )
+        guards.namespace_globals = namespace  # what typing.get_type_hints resolves names in
         return namespace
 
     def _compile(self, code: str) -> CodeType | CompileRefusal:

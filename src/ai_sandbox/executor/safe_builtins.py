@@ -10,14 +10,12 @@ with an explanation instead of failing with a bare ``NameError``.
 
 from __future__ import annotations
 
-import collections
 from collections.abc import Callable
 from typing import Any
 
 from ai_sandbox.executor.builtin_names import SAFE_BUILTIN_NAMES, STATIC_BUILTINS
 from ai_sandbox.executor.context import RunContext
-from ai_sandbox.executor.guards import SANDBOX_CLASS_MARKER, Guards
-from ai_sandbox.executor.modules import NEVER_IMPORTABLE
+from ai_sandbox.executor.guards import Guards
 
 __all__ = ["SAFE_BUILTIN_NAMES", "make_builtins"]
 
@@ -28,26 +26,16 @@ _REFUSED: dict[str, str] = {
     "compile": "write the code directly instead of building it as a string",
     "globals": "keep shared values in a dict you create",
     "locals": "keep values in a dict you create",
-    "vars": "keep values in a dict you create",
     "dir": "use isinstance() or hasattr() with a public name",
     "help": "documentation lookup is not available",
     "input": "there is no interactive input; take values from your inputs",
     "breakpoint": "debugging is not available",
     "memoryview": "use bytes or bytearray",
-    "super": "call the base class method directly, e.g. Base.method(self, ...)",
     "exit": "let the code finish, or raise an exception",
     "quit": "let the code finish, or raise an exception",
     "aiter": "async code is not available",
     "anext": "async code is not available",
 }
-
-_TYPE_RESULTS: frozenset[type] = frozenset(
-    {
-        bool, bytearray, bytes, complex, dict, float, frozenset, int, list, object, range, set,
-        slice, str, tuple, type(None), enumerate, zip, map, filter, reversed,
-        collections.Counter, collections.OrderedDict, collections.defaultdict, collections.deque,
-    }
-)  # fmt: skip
 
 
 def _refusing(ctx: RunContext, name: str, advice: str) -> Callable[..., Any]:
@@ -67,7 +55,6 @@ def make_builtins(
 ) -> dict[str, Any]:
     """The ``__builtins__`` dict of one namespace."""
     getiter = guards.getiter
-    allowed_modules = ctx.policy.allowed_imports
     table: dict[str, Any] = dict(STATIC_BUILTINS)
     check_value = guards.check_value
 
@@ -116,32 +103,6 @@ def make_builtins(
             return iter(obj, *sentinel)
         return iter(getiter(obj))
 
-    def sandbox_type(*args: Any) -> type:
-        if len(args) != 1:
-            ctx.refuse(
-                "type() with three arguments (creating classes) is not allowed; "
-                "use a class statement",
-                "type",
-            )
-        cls = type(args[0])
-        module = getattr(cls, "__module__", None)
-        if (
-            cls in _TYPE_RESULTS
-            or getattr(cls, SANDBOX_CLASS_MARKER, False) is True
-            or issubclass(cls, BaseException)
-            or (
-                isinstance(module, str)
-                and module in allowed_modules
-                and module.partition(".")[0] not in NEVER_IMPORTABLE
-            )
-        ):
-            return cls
-        ctx.refuse(
-            f"type() of a {cls.__name__} object is not available in the sandbox; "
-            "use isinstance(value, SomeType)",
-            "type",
-        )
-
     replaced: dict[str, Any] = {
         "sorted": sandbox_sorted,
         "sum": sandbox_sum,
@@ -156,7 +117,9 @@ def make_builtins(
         "reversed": sandbox_reversed,
         "iter": sandbox_iter,
         "next": sandbox_next,
-        "type": sandbox_type,
+        "type": guards.sandbox_type,
+        "super": guards.super,
+        "vars": guards.vars,
         "getattr": guards.safe_getattr,
         "hasattr": guards.safe_hasattr,
         "setattr": guards.safe_setattr,

@@ -9,7 +9,21 @@ onto the run-time guards so nothing escapes them:
 * ``x += v`` on a plain name is left to the interpreter: ``_inplacevar_`` protected nothing under
   our guards (every object the code can name is one it may already change through its methods;
   host-owned containers are never handed out), and it cost a call per iteration;
-* ``x: int = 1`` becomes ``x = 1`` (the annotation is dropped, never evaluated);
+* annotations are kept (``x: int = 1``, ``def f(x: List[int])``): they are ordinary guarded
+  expressions, so ``@dataclass`` sees its fields and ``typing.get_type_hints`` works;
+* names starting with ``_`` are the code's own private names unless the sandbox reserves them
+  (``names.is_private_name``); special methods of ``names.SPECIAL_METHODS`` may be defined, the
+  hooks of ``names.REFUSED_HOOKS`` are refused with a hint; special attributes other than
+  ``names.READABLE_DUNDERS`` cannot be read, and none can be assigned; ``self.__x`` inside a class
+  is mangled to ``self._Class__x`` as the interpreter would have done;
+* ``super()`` in a method becomes ``super(__class__, <first argument>)`` (the sandbox's ``super``
+  is a guarded function, which cannot find the caller's frame as the builtin does);
+* ``nonlocal`` is allowed (it only rebinds a variable of an enclosing function);
+* ``match`` is allowed: the names in value and class patterns are checked like attribute names
+  (public only: the interpreter reads them without our guards), and every case gets a guard
+  ``_match_ok_(classes, captured values)`` that runs before the case's own guard: a class
+  pattern with sub-patterns must name a class of the code's own (or a builtin type matched by
+  itself), and every captured value goes through the same check as any attribute read;
 * when the object of ``a.b``, ``a[k]`` or a store is a plain *name* inside code that can run
   repeatedly (a function, lambda, loop or comprehension), the guard call is wrapped in an
   inline exact-type test that skips it only for the builtin types where the guard is the
@@ -27,11 +41,12 @@ applies the same rules with a cheaper traversal.
 from __future__ import annotations
 
 import ast
-import re
+import copy
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from RestrictedPython.transformer import (
+    FORBIDDEN_FUNC_NAMES,
     INSPECT_ATTRIBUTES,
     IOPERATOR_TO_STR,
     RestrictingNodeTransformer,
@@ -39,6 +54,14 @@ from RestrictedPython.transformer import (
 )
 
 from ai_sandbox.executor.hoisting import loop_entry_bindings
+from ai_sandbox.executor.names import (
+    CLASS_BODY_DUNDERS,
+    READABLE_DUNDERS,
+    SPECIAL_METHODS,
+    is_dunder,
+    is_private_name,
+    name_hint,
+)
 
 #: What a ``visit_*`` method may return (a node, nodes replacing it, or None to drop it).
 VisitResult = ast.AST | Iterable[ast.AST] | None
@@ -83,52 +106,17 @@ DENIED_ATTRIBUTES: frozenset[str] = INSPECT_ATTRIBUTES | frozenset(
     }
 )
 
-_NAME_HINTS = {
-    "__class__": "use isinstance(value, SomeType) to check a type",
-    "__name__": "keep names in your own variables or a dict",
-    "__dict__": "keep data in a dict you create",
-    "__import__": "write an import statement for an allowed module",
-    "__builtins__": "builtins such as len() and sorted() are available directly by name",
-    "__globals__": "pass values as function arguments instead",
-    "__len__": "call len(x)",
-    "__iter__": "call iter(x) or loop with for",
-    "__str__": "call str(x); special methods other than __init__, __contains__ and comparisons "
-    "cannot be defined, write a method such as describe(self) instead",
-    "__repr__": "call repr(x); special methods other than __init__, __contains__ and "
-    "comparisons cannot be defined, write a method such as describe(self) instead",
-}
-
-_UNDERSCORE = re.compile(r'^"(?P<name>[^"]+)" is an invalid (?P<kind>variable|attribute) name')
-
 
 def _hint(info: str) -> str:
     """Append to a RestrictedPython refusal what the model should write instead."""
     if not info.endswith("."):
         info += "."
-    match = _UNDERSCORE.match(info)
-    if match:
-        name = match["name"]
-        if name in _NAME_HINTS:
-            return f"{info} Instead: {_NAME_HINTS[name]}."
-        if match["kind"] == "attribute":
-            return (
-                f"{info} Names starting with '_' are private in the sandbox; use a public name "
-                f"(e.g. self.{name.lstrip('_') or 'value'})."
-            )
-        return (
-            f"{info} Names starting with '_' are reserved in the sandbox; rename it "
-            f"(e.g. {name.lstrip('_') or 'value'}_)."
-        )
     if "Exec calls" in info or "Eval calls" in info:
         return f"{info} Write the code directly instead of building it as a string."
     if "is a restricted name" in info:
         return f"{info} Frames, tracebacks and code objects cannot be inspected in the sandbox."
-    if info.startswith("Nonlocal"):
-        return f"{info} Keep shared state in a dict or list, or return the new value."
     if info.startswith(("AsyncFunctionDef", "Await", "AsyncFor", "AsyncWith")):
         return f"{info} Write synchronous code; async is not available in the sandbox."
-    if info.startswith("Match"):
-        return f"{info} Use if/elif chains instead of match."
     if info.startswith("TryStar"):
         return f"{info} Use plain try/except instead of except*."
     if '"*" imports' in info:
@@ -187,6 +175,12 @@ class AgentPolicy(RestrictingNodeTransformer):
         self.loop_entries: Mapping[ast.AST, frozenset[str]] = {}
         #: The loops of the current scope enclosing the current node, outermost first.
         self.loops: list[_HoistFrame] = []
+        #: Enclosing class names (innermost last), for private-name mangling.
+        self.classes: list[str] = []
+        #: Enclosing functions (innermost last): the first parameter of a method, else None.
+        self.methods: list[str | None] = []
+        #: Whether the next function definition is a direct child of a class body.
+        self.in_class_body = False
 
     def error(self, node: ast.AST, info: str) -> None:
         lineno = getattr(node, "lineno", None)
@@ -198,10 +192,65 @@ class AgentPolicy(RestrictingNodeTransformer):
         """Give ``new_node`` (and its new, unlocated children) the location of ``old_node``."""
         copy_locations(new_node, old_node)  # type: ignore[arg-type]
 
-    def check_attribute_name(self, node: ast.AST, name: str) -> None:
-        """RestrictedPython's attribute-name rules, plus our extra denied names."""
+    def check_name(self, node: Any, name: str | None, allow_magic_methods: bool = False) -> None:
+        """Variable, function, class, argument and import names: the code's own private names
+        (``_total``) and, for functions and class-body assignments, the special methods it may
+        define; never a name the sandbox reserves."""
+        if name is None:
+            return
+        if name.startswith("_") and name != "_" and not is_private_name(name):
+            if not self.dunder_name_allowed(node, name):
+                self.error(
+                    node,
+                    f'"{name}" is an invalid variable name because it starts with "_". '
+                    f"Instead: {name_hint(name)}",
+                )
+            return
+        if name.endswith("__roles__"):
+            self.error(
+                node, f'"{name}" is an invalid variable name because it ends with "__roles__".'
+            )
+        elif name in FORBIDDEN_FUNC_NAMES:
+            self.error(node, f'"{name}" is a reserved name.')
+
+    def dunder_name_allowed(self, node: Any, name: str) -> bool:
+        """``def __str__``, ``__hash__ = None``, ``__slots__ = (...)`` and reading ``__name__``."""
+        if not is_dunder(name):
+            return False
+        if isinstance(node, ast.FunctionDef):
+            return name in SPECIAL_METHODS
+        if isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Load) and name == "__name__":
+                return True
+            return name in SPECIAL_METHODS or name in CLASS_BODY_DUNDERS
+        return False
+
+    def mangle(self, name: str) -> str:
+        """``__x`` inside class ``C`` is ``_C__x``, as the interpreter mangles it (the guarded
+        form passes the name as a string, which the interpreter would leave unmangled)."""
+        if not self.classes or not name.startswith("__") or name.endswith("__"):
+            return name
+        owner = self.classes[-1].lstrip("_")
+        return f"_{owner}{name}" if owner else name
+
+    def check_attribute_name(self, node: ast.AST, name: str, ctx: ast.AST | None = None) -> None:
+        """Attribute names: public ones, the code's private ones (served at run time only from
+        its own objects), special attributes of ``names.READABLE_DUNDERS`` for reading; plus
+        our denied names."""
         if name.startswith("_") and name != "_":
-            self.error(node, f'"{name}" is an invalid attribute name because it starts with "_".')
+            if is_dunder(name) and name in READABLE_DUNDERS:
+                if ctx is not None and not isinstance(ctx, ast.Load):
+                    self.error(
+                        node,
+                        f'"{name}" cannot be assigned or deleted in the sandbox. Instead: keep '
+                        "the value in an attribute with a plain name.",
+                    )
+            elif not is_private_name(name):
+                self.error(
+                    node,
+                    f'"{name}" is an invalid attribute name because it starts with "_". '
+                    f"Instead: {name_hint(name)}",
+                )
         if name.endswith("__roles__"):
             self.error(
                 node, f'"{name}" is an invalid attribute name because it ends with "__roles__".'
@@ -270,17 +319,31 @@ class AgentPolicy(RestrictingNodeTransformer):
 
     def visit_Attribute(self, node: ast.Attribute) -> VisitResult:
         """``a.b`` -> ``_getattr_(a, "b")``; ``a.b = c`` -> ``_write_(a).b = c``."""
-        self.check_attribute_name(node, node.attr)
+        self.check_attribute_name(node, node.attr, node.ctx)
+        node.attr = self.mangle(node.attr)
         node = self.node_contents_visit(node)
         value = node.value
         if isinstance(node.ctx, ast.Load):
             new_node: ast.expr = ast.Call(
                 func=_name("_getattr_"), args=[value, ast.Constant(node.attr)], keywords=[]
             )
-            if self.repeats and isinstance(value, ast.Name) and node.attr not in _NOT_INLINED:
+            if (
+                self.repeats
+                and isinstance(value, ast.Name)
+                and node.attr not in _NOT_INLINED
+                and node.attr[0] != "_"
+            ):
                 new_node = self.inline_guard(value, node, new_node, "_plain_attr_")
             self.locate(new_node, node)
             return new_node
+        if node.attr[0] == "_" and node.attr != "_":
+            # a private name: ``_write_attr_`` also checks that no host class defines it
+            write: ast.expr = ast.Call(
+                func=_name("_write_attr_"), args=[value, ast.Constant(node.attr)], keywords=[]
+            )
+            self.locate(write, value)
+            node.value = write
+            return node
         node.value = self.guard_write(value)
         return node
 
@@ -291,6 +354,18 @@ class AgentPolicy(RestrictingNodeTransformer):
         arguments are still evaluated exactly once."""
         result = super().visit_Call(node)
         if not isinstance(result, ast.Call):  # pragma: no cover - RestrictedPython returns it
+            return result
+        if (
+            isinstance(result.func, ast.Name)
+            and result.func.id == "super"
+            and not result.args
+            and not result.keywords
+            and self.methods
+            and self.methods[-1] is not None
+        ):
+            # zero-argument super(): what the interpreter would find in the method's frame
+            result.args = [_name("__class__"), _name(self.methods[-1])]
+            self.locate(result, node)
             return result
         func = result.func
         if (
@@ -356,11 +431,16 @@ class AgentPolicy(RestrictingNodeTransformer):
         op = ast.Constant(IOPERATOR_TO_STR[type(node.op)])
         call: ast.Call
         if isinstance(target, ast.Attribute):
-            self.check_attribute_name(node, target.attr)
+            self.check_attribute_name(node, target.attr, ast.Store())
             container = self.visit(target.value)
             call = ast.Call(
                 func=_name("_inplaceattr_"),
-                args=[container, ast.Constant(target.attr), op, self.visit(node.value)],
+                args=[
+                    container,
+                    ast.Constant(self.mangle(target.attr)),
+                    op,
+                    self.visit(node.value),
+                ],
                 keywords=[],
             )
         elif isinstance(target, ast.Subscript):
@@ -387,10 +467,30 @@ class AgentPolicy(RestrictingNodeTransformer):
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> VisitResult:
         visit = super().visit_FunctionDef
-        return self.visit_scope(node, lambda n: self.visit_repeated(n, visit))
+        positional = [*node.args.posonlyargs, *node.args.args]
+        first = positional[0].arg if self.in_class_body and positional else None
+        self.methods.append(first)
+        saved, self.in_class_body = self.in_class_body, False
+        try:
+            return self.visit_scope(node, lambda n: self.visit_repeated(n, visit))
+        finally:
+            self.methods.pop()
+            self.in_class_body = saved
 
     def visit_ClassDef(self, node: ast.ClassDef) -> VisitResult:
-        return self.visit_scope(node, super().visit_ClassDef)
+        self.classes.append(node.name)
+        saved, self.in_class_body = self.in_class_body, True
+        try:
+            return self.visit_scope(node, super().visit_ClassDef)
+        finally:
+            self.classes.pop()
+            self.in_class_body = saved
+
+    def visit_Nonlocal(self, node: ast.Nonlocal) -> VisitResult:
+        """``nonlocal x`` rebinds a variable of an enclosing function: allowed (names checked)."""
+        for name in node.names:
+            self.check_name(node, name)
+        return node
 
     def visit_Lambda(self, node: ast.Lambda) -> VisitResult:
         visit = super().visit_Lambda
@@ -418,13 +518,120 @@ class AgentPolicy(RestrictingNodeTransformer):
         visit = super().visit_GeneratorExp
         return self.visit_scope(node, lambda n: self.visit_repeated(n, visit))
 
+    def visit_Match(self, node: ast.Match) -> VisitResult:
+        """``match subject:``; the subject is an ordinary guarded expression."""
+        node.subject = self.visit(node.subject)
+        node.cases = [self.visit_match_case(case) for case in node.cases]
+        return node
+
+    def visit_match_case(self, node: ast.match_case) -> ast.match_case:
+        classes: list[ast.expr] = []
+        captured: list[str] = []
+        self.check_pattern(node.pattern, classes, captured)
+        check = ast.Call(
+            func=_name("_match_ok_"),
+            args=[
+                ast.Tuple(elts=classes, ctx=ast.Load()),
+                ast.Tuple(elts=[_name(name) for name in captured], ctx=ast.Load()),
+            ],
+            keywords=[],
+        )
+        guard = self.visit(node.guard) if node.guard is not None else None
+        new_guard: ast.expr = (
+            check if guard is None else ast.BoolOp(op=ast.And(), values=[check, guard])
+        )
+        self.locate(new_guard, node.pattern)
+        node.guard = new_guard
+        node.body = [
+            result
+            for statement in node.body
+            for result in self.as_statements(self.visit(statement))
+        ]
+        return node
+
+    @staticmethod
+    def as_statements(result: VisitResult) -> list[Any]:
+        if result is None:
+            return []
+        if isinstance(result, ast.AST):
+            return [result]
+        return list(result)
+
+    def check_pattern_name(self, node: ast.AST, expr: ast.expr) -> None:
+        """A value or class reference in a pattern: a dotted name of public names."""
+        while isinstance(expr, ast.Attribute):
+            if expr.attr.startswith("_") or expr.attr in DENIED_ATTRIBUTES:
+                self.error(
+                    node,
+                    f'"{expr.attr}" cannot be used in a pattern: patterns read public '
+                    "attributes only",
+                )
+            expr = expr.value
+        if isinstance(expr, ast.Name):
+            self.check_name(expr, expr.id)
+
+    def check_pattern(
+        self, pattern: ast.pattern, classes: list[ast.expr], captured: list[str]
+    ) -> None:
+        """Check a pattern's names and collect its class references (those with
+        sub-patterns, as ``(class, positional count, keyword count)``) and captured names."""
+        if isinstance(pattern, ast.MatchValue):
+            if isinstance(pattern.value, ast.Attribute | ast.Name):
+                self.check_pattern_name(pattern, pattern.value)
+            elif not isinstance(pattern.value, ast.Constant | ast.UnaryOp | ast.BinOp):
+                self.error(pattern, "only literals and dotted names can be matched")
+        elif isinstance(pattern, ast.MatchSingleton):
+            pass
+        elif isinstance(pattern, ast.MatchSequence | ast.MatchOr):
+            for sub in pattern.patterns:
+                self.check_pattern(sub, classes, captured)
+        elif isinstance(pattern, ast.MatchMapping):
+            for key in pattern.keys:
+                if isinstance(key, ast.Attribute | ast.Name):
+                    self.check_pattern_name(pattern, key)
+            for sub in pattern.patterns:
+                self.check_pattern(sub, classes, captured)
+            if pattern.rest is not None:
+                self.check_name(pattern, pattern.rest)
+                captured.append(pattern.rest)
+        elif isinstance(pattern, ast.MatchClass):
+            self.check_pattern_name(pattern, pattern.cls)
+            for attr in pattern.kwd_attrs:
+                if attr.startswith("_") or attr in DENIED_ATTRIBUTES or attr in _NOT_INLINED:
+                    self.error(
+                        pattern,
+                        f'"{attr}" cannot be used in a class pattern: patterns read public '
+                        "data attributes only",
+                    )
+            if pattern.patterns or pattern.kwd_patterns:
+                reference = self.visit(copy.deepcopy(pattern.cls))
+                classes.append(
+                    ast.Tuple(
+                        elts=[
+                            reference,
+                            ast.Constant(len(pattern.patterns)),
+                            ast.Constant(len(pattern.kwd_patterns)),
+                        ],
+                        ctx=ast.Load(),
+                    )
+                )
+            for sub in [*pattern.patterns, *pattern.kwd_patterns]:
+                self.check_pattern(sub, classes, captured)
+        elif isinstance(pattern, ast.MatchStar):
+            if pattern.name is not None:
+                self.check_name(pattern, pattern.name)
+                captured.append(pattern.name)
+        elif isinstance(pattern, ast.MatchAs):
+            if pattern.pattern is not None:
+                self.check_pattern(pattern.pattern, classes, captured)
+            if pattern.name is not None:
+                self.check_name(pattern, pattern.name)
+                captured.append(pattern.name)
+        else:  # pragma: no cover - every pattern node of the grammar is handled above
+            self.error(pattern, f"{type(pattern).__name__} patterns are not allowed")
+
     def visit_AnnAssign(self, node: ast.AnnAssign) -> VisitResult:
-        """``x: T = v`` -> ``x = v``; a bare ``x: T`` does nothing. Annotations are dropped."""
-        if node.value is None:
-            new_node: ast.stmt = ast.Pass()
-            self.locate(new_node, node)
-            return new_node
-        assign = ast.Assign(targets=[node.target], value=node.value)
-        self.locate(assign, node)
-        result: VisitResult = self.visit(assign)
+        """``x: T = v`` is kept: the annotation is a guarded expression like any other (a class
+        body's annotations are what ``@dataclass`` reads)."""
+        result: VisitResult = self.node_contents_visit(node)
         return result

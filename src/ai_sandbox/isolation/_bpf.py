@@ -114,3 +114,53 @@ def allow_values(
         body += [load_arg(check_arg), jump(JEQ, check_value, remaining, remaining + 1)]
     body += [ret(ALLOW), ret(EPERM)]
     return [jump(JEQ, nr, 0, len(body)), *body]
+
+
+# -- a dispatch on the system-call number as a binary search -----------------------------------
+
+JA: Final = 0x05 | 0x00
+#: What a call number dispatches to: a ``SECCOMP_RET_*`` action, or an argument rule's body
+#: (instructions that start with the call's arguments to load and end in returns).
+Target = int | tuple[Insn, ...]
+
+
+def dispatch(targets: dict[int, Target], default: int) -> list[Insn]:
+    """Instructions sending the call number in the accumulator to its target, ``default`` for
+    numbers not listed: a binary search (about 2·log2(n) comparisons per call, where a linear
+    list costs up to 2·n, both at run time and when the kernel pre-computes its per-number
+    cache at install time). Far jumps use ``JA``, whose offset has 32 bits."""
+    program: list[Insn] = []
+    bodies: list[tuple[int, tuple[Insn, ...]]] = []  # (index of the JA to patch, body)
+    _search(sorted(targets.items()), default, program, bodies)
+    for index, body in bodies:
+        program[index] = (JA, 0, 0, len(program) - index - 1)
+        program.extend(body)
+    return program
+
+
+_LEAVES: Final = 3
+
+
+def _search(
+    entries: list[tuple[int, Target]],
+    default: int,
+    program: list[Insn],
+    bodies: list[tuple[int, tuple[Insn, ...]]],
+) -> None:
+    if len(entries) <= _LEAVES:
+        for nr, target in entries:
+            program.append(jump(JEQ, nr, 0, 1))
+            if isinstance(target, int):
+                program.append(ret(target))
+            else:
+                bodies.append((len(program), target))
+                program.append((JA, 0, 0, 0))  # patched once the body's place is known
+        program.append(ret(default))
+        return
+    middle = len(entries) // 2
+    program.append(jump(JGE, entries[middle][0], 0, 1))
+    to_right = len(program)
+    program.append((JA, 0, 0, 0))
+    _search(entries[:middle], default, program, bodies)
+    program[to_right] = (JA, 0, 0, len(program) - to_right - 1)
+    _search(entries[middle:], default, program, bodies)

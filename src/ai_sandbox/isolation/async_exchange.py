@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ai_sandbox.exceptions import ExecutionTimeout, ResourceLimitExceeded, WorkerError
-from ai_sandbox.isolation.broker import Broker, Served
+from ai_sandbox.isolation.broker import Broker
 from ai_sandbox.isolation.exchange import (
     Job,
     Outcome,
@@ -89,7 +89,7 @@ async def arun_job(
     small_cap = result_frame_cap(policy)
     serving = _Serving(policy)
     relay = OutputRelay(on_output, job.id, policy.max_output_bytes)
-    unsent: Served | None = None
+    reply_deadline = deadline + grace_s if interrupt is not None else deadline
     try:
         worker.channel.send_bytes(job.body, deadline=deadline)
     except ResourceLimitExceeded as exc:
@@ -116,9 +116,7 @@ async def arun_job(
             served = broker.serve(message)
             del message
             serving.note(served)
-            unsent = served
-            _answer(worker, served, deadline)
-            unsent = None
+            _answer(worker, served, reply_deadline)
             del served
             serving.check_cpu()
             await _pace(serving, deadline)
@@ -131,7 +129,7 @@ async def arun_job(
     except TimeoutError:
         if interrupt is not None:
             answer = await _interrupted(
-                worker, job, broker, serving, relay, interrupt, grace_s, unsent, policy
+                worker, job, broker, serving, relay, interrupt, grace_s, policy
             )
             stopped = _stopped(answer, policy, timeout_s, isolation, layers, start)
             if stopped is not None:
@@ -179,7 +177,6 @@ async def _interrupted(
     relay: OutputRelay,
     interrupt: Callable[[], None],
     grace_s: float,
-    unsent: Served | None,
     policy: SandboxPolicy,
 ) -> Any:
     """``exchange._interrupted`` on the event loop."""
@@ -190,8 +187,6 @@ async def _interrupted(
     deadline = time.monotonic() + grace_s
     max_items, small_cap = frame_item_cap(policy), result_frame_cap(policy)
     try:
-        if unsent is not None:
-            _answer(worker, unsent, deadline)
         while True:
             message = await _next_frame(worker, deadline, max_items, small_cap, policy)
             serving.check_cpu()

@@ -25,7 +25,12 @@ from typing import TextIO
 from ai_sandbox.exceptions import SandboxError
 from ai_sandbox.isolation._syscalls import ARCH
 from ai_sandbox.isolation.backend import WorkerBackend
-from ai_sandbox.isolation.doctor_report import identity_lines, worker_read_rules, write_read_rules
+from ai_sandbox.isolation.doctor_report import (
+    identity_lines,
+    path_layer_lines,
+    worker_read_rules,
+    write_read_rules,
+)
 from ai_sandbox.isolation.layers import LAYER_NAMES, probe_layers
 from ai_sandbox.isolation.protocol import wait_readable
 from ai_sandbox.isolation.read_rules import ReadRulePlan
@@ -227,7 +232,8 @@ def doctor_main(root: Path | None = None, out: TextIO = sys.stdout) -> int:
             out.write(f"  {name:<19} {available:<10} {is_active:<8} {detail}\n")
             if backend is not None and name in backend.required and name not in active:
                 failures += 1
-        out.write("\n" + "\n".join(identity_lines(frozenset(active))) + "\n")
+        lines = [*identity_lines(frozenset(active)), *path_layer_lines(root)]
+        out.write("\n" + "\n".join(lines) + "\n")
         rules = worker_read_rules(root)
         write_read_rules(out, rules)
         if backend is None:

@@ -16,7 +16,7 @@ from typing import TextIO
 
 from ai_sandbox.isolation.read_rules import ReadRule, ReadRulePlan, RefusedPath
 
-__all__ = ["identity_lines", "worker_read_rules", "write_read_rules"]
+__all__ = ["identity_lines", "path_layer_lines", "worker_read_rules", "write_read_rules"]
 
 _TIMEOUT_S = 30.0
 _PROGRAM = (
@@ -90,3 +90,25 @@ def identity_lines(layers: frozenset[str]) -> list[str]:
             else "Network: NOT isolated"
         )
     return lines
+
+
+def path_layer_lines(root: Path) -> list[str]:
+    """How the host's path layer tells file systems and mounts apart on ``root``'s machine."""
+    from ai_sandbox.pathlayer.mounts import support
+
+    try:
+        found = support(str(root))
+    except OSError as exc:
+        return [f"Path layer: cannot probe {str(root)!r} ({exc.strerror}): every file is refused"]
+    pseudo = (
+        "pseudo file systems (proc, sysfs, ...) refused by fstatfs"
+        if found.fstatfs
+        else "fstatfs unusable: every file is refused (fail closed)"
+    )
+    mounts = (
+        "other mounts told apart by mount id (bind mounts too)"
+        if found.mount_ids
+        else "other mounts told apart by device only (a bind mount of the root's own file system "
+        "is not seen)"
+    )
+    return [f"Path layer: {pseudo}; {mounts}"]

@@ -136,7 +136,9 @@ def run_job(
     small_cap = result_frame_cap(policy)
     serving = _Serving(policy)
     relay = OutputRelay(on_output, job.id, policy.max_output_bytes)
-    unsent: Served | None = None  # a reply the deadline kept from the worker
+    # A reply is never cut off at the deadline (a frame half sent would break a session's
+    # channel): with an interrupt to come, replies may take the grace period too.
+    reply_deadline = deadline + grace_s if interrupt is not None else deadline
     try:
         worker.channel.send_bytes(job.body, deadline=deadline)
     except ResourceLimitExceeded as exc:  # the job itself is over the channel cap
@@ -163,9 +165,7 @@ def run_job(
             served = broker.serve(message)
             del message  # a write's data: no longer needed once written
             serving.note(served)
-            unsent = served
-            _answer(worker, served, deadline)
-            unsent = None
+            _answer(worker, served, reply_deadline)
             del served
             serving.check_cpu()
             serving.pace(deadline)
@@ -177,9 +177,7 @@ def run_job(
         return Outcome(serving.finish(result), worker_alive=False)
     except TimeoutError:
         if interrupt is not None:
-            answer = _interrupted(
-                worker, job, broker, serving, relay, interrupt, grace_s, unsent, policy
-            )
+            answer = _interrupted(worker, job, broker, serving, relay, interrupt, grace_s, policy)
             stopped = _stopped(answer, policy, timeout_s, isolation, layers, start)
             if stopped is not None:
                 return Outcome(serving.finish(stopped), worker_alive=True)
@@ -210,14 +208,12 @@ def _interrupted(
     relay: OutputRelay,
     interrupt: Callable[[], None],
     grace_s: float,
-    unsent: Served | None,
     policy: SandboxPolicy,
 ) -> Any:
     """Interrupt a run past its deadline: the payload it then answered with, or ``None`` if it
     did not answer within ``grace_s``. Its file requests are served meanwhile, within the same
-    budgets (its ``finally`` blocks may save work), starting with the reply to a request the
-    deadline caught unanswered (``unsent``; the worker holds the interrupt back until it has
-    its reply)."""
+    budgets (its ``finally`` blocks may save work); the worker holds the interrupt back while
+    a request of its own is on the channel."""
     try:
         interrupt()
     except OSError:
@@ -225,8 +221,6 @@ def _interrupted(
     deadline = time.monotonic() + grace_s
     max_items, small_cap = frame_item_cap(policy), result_frame_cap(policy)
     try:
-        if unsent is not None:
-            _answer(worker, unsent, deadline)
         while True:
             message = _receive(worker, deadline, max_items, small_cap, policy)
             serving.check_cpu()

@@ -26,12 +26,14 @@ Who builds what (issue 13 moves lockdown into the zygote; the split already foll
   and before any fork: the new mount namespace and the pivot. Every worker inherits it, so a
   restricted-mode worker pays nothing for its view.
 - :func:`enter_worker_view`, in each python-mode worker before Landlock: its own copy of the
-  namespace, a private size-capped tmpfs on ``/tmp`` (gone with the worker, so nothing written
-  there reaches the next worker), and a bounded walk of the root that covers every entry the
-  policy's deny patterns name, and every regular file with more than one hard link (unless
-  ``allow_hardlinks``), with an empty, unreadable (mode 000), read-only file or directory.
-  The walk sees the root as it is when the worker is prepared; past
-  :data:`MAX_VIEW_ENTRIES` entries or :data:`MAX_VIEW_WALK_S` seconds it fails closed.
+  namespace, a private size-capped tmpfs (``/tmp`` links to it, or ``/var/tmp`` when the root
+  lies beneath ``/tmp``; gone with the worker, so nothing written there reaches the next one),
+  and a bounded walk of the root that covers every entry the policy's deny patterns name, and
+  every regular file with more than one hard link (unless ``allow_hardlinks``), with an empty,
+  unreadable (mode 000), read-only file or directory. The zygote walks the whole root once
+  (:func:`index_root`); a worker re-reads only the directories changed since, so it sees the
+  root as it is when the worker is prepared. Past the walk's bounds (entries walked, seconds;
+  :mod:`.fsview_walk`) it fails closed.
 
 Symbolic links are not covered (a mount cannot sit on a link): inside the view a link leads
 only to what the view holds, so one pointing outside the root finds nothing (``ENOENT``) or
@@ -41,24 +43,34 @@ an interpreter file (readable anyway), and one pointing at a covered entry finds
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import dataclasses
 import os
 import stat
 import sys
-import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Final, Literal
 
-from ai_sandbox.isolation import landlock
-from ai_sandbox.isolation._syscalls import CLONE_NEWNS, syscall, unshare
+from ai_sandbox.isolation import fsview_walk, landlock
+from ai_sandbox.isolation._mounts import (
+    MNT_DETACH,
+    MS_BIND,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_RDONLY,
+    MS_REC,
+    mount,
+    pivot_root,
+    remount,
+    umount,
+)
+from ai_sandbox.isolation._syscalls import CLONE_NEWNS, unshare
+from ai_sandbox.isolation.fsview_walk import DirScan
 
 __all__ = [
-    "MAX_VIEW_ENTRIES",
-    "MAX_VIEW_WALK_S",
-    "DirScan",
     "ViewBroken",
     "ViewHandles",
     "ViewMode",
@@ -77,38 +89,10 @@ __all__ = [
 #: ``"restricted"``: nothing of the root (file access is brokered); ``"python"``: the root too.
 ViewMode = Literal["restricted", "python"]
 
-#: A python-mode worker walks at most this many entries of the root to find what to cover.
-MAX_VIEW_ENTRIES: Final = 20_000
-#: ... and for at most this long; past either bound the worker refuses to start.
-MAX_VIEW_WALK_S: Final = 2.0
 #: Size cap of a python-mode worker's private ``/tmp``.
 TMP_BYTES: Final = 32 * 1024 * 1024
 _TMP_INODES: Final = 4096
 
-_MS_RDONLY: Final = 0x1
-_MS_NOSUID: Final = 0x2
-_MS_NODEV: Final = 0x4
-_MS_NOEXEC: Final = 0x8
-_MS_REMOUNT: Final = 0x20
-_MS_NOATIME: Final = 0x400
-_MS_NODIRATIME: Final = 0x800
-_MS_BIND: Final = 0x1000
-_MS_REC: Final = 0x4000
-_MS_SILENT: Final = 0x8000
-_MS_PRIVATE: Final = 1 << 18
-_MS_RELATIME: Final = 1 << 21
-_MNT_DETACH: Final = 2
-#: statvfs flags -> the mount flags a remount must keep (the kernel locks them in a user
-#: namespace: dropping one is EPERM).
-_KEPT_FLAGS: Final = (
-    (os.ST_RDONLY, _MS_RDONLY),
-    (os.ST_NOSUID, _MS_NOSUID),
-    (os.ST_NODEV, _MS_NODEV),
-    (os.ST_NOEXEC, _MS_NOEXEC),
-    (os.ST_NOATIME, _MS_NOATIME),
-    (os.ST_NODIRATIME, _MS_NODIRATIME),
-    (os.ST_RELATIME, _MS_RELATIME),
-)
 _DEVICES: Final = ("/dev/null", "/dev/zero", "/dev/random", "/dev/urandom")
 #: Top-level links of merged-/usr systems: ld.so.cache names libraries as /lib/... .
 _ALIASES: Final = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -134,21 +118,6 @@ _EMPTY_FILE: Final = _COVERS + "/file"
 #: write rule sits on the holder above, a plain directory of the view shared by every worker.
 _TMP_HOLDER: Final = _COVERS + "/scratch"
 _TMP_MOUNT: Final = _TMP_HOLDER + "/w"
-
-
-def _c_function(name: str, argtypes: list[Any]) -> Any:
-    """A libc function with its C signature (``None`` where libc lacks it: not Linux)."""
-    func = getattr(ctypes.CDLL(None, use_errno=True), name, None)
-    if func is not None:
-        func.restype = ctypes.c_int
-        func.argtypes = argtypes
-    return func
-
-
-_MOUNT: Final = _c_function(
-    "mount", [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
-)
-_UMOUNT2: Final = _c_function("umount2", [ctypes.c_char_p, ctypes.c_int])
 
 
 class ViewBroken(OSError):
@@ -283,20 +252,20 @@ def _enter_view(plan: ViewPlan, proc_fd: int) -> ViewHandles:
     # Until the pivot, a refusal leaves the caller as it was (bar a private copy of its mount
     # namespace): plain OSError, so a caller may go on without a view. After it: ViewBroken.
     unshare(CLONE_NEWNS)
-    _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
     cwd = os.open(".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        _mount("tmpfs", _BASE, "tmpfs", _MS_NOSUID | _MS_NODEV, "mode=0755,size=4m,nr_inodes=16384")
+        mount("tmpfs", _BASE, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=4m,nr_inodes=16384")
         try:
             os.chdir(_BASE)
             os.mkdir("newroot", 0o755)
-            _mount("newroot", "newroot", None, _MS_BIND | _MS_REC)
+            mount("newroot", "newroot", None, MS_BIND | MS_REC)
             os.mkdir("oldroot", 0o755)
-            _pivot_root(_BASE, "oldroot")
+            pivot_root(_BASE, "oldroot")
         except OSError:
             os.fchdir(cwd)
             with contextlib.suppress(OSError):
-                _umount(_BASE, _MNT_DETACH)
+                umount(_BASE, MNT_DETACH)
             raise
     finally:
         os.close(cwd)
@@ -326,18 +295,18 @@ def _build_new_root(plan: ViewPlan, proc_fd: int) -> ViewHandles:
             os.makedirs(os.path.dirname("/newroot" + plan.tmp_dir), mode=0o755, exist_ok=True)
             os.symlink(_TMP_MOUNT, "/newroot" + plan.tmp_dir)
             tmp_fd = os.open("/newroot" + _TMP_HOLDER, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-        _mount(None, "oldroot", None, _MS_REC | _MS_PRIVATE)
-        _umount("oldroot", _MNT_DETACH)
+        mount(None, "oldroot", None, MS_REC | MS_PRIVATE)
+        umount("oldroot", MNT_DETACH)
         old = os.open("/", os.O_DIRECTORY | os.O_RDONLY | os.O_CLOEXEC)
         try:
             os.chdir("/newroot")
-            _pivot_root(".", ".")
+            pivot_root(".", ".")
             os.fchdir(old)
-            _umount(".", _MNT_DETACH)
+            umount(".", MNT_DETACH)
         finally:
             os.close(old)
         os.chdir("/")
-        _remount("/", _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
+        remount("/", MS_RDONLY | MS_NOSUID | MS_NODEV)
         os.chdir(plan.root if plan.mode == "python" else "/")
     except BaseException:
         if tmp_fd is not None:
@@ -356,18 +325,9 @@ def _bind(path: str, *, readonly: bool, noexec: bool) -> None:
         os.makedirs(os.path.dirname(target), mode=0o755, exist_ok=True)
         if not os.path.lexists(target):
             os.close(os.open(target, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o444))
-    _mount(source, target, None, _MS_BIND)  # not MS_REC: mounts beneath stay out
+    mount(source, target, None, MS_BIND)  # not MS_REC: mounts beneath stay out
     if readonly:
-        _remount(target, _MS_RDONLY | _MS_NOSUID | _MS_NODEV | (_MS_NOEXEC if noexec else 0))
-
-
-def _remount(target: str, flags: int) -> None:
-    """Make the bind mount at ``target`` read-only etc., keeping the flags the kernel locks."""
-    kept = os.statvfs(target).f_flag
-    for st_flag, ms_flag in _KEPT_FLAGS:
-        if kept & st_flag:
-            flags |= ms_flag
-    _mount(None, target, None, _MS_REMOUNT | _MS_BIND | flags)
+        remount(target, MS_RDONLY | MS_NOSUID | MS_NODEV | (MS_NOEXEC if noexec else 0))
 
 
 def _mirror_link(alias: str) -> None:
@@ -397,11 +357,11 @@ def enter_worker_view(plan: ViewPlan, *, uid: int, gid: int) -> tuple[str, ...]:
         return ()
     unshare(CLONE_NEWNS)
     if plan.tmp_dir is not None:
-        _mount(
+        mount(
             "tmpfs",
             _TMP_MOUNT,
             "tmpfs",
-            _MS_NOSUID | _MS_NODEV | _MS_NOEXEC,
+            MS_NOSUID | MS_NODEV | MS_NOEXEC,
             f"mode=0700,uid={uid},gid={gid},size={plan.tmp_bytes},nr_inodes={_TMP_INODES}",
         )
         # A module imported before the fork may have cached another answer (matplotlib asks).
@@ -411,8 +371,8 @@ def enter_worker_view(plan: ViewPlan, *, uid: int, gid: int) -> tuple[str, ...]:
     covered = covered_entries(plan)
     for relative, is_dir in covered:
         target = os.path.join(plan.root, relative)
-        _mount(_EMPTY_DIR if is_dir else _EMPTY_FILE, target, None, _MS_BIND)
-        _remount(target, _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
+        mount(_EMPTY_DIR if is_dir else _EMPTY_FILE, target, None, MS_BIND)
+        remount(target, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
     return tuple(relative for relative, _ in covered)
 
 
@@ -421,12 +381,20 @@ def covered_entries(plan: ViewPlan) -> list[tuple[str, bool]]:
 
     Deny-pattern entries (matched like the path layer matches them, not descended into) and,
     unless ``allow_hardlinks``, regular files with more than one link. Symbolic links are not
-    followed. Directories unchanged since ``plan.index`` (same inode, mtime and ctime: any
-    entry made, renamed or removed in a directory changes both) are not read again.
-    ``OSError`` (``E2BIG``/``ETIME``) past :data:`MAX_VIEW_ENTRIES` entries or
-    :data:`MAX_VIEW_WALK_S` seconds.
+    followed, nor are the interpreter's trees (a ``.venv`` in the root): they are bound
+    read-only at their own paths and readable as a whole, as they are outside the root.
+    Directories unchanged since ``plan.index`` (same inode, mtime and ctime: any entry made,
+    renamed or removed in a directory changes both) are not read again.
+    ``OSError`` past the walk's bounds (:mod:`.fsview_walk`).
     """
-    scans = _walk(plan, dict(plan.index))
+    scans = fsview_walk.walk(
+        plan.root,
+        deny_patterns=plan.deny_patterns,
+        allow_hardlinks=plan.allow_hardlinks,
+        skip=plan.read_paths,
+        cached=dict(plan.index),
+        budget_s=fsview_walk.MAX_VIEW_WALK_S,
+    )
     return [entry for scan in scans.values() for entry in scan.covered]
 
 
@@ -438,107 +406,15 @@ def index_root(plan: ViewPlan) -> ViewPlan:
     """
     if plan.mode != "python":
         return plan
-    return dataclasses.replace(plan, index=tuple(_walk(plan, {}).items()))
-
-
-@dataclass(frozen=True, slots=True)
-class DirScan:
-    """One directory of the root as a walk found it."""
-
-    #: ``(st_ino, st_mtime_ns, st_ctime_ns)`` when it was read.
-    stamp: tuple[int, int, int]
-    covered: tuple[tuple[str, bool], ...]
-    subdirs: tuple[str, ...]
-
-
-class _Matcher:
-    """The path layer's deny matcher, split so a walk folds each name once: a pattern without
-    a ``/`` matches any single component (the ancestors were already checked), an anchored one
-    the whole path."""
-
-    def __init__(self, patterns: Sequence[str]) -> None:
-        # Imported here: restricted-mode zygotes never need it, and every module a zygote holds
-        # makes each fork dearer (python-mode zygotes import it before any fork).
-        from ai_sandbox.pathlayer.names import compile_deny_patterns, denied_by
-
-        compiled = compile_deny_patterns(patterns)
-        self._denied_by = denied_by
-        self._loose = tuple(p for p in compiled if not p.anchored)
-        self._anchored = tuple(p for p in compiled if p.anchored)
-
-    def denied(self, names: tuple[str, ...]) -> bool:
-        if self._denied_by(names[-1:], self._loose) is not None:
-            return True
-        return bool(self._anchored) and self._denied_by(names, self._anchored) is not None
-
-
-def _walk(plan: ViewPlan, cached: dict[str, DirScan]) -> dict[str, DirScan]:
-    matcher = _Matcher(plan.deny_patterns)
-    deadline = time.monotonic() + MAX_VIEW_WALK_S
-    found: dict[str, DirScan] = {}
-    pending = [""]
-    seen = 0
-    while pending:
-        relative = pending.pop()
-        path = os.path.join(plan.root, relative) if relative else plan.root
-        info = os.lstat(path)
-        stamp = (info.st_ino, info.st_mtime_ns, info.st_ctime_ns)
-        scan = cached.get(relative)
-        seen += 1
-        if scan is None or scan.stamp != stamp:
-            scan, scanned = _scan(plan, path, relative, stamp, matcher, seen, deadline)
-            seen += scanned
-        _check_bounds(seen, deadline)
-        found[relative] = scan
-        pending.extend(f"{relative}/{name}" if relative else name for name in scan.subdirs)
-    return found
-
-
-def _scan(
-    plan: ViewPlan,
-    path: str,
-    relative: str,
-    stamp: tuple[int, int, int],
-    matcher: _Matcher,
-    seen: int,
-    deadline: float,
-) -> tuple[DirScan, int]:
-    covered: list[tuple[str, bool]] = []
-    subdirs: list[str] = []
-    parts = tuple(relative.split("/")) if relative else ()
-    scanned = 0
-    with os.scandir(path) as listing:
-        for entry in listing:
-            scanned += 1
-            _check_bounds(seen + scanned, deadline)
-            entry_path = f"{relative}/{entry.name}" if relative else entry.name
-            is_dir = entry.is_dir(follow_symlinks=False)
-            if matcher.denied((*parts, entry.name)):
-                if is_dir or entry.is_file(follow_symlinks=False):
-                    covered.append((entry_path, is_dir))
-            elif is_dir:
-                subdirs.append(entry.name)
-            elif (
-                not plan.allow_hardlinks
-                and entry.is_file(follow_symlinks=False)
-                and entry.stat(follow_symlinks=False).st_nlink > 1
-            ):
-                covered.append((entry_path, False))
-    return DirScan(stamp, tuple(covered), tuple(subdirs)), scanned
-
-
-def _check_bounds(seen: int, deadline: float) -> None:
-    if seen > MAX_VIEW_ENTRIES:
-        raise OSError(
-            7,  # E2BIG
-            f"the root has more than {MAX_VIEW_ENTRIES} entries to walk; python mode walks "
-            "the root to hide what the policy denies: choose a smaller root",
-        )
-    if time.monotonic() > deadline:
-        raise OSError(
-            62,  # ETIME
-            f"walking the root took longer than {MAX_VIEW_WALK_S} s; choose a smaller root",
-        )
+    scans = fsview_walk.walk(
+        plan.root,
+        deny_patterns=plan.deny_patterns,
+        allow_hardlinks=plan.allow_hardlinks,
+        skip=plan.read_paths,
+        cached={},
+        budget_s=fsview_walk.MAX_INDEX_WALK_S,
+    )
+    return dataclasses.replace(plan, index=tuple(scans.items()))
 
 
 def probe_view() -> None:
@@ -547,40 +423,8 @@ def probe_view() -> None:
     Call it in a throw-away child: it changes the caller's mount namespace.
     """
     unshare(CLONE_NEWNS)
-    _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
-    _mount("tmpfs", _BASE, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=64k")
-
-
-# -- system calls -----------------------------------------------------------------------------
-def _encode(value: str | None) -> bytes | None:
-    return None if value is None else os.fsencode(value)
-
-
-def _mount(
-    source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None
-) -> None:
-    if _MOUNT is None:
-        raise OSError(38, "mount is not available on this platform")  # ENOSYS
-    result = _MOUNT(
-        _encode(source), _encode(target), _encode(fstype), flags | _MS_SILENT, _encode(data)
-    )
-    if result != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"mount {target}: {os.strerror(err)}")
-
-
-def _umount(target: str, flags: int) -> None:
-    if _UMOUNT2 is None:
-        raise OSError(38, "umount2 is not available on this platform")  # ENOSYS
-    if _UMOUNT2(_encode(target), flags) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"umount {target}: {os.strerror(err)}")
-
-
-def _pivot_root(new_root: str, put_old: str) -> None:
-    syscall(
-        "pivot_root", ctypes.c_char_p(os.fsencode(new_root)), ctypes.c_char_p(os.fsencode(put_old))
-    )
+    mount(None, "/", None, MS_REC | MS_PRIVATE)
+    mount("tmpfs", _BASE, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k")
 
 
 def close_handles(fds: Iterable[int | None]) -> None:

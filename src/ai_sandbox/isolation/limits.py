@@ -75,8 +75,9 @@ MAX_FILE_RECORDS = 100
 
 
 def read_request_cap(policy: PolicyView) -> int:
-    """Largest read-request frame: ``{"type":"read","path":...}`` with a maximal path."""
-    return _ESCAPE_FACTOR * policy.max_path_length + 64
+    """Largest read-request frame: ``{"type":"read","path":...}`` with a maximal path (every
+    character escaped, as a surrogate pair at worst: 12 bytes)."""
+    return 2 * _ESCAPE_FACTOR * policy.max_path_length + 64
 
 
 def file_transfer_cap(policy: PolicyView) -> int:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
-__all__ = ["ReadRule", "ReadRulePlan", "RefusedPath", "plan_read_rules"]
+__all__ = ["ReadRule", "ReadRulePlan", "RefusedPath", "plan_read_rules", "too_wide"]
 
 _SYSTEM_LIBRARY_PATHS: Final = (
     "/lib",
@@ -102,6 +102,13 @@ def plan_read_rules() -> ReadRulePlan:
     for candidate in _SYSTEM_LIBRARY_PATHS:
         consider(candidate, "read-files", "shared libraries", check_width=False)
     return ReadRulePlan(tuple(rules.values()), tuple(refused.values()))
+
+
+def too_wide(path: str) -> str | None:
+    """Why granting ``path`` (resolved) to workers would expose a whole tree (``/``, a
+    top-level directory, a home directory or one containing a home), or ``None``. For any
+    other code that adds read rules (python mode's extra paths)."""
+    return _too_wide(Path(path).resolve(), _home_directories())
 
 
 def _interpreter_candidates() -> list[tuple[str, str]]:

@@ -42,7 +42,12 @@ are set):
   bugs reached from sandboxes (CVE-2025-38236); the channel never needs it.
 
 Everything else is allowed (the filter is a deny list on top of Landlock, rlimits and the uid
-drop, not the only wall). Calls a worker may keep, after review: ``mlock*`` (``RLIMIT_MEMLOCK``
+drop, not the only wall). The program finds a call's rule by a binary search on its number
+(:func:`._bpf.dispatch`), so its cost does not grow with the lists: about 20 instructions per
+call instead of up to 390 for a linear list, and a cheaper install (the kernel runs the filter
+for every call number then, to cache the calls it always allows).
+
+Calls a worker may keep, after review: ``mlock*`` (``RLIMIT_MEMLOCK``
 is 0 and no capability remains), ``pipe2`` (pipes cost open files, bounded by ``RLIMIT_NOFILE``,
 and cannot grow), ``epoll``/``eventfd``/``timerfd``/``signalfd`` (descriptors, bounded the same
 way), ``flock``/``fcntl`` record locks (only on files the worker may open, released when it
@@ -365,22 +370,28 @@ def build_filter(arch: Arch | None = None) -> bytes:
     ]
     if arch.x32_bit:
         program += [bpf.jump(bpf.JGE, _X32_SYSCALL_BIT, 0, 1), bpf.ret(bpf.KILL_PROCESS)]
-    for name in DENIED_SYSCALLS:
-        if name in numbers:
-            program += bpf.deny(numbers[name], bpf.EPERM)
-    program += bpf.deny(numbers["clone3"], bpf.ENOSYS)
-    # The argument rules reload the accumulator, so they come last, each ending in a return.
-    program += _clone_rule(numbers["clone"])
-    program += _kill_rule(numbers["kill"])
-    program += _prlimit_rule(numbers["prlimit64"])
-    program += bpf.allow_values(
-        numbers["prctl"], 0, ALLOWED_PRCTL_OPTIONS, only_with=CONDITIONAL_PRCTL_OPTIONS
-    )
-    program += bpf.deny_values(numbers["fcntl"], 1, DENIED_FCNTL_COMMANDS)
-    program += bpf.deny_values(numbers["ioctl"], 1, DENIED_IOCTL_REQUESTS)
-    for name, flags_arg in _SOCKET_FLAG_ARGUMENT:
-        program += bpf.deny_flags(numbers[name], flags_arg, MSG_OOB)
-    program.append(bpf.ret(bpf.ALLOW))
+    targets: dict[int, bpf.Target] = {
+        numbers[name]: bpf.EPERM for name in DENIED_SYSCALLS if name in numbers
+    }
+    targets[numbers["clone3"]] = bpf.ENOSYS
+    # Calls judged by an argument: each rule's body without its leading number check.
+    rules = [
+        _clone_rule(numbers["clone"]),
+        _kill_rule(numbers["kill"]),
+        _prlimit_rule(numbers["prlimit64"]),
+        bpf.allow_values(
+            numbers["prctl"], 0, ALLOWED_PRCTL_OPTIONS, only_with=CONDITIONAL_PRCTL_OPTIONS
+        ),
+        bpf.deny_values(numbers["fcntl"], 1, DENIED_FCNTL_COMMANDS),
+        bpf.deny_values(numbers["ioctl"], 1, DENIED_IOCTL_REQUESTS),
+        *(bpf.deny_flags(numbers[name], arg, MSG_OOB) for name, arg in _SOCKET_FLAG_ARGUMENT),
+    ]
+    for rule in rules:
+        nr = rule[0][3]
+        if nr in targets:
+            raise ValueError(f"system call {nr} has two rules")
+        targets[nr] = tuple(rule[1:])
+    program += bpf.dispatch(targets, bpf.ALLOW)
     return b"".join(struct.pack("=HBBI", *insn) for insn in program)
 
 

@@ -56,7 +56,13 @@ class WorkerPolicy:
     allow_writes: bool
     deny_patterns: tuple[str, ...]
     allow_hardlinks: bool
+    write_deny_patterns: tuple[str, ...]
+    allow_mount_crossing: bool
     pool_size: int
+    read_page_lines: int
+    read_page_bytes: int
+    list_max_entries: int
+    list_max_depth: int
     session_idle_s: float
     session_lifetime_s: float
 
@@ -78,7 +84,13 @@ class WorkerPolicy:
             allow_writes=_field(data, "allow_writes", bool),
             deny_patterns=tuple(_strings(data, "deny_patterns")),
             allow_hardlinks=_field(data, "allow_hardlinks", bool),
+            write_deny_patterns=tuple(_strings(data, "write_deny_patterns")),
+            allow_mount_crossing=_field(data, "allow_mount_crossing", bool),
             pool_size=_field(data, "pool_size", int),
+            read_page_lines=_field(data, "read_page_lines", int),
+            read_page_bytes=_field(data, "read_page_bytes", int),
+            list_max_entries=_field(data, "list_max_entries", int),
+            list_max_depth=_field(data, "list_max_depth", int),
             session_idle_s=float(_field(data, "session_idle_s", (int, float))),
             session_lifetime_s=float(_field(data, "session_lifetime_s", (int, float))),
         )

@@ -38,6 +38,7 @@ from ai_sandbox.exceptions import (
     ConfigurationError,
     ResourceLimitExceeded,
     SandboxError,
+    SecurityError,
     ToolInputError,
 )
 from ai_sandbox.pathlayer.errors import os_error, refuse
@@ -287,6 +288,66 @@ class SafeFS:
             finally:
                 os.close(fd)
 
+    def read_head(self, path: str | os.PathLike[str], max_bytes: int) -> tuple[bytes, int]:
+        """The first ``max_bytes`` bytes of a regular file beneath the root, and its size.
+
+        For telling what a file is (its media type) without reading all of it: no size cap.
+        """
+        raw, parts = self._split(path)
+        with self._os_errors(raw, "read"):
+            fd = self._open_file(raw, parts)
+            try:
+                return os.read(fd, max(0, max_bytes)), os.fstat(fd).st_size
+            finally:
+                os.close(fd)
+
+    def list_tree(
+        self, path: str | os.PathLike[str] = ".", *, depth: int = 0, max_entries: int
+    ) -> tuple[list[DirEntry], bool]:
+        """A directory's entries and, ``depth`` levels down, its subdirectories' (depth first,
+        sorted by name); and whether the listing stopped at ``max_entries``.
+
+        Entries the policy hides are left out and never descended into; symbolic links are
+        never followed into, but each says where it leads (``outside_root`` for a link that
+        leaves the root, which cannot be read). At most ``MAX_DIR_SCAN`` entries are looked at
+        in all, so a flood of hidden entries costs bounded work.
+        """
+        raw, parts = self._split(path)
+        with self._os_errors(raw, "list"):
+            fd, names = self._open_dir(raw, parts)
+            tree = _Tree(self, max(1, max_entries))
+            try:
+                tree.scan(fd, names, max(0, depth))
+            finally:
+                os.close(fd)
+        return tree.entries, tree.truncated
+
+    def _link_entry(self, entry: DirEntry) -> DirEntry:
+        """``entry`` (a symbolic link) with where it leads: inside (target and its kind) or
+        outside the root. Resolved by the component walk, like any path the model could give."""
+        parts = entry.path.split("/")
+        try:
+            with self._walk(parts, entry.path, follow_final=True) as hit:
+                names = hit.names()
+                self._check_resolved(names, entry.path)
+                if hit.missing:
+                    kind: Literal["file", "dir", "other", "missing", "refused"] = "missing"
+                    size = None
+                elif hit.leaf is None:
+                    kind, size = "dir", None
+                else:
+                    mode = hit.leaf_stat.st_mode if hit.leaf_stat is not None else 0
+                    kind = "file" if stat.S_ISREG(mode) else "other"
+                    size = hit.leaf_stat.st_size if hit.leaf_stat and kind == "file" else None
+        except SecurityError as exc:
+            if exc.rule in ("symlink_escape", "outside_root"):
+                return entry.model_copy(update={"outside_root": True})
+            return entry.model_copy(update={"target_type": "refused"})
+        except OSError:
+            return entry.model_copy(update={"target_type": "refused"})
+        target = "/".join(names) or "."
+        return entry.model_copy(update={"target": target, "target_type": kind, "size": size})
+
     # -- checks ------------------------------------------------------------------------------
     def _split(self, path: str | os.PathLike[str]) -> tuple[str, list[str]]:
         """Lexical checks; the components of ``path`` relative to the root."""
@@ -508,3 +569,55 @@ def _kind(mode: int) -> Literal["file", "dir", "symlink", "other"]:
     if stat.S_ISDIR(mode):
         return "dir"
     return "file" if stat.S_ISREG(mode) else "other"
+
+
+class _Tree:
+    """One bounded, depth-first walk of a directory tree for :meth:`SafeFS.list_tree`."""
+
+    def __init__(self, fs: SafeFS, max_entries: int) -> None:
+        self.fs = fs
+        self.max_entries = max_entries
+        self.entries: list[DirEntry] = []
+        self.truncated = False
+        self.scanned = 0
+
+    def scan(self, fd: int, names: list[str], depth: int) -> None:
+        found: list[tuple[str, os.stat_result]] = []
+        with os.scandir(fd) as listing:
+            for scanned in listing:
+                self.scanned += 1
+                if self.scanned > MAX_DIR_SCAN:
+                    self.truncated = True
+                    break
+                if self.fs._listable(scanned.name, names):
+                    found.append((scanned.name, scanned.stat(follow_symlinks=False)))
+        for name, st in sorted(found, key=lambda item: item[0]):
+            if len(self.entries) >= self.max_entries:
+                self.truncated = True
+                return
+            kind = _kind(st.st_mode)
+            path = "/".join([*names, name])
+            entry = DirEntry(
+                name=name, path=path, type=kind, size=st.st_size if kind == "file" else None
+            )
+            self.entries.append(self.fs._link_entry(entry) if kind == "symlink" else entry)
+            if kind == "dir" and depth > 0 and not self.truncated:
+                self._descend(fd, name, [*names, name], depth - 1)
+
+    def _descend(self, fd: int, name: str, names: list[str], depth: int) -> None:
+        if len(names) > MAX_DEPTH:
+            return
+        try:  # never through a link: an entry swapped for one since the scan fails here
+            child = os.open(name, _O_DIR | os.O_NOFOLLOW, dir_fd=fd)
+        except OSError:
+            return  # gone or unreadable since the scan: listed, not descended into
+        try:
+            # A pseudo file system or (by policy) another mount is listed, never entered.
+            self.fs._check_fd(child, os.fstat(child), "/".join(names))
+        except SecurityError:
+            os.close(child)
+            return
+        try:
+            self.scan(child, names, depth)
+        finally:
+            os.close(child)
