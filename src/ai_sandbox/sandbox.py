@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import inspect
 import json
 import math
 import os
@@ -182,9 +183,7 @@ class Sandbox:
         self._check_timeout(timeout_s)
         _check_host_inputs(inputs)
         with self._action("run_python", {"code": code, "inputs": inputs}) as act:
-            res = self._get_backend().execute(
-                code, inputs, timeout_s=timeout_s, on_output=on_output
-            )
+            res = _execute(self._get_backend(), code, inputs, timeout_s, on_output)
             _finish_run(act, res)
             return res
 
@@ -498,7 +497,7 @@ class Sandbox:
         on_output: Callable[[str], None] | None = None,
     ) -> ToolResult:
         if session is None:
-            res = self._get_backend().execute(args.code, args.inputs, on_output=on_output)
+            res = _execute(self._get_backend(), args.code, args.inputs, None, on_output)
         else:
             if args.reset:
                 session.reset()
@@ -671,9 +670,29 @@ async def _aexecute(
             code, inputs, timeout_s=timeout_s, on_output=on_output
         )
         return result
-    return await asyncio.to_thread(
-        functools.partial(backend.execute, timeout_s=timeout_s, on_output=on_output), code, inputs
-    )
+    return await asyncio.to_thread(_execute, backend, code, inputs, timeout_s, on_output)
+
+
+def _execute(
+    backend: ExecutionBackend,
+    code: str,
+    inputs: Mapping[str, Any] | None,
+    timeout_s: float | None,
+    on_output: Callable[[str], None] | None,
+) -> ExecutionResult:
+    """``backend.execute``, passing the per-call options only when they are used and taken (a
+    backend written for the one-method protocol takes ``(code, inputs)`` only: it gets no
+    time limit of its own, and its output goes to ``on_output`` when the run ends)."""
+    options: dict[str, Any] = {}
+    taken = inspect.signature(backend.execute).parameters if timeout_s or on_output else {}
+    if timeout_s is not None and "timeout_s" in taken:
+        options["timeout_s"] = timeout_s
+    if on_output is not None and "on_output" in taken:
+        options["on_output"] = on_output
+    result = backend.execute(code, inputs, **options)
+    if on_output is not None and "on_output" not in options and result.stdout:
+        on_output(result.stdout)
+    return result
 
 
 def _describe_execution(res: ExecutionResult) -> str:
