@@ -38,21 +38,27 @@ EXHAUSTION: list[tuple[str, str, str]] = [
 ]
 
 
+@pytest.fixture(scope="module", params=["restricted", "python"])
+def language(request: pytest.FixtureRequest) -> str:
+    """Both languages: RestrictedPython then the OS layers, or full Python and the OS alone."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
-    """One strict sandbox (RestrictedPython on, every OS layer) with tight limits."""
+def sandbox(tmp_path_factory: pytest.TempPathFactory, language: str) -> Iterator[Sandbox]:
+    """One strict sandbox (every OS layer) with tight limits, in the language under test."""
     root: Path = tmp_path_factory.mktemp("project")
-    policy = SandboxPolicy(timeout_s=1.0, memory_limit_mb=256)
+    policy = SandboxPolicy(timeout_s=1.0, memory_limit_mb=256, language=language)  # type: ignore[arg-type]
     with Sandbox(root, policy) as box:
         yield box
 
 
 @pytest.fixture(scope="module")
-def patient_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+def patient_sandbox(tmp_path_factory: pytest.TempPathFactory, language: str) -> Iterator[Sandbox]:
     """The same limits with a long wall clock: a memory attack meets the memory limit even on
     a loaded machine (with 1 s, a slow allocation could end as a timeout instead)."""
     root: Path = tmp_path_factory.mktemp("project")
-    policy = SandboxPolicy(timeout_s=20.0, memory_limit_mb=256)
+    policy = SandboxPolicy(timeout_s=20.0, memory_limit_mb=256, language=language)  # type: ignore[arg-type]
     with Sandbox(root, policy) as box:
         yield box
 

@@ -21,10 +21,10 @@ import pytest
 from ai_sandbox import Sandbox, SandboxPolicy
 from ai_sandbox.exceptions import InvalidInputs
 from ai_sandbox.executor.inputs import MAX_DEPTH, MAX_RESULT_ITEMS, to_json_result
-from ai_sandbox.isolation.backend import WorkerBackend
 from ai_sandbox.isolation.broker import Broker
 from ai_sandbox.isolation.exchange import frame_item_cap
 from ai_sandbox.isolation.protocol import count_items, decode_json, encode_json
+from ai_sandbox.isolation.worker_backend import WorkerBackend
 from ai_sandbox.security import SafeFS
 
 POLICY = SandboxPolicy(timeout_s=2.0, max_output_bytes=4096, max_result_bytes=4096, pool_size=1)

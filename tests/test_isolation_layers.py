@@ -22,9 +22,9 @@ from conftest import CANARY
 
 from ai_sandbox import Sandbox, SandboxPolicy
 from ai_sandbox.exceptions import IsolationUnavailable
-from ai_sandbox.isolation.backend import WorkerBackend
 from ai_sandbox.isolation.layers import LAYER_NAMES
 from ai_sandbox.isolation.protocol import wait_readable
+from ai_sandbox.isolation.worker_backend import WorkerBackend
 from ai_sandbox.isolation.zygote_client import ZygoteInfo, _unavailable
 
 POLICY = SandboxPolicy(timeout_s=2.0, pool_size=1)
@@ -39,10 +39,16 @@ def outside(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return base
 
 
-@pytest.fixture(scope="module")
-def unguarded(outside: Path) -> Iterator[WorkerBackend]:
-    """A strict backend whose workers run with RestrictedPython switched off."""
-    backend = WorkerBackend(outside / "project", POLICY, _language_guard=False)
+@pytest.fixture(scope="module", params=["restricted-unguarded", "python"])
+def unguarded(outside: Path, request: pytest.FixtureRequest) -> Iterator[WorkerBackend]:
+    """A strict backend whose workers run plain Python: RestrictedPython switched off, or
+    language="python" (arbitrary code by design); either way only the OS layers hold it."""
+    if request.param == "python":
+        backend = WorkerBackend(
+            outside / "project", POLICY.model_copy(update={"language": "python"})
+        )
+    else:
+        backend = WorkerBackend(outside / "project", POLICY, _language_guard=False)
     yield backend
     backend.close()
 
@@ -350,3 +356,22 @@ def test_an_unavailable_layer_keeps_its_detail() -> None:
     rebuilt = _unavailable("seccomp", str(original))
     assert rebuilt.layer == "seccomp"
     assert str(rebuilt) == str(original)
+
+
+def test_python_mode_cannot_read_the_hosts_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """It starts python-mode workers without the host's environment: only the thread caps the
+    worker sets for native libraries are there, no host secret."""
+    from ai_sandbox.executor.python_mode import THREAD_ENVIRONMENT
+
+    monkeypatch.setenv("AI_SANDBOX_TEST_CANARY", CANARY)
+    backend = WorkerBackend(tmp_path, POLICY.model_copy(update={"language": "python"}))
+    try:
+        result = backend.execute("import os\nresult = dict(os.environ)")
+        proc = backend.execute("result = open('/proc/self/environ', 'rb').read().decode()")
+    finally:
+        backend.close()
+    assert result.status == "ok"
+    assert result.result == THREAD_ENVIRONMENT
+    assert CANARY not in repr(proc)

@@ -15,7 +15,7 @@ import pytest
 from layers_support import FIND_CHANNEL
 
 from ai_sandbox import SandboxPolicy
-from ai_sandbox.isolation.backend import WorkerBackend
+from ai_sandbox.isolation.worker_backend import WorkerBackend
 
 POLICY = SandboxPolicy(
     timeout_s=1.0,
@@ -36,10 +36,17 @@ time.sleep(5)
 """
 
 
-@pytest.fixture(scope="module")
-def unguarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerBackend]:
-    """A strict backend with tight limits whose workers run without RestrictedPython."""
-    backend = WorkerBackend(tmp_path_factory.mktemp("limits"), POLICY, _language_guard=False)
+@pytest.fixture(scope="module", params=["restricted-unguarded", "python"])
+def unguarded(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[WorkerBackend]:
+    """A strict backend with tight limits whose workers run plain Python: without
+    RestrictedPython, or in language="python" (arbitrary code by design)."""
+    root = tmp_path_factory.mktemp("limits")
+    if request.param == "python":
+        backend = WorkerBackend(root, POLICY.model_copy(update={"language": "python"}))
+    else:
+        backend = WorkerBackend(root, POLICY, _language_guard=False)
     yield backend
     backend.close()
 
@@ -120,9 +127,11 @@ def test_the_guarded_memory_limit_holds(guarded: WorkerBackend) -> None:
 
 
 @pytest.mark.parametrize("backend_name", ["unguarded", "guarded"])
-def test_an_output_flood_is_bounded(backend_name: str, request: pytest.FixtureRequest) -> None:
+def test_an_output_flood_is_bounded(
+    backend_name: str, unguarded: WorkerBackend, guarded: WorkerBackend
+) -> None:
     """It caps a print flood at the output limit; the host reads no more than its cap."""
-    backend: WorkerBackend = request.getfixturevalue(backend_name)
+    backend = unguarded if backend_name == "unguarded" else guarded
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     result = backend.execute("while True:\n    print('x' * 1000)")
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -132,9 +141,11 @@ def test_an_output_flood_is_bounded(backend_name: str, request: pytest.FixtureRe
 
 
 @pytest.mark.parametrize("backend_name", ["unguarded", "guarded"])
-def test_a_huge_result_is_refused(backend_name: str, request: pytest.FixtureRequest) -> None:
+def test_a_huge_result_is_refused(
+    backend_name: str, unguarded: WorkerBackend, guarded: WorkerBackend
+) -> None:
     """It refuses a result larger than the result limit with status 'limit'."""
-    backend: WorkerBackend = request.getfixturevalue(backend_name)
+    backend = unguarded if backend_name == "unguarded" else guarded
     result = backend.execute("result = 'x' * (64 * 1024 * 1024)")
     assert result.status == "limit"
     assert result.result is None

@@ -16,8 +16,8 @@ from layers_support import FIND_CHANNEL
 from ai_sandbox import Sandbox, SandboxPolicy
 from ai_sandbox.backend import ExecutionSession
 from ai_sandbox.exceptions import ConfigurationError
-from ai_sandbox.isolation.backend import WorkerBackend, WorkerSession
 from ai_sandbox.isolation.layers import LAYER_NAMES
+from ai_sandbox.isolation.worker_backend import WorkerBackend, WorkerSession
 from ai_sandbox.session import Session
 
 POLICY = SandboxPolicy(timeout_s=1.0, memory_limit_mb=128, pool_size=1)

@@ -16,8 +16,8 @@ from mcp import Client, StdioServerParameters
 
 from ai_sandbox import Sandbox, SandboxPolicy
 from ai_sandbox.exceptions import WorkerError
-from ai_sandbox.isolation.backend import WorkerBackend
 from ai_sandbox.isolation.streaming import OutputRelay
+from ai_sandbox.isolation.worker_backend import WorkerBackend
 
 POLICY = SandboxPolicy(timeout_s=3.0, pool_size=1, max_output_bytes=4096)
 CONSOLE_SCRIPT = str(Path(sys.executable).with_name("ai-sandbox"))

@@ -154,6 +154,10 @@ def run_demo(
         if not failures
         else f"\n{failures} snippet(s) did not behave as expected\n"
     )
+    if policy.isolation == "strict":
+        from ai_sandbox.demo_python import run_python_demo
+
+        failures += run_python_demo(out)
     agent_status = _run_agent_part(out, policy, audit, live=live, model=model)
     audit.close()
     audit_status = _review_audit_log(out, audit_path)

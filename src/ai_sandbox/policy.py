@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ai_sandbox.exceptions import ConfigurationError
 from ai_sandbox.executor.importable import never_importable_reason
@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_DENY_PATTERNS",
     "HOST_EXECUTED_PATTERNS",
     "IsolationLevel",
+    "Language",
     "SandboxPolicy",
 ]
 
@@ -70,7 +71,13 @@ DEFAULT_ALLOWED_IMPORTS: frozenset[str] = frozenset(
 # DEFAULT_DENY_PATTERNS (secrets refused even inside the root) and HOST_EXECUTED_PATTERNS
 # (files host tools later run, for write-enabled policies) live in ai_sandbox.pathlayer.patterns.
 
+#: Most modules ``preload`` may list.
+_MAX_PRELOAD = 256
+
 IsolationLevel = Literal["strict", "process", "none"]
+
+#: What the AI's code may be: RestrictedPython (checked source, guarded objects) or full CPython.
+Language = Literal["restricted", "python"]
 
 
 class SandboxPolicy(BaseModel):
@@ -174,6 +181,36 @@ class SandboxPolicy(BaseModel):
         description="A session this old ends (its Python state with it); its next run starts "
         "clean and says so.",
     )
+    language: Language = Field(
+        default="restricted",
+        description=(
+            '"restricted": RestrictedPython and its guards, then the OS layers (any isolation); '
+            '"python": full CPython, any installed module, only the OS layers '
+            '(isolation="strict" only).'
+        ),
+    )
+    preload: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "Modules the zygote imports once, before lockdown; every worker inherits them "
+            '(e.g. ("numpy", "pandas", "matplotlib")).'
+        ),
+    )
+    max_images: int = Field(
+        default=8, ge=0, le=64, description="Most images (open figures) one run returns."
+    )
+    max_image_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=1024,
+        le=32 * 1024 * 1024,
+        description="Largest PNG one returned image may be.",
+    )
+    max_write_bytes_total: int = Field(
+        default=64 * 1024 * 1024,
+        ge=0,
+        le=64 * 1024 * 1024 * 1024,
+        description='Total bytes one run may write beneath the root (language="python").',
+    )
 
     @field_validator("allowed_imports", mode="before")
     @classmethod
@@ -181,6 +218,37 @@ class SandboxPolicy(BaseModel):
         if isinstance(value, list | tuple | set):
             return frozenset(value)
         return value
+
+    @field_validator("preload", mode="before")
+    @classmethod
+    def _to_tuple(cls, value: object) -> object:
+        if isinstance(value, set | frozenset):
+            return tuple(sorted(value))
+        if isinstance(value, list):
+            return tuple(value)
+        return value
+
+    @field_validator("preload")
+    @classmethod
+    def _check_preload(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for name in value:
+            if not name or not all(part.isidentifier() for part in name.split(".")):
+                raise ValueError(f"preload: not a module name: {name!r}")
+        if len(value) > _MAX_PRELOAD:
+            raise ValueError(f"preload lists {len(value)} modules; at most {_MAX_PRELOAD}")
+        return tuple(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _check_language(self) -> SandboxPolicy:
+        if self.language == "python" and self.isolation != "strict":
+            # Full CPython has no language guard: the OS layers are the only boundary, so
+            # only the level that requires every one of them may run it (fail closed).
+            raise ValueError(
+                f'language="python" needs isolation="strict" (got isolation={self.isolation!r}): '
+                "full Python has no language guard, so every OS layer must hold it; use "
+                'language="restricted" with isolation="process" or "none"'
+            )
+        return self
 
     @field_validator("allowed_imports")
     @classmethod

@@ -110,6 +110,10 @@ class ExecutionResult(BaseModel):
     files_omitted: int = Field(
         default=0, ge=0, exclude=True, description="File requests beyond those in `files`."
     )
+    language: Literal["restricted", "python"] = Field(
+        default="restricted",
+        description='The language the code ran as: "restricted" (RestrictedPython) or "python".',
+    )
 
     @property
     def ok(self) -> bool:

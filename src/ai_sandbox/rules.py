@@ -52,6 +52,7 @@ LIMIT_RULES: Final = frozenset(
         "memory",
         "message",
         "result",
+        "timeout",  # a time.sleep that would outlast the run's limit (executor.replacements)
     }
 )
 

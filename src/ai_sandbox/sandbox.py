@@ -23,7 +23,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -43,6 +43,7 @@ from ai_sandbox.audit.action import (
 )
 from ai_sandbox.audit.writer import AuditLog
 from ai_sandbox.backend import ExecutionBackend
+from ai_sandbox.batch.mapping import Program, iter_results
 from ai_sandbox.exceptions import (
     MISTAKE_RULES,
     ConfigurationError,
@@ -186,6 +187,38 @@ class Sandbox:
             res = _execute(self._get_backend(), code, inputs, timeout_s, on_output)
             _finish_run(act, res)
             return res
+
+    def map(
+        self,
+        programs: Iterable[Program],
+        *,
+        inputs: Mapping[str, Any] | None = None,
+        ordered: bool = True,
+        jobs: int | None = None,
+    ) -> Iterator[ExecutionResult]:
+        """Run many programs, each in its own fresh worker exactly as :meth:`run` would.
+
+        ``programs`` holds source texts (run with ``inputs``) or ``(code, inputs)`` pairs and may
+        be an endless generator: at most ``2 * jobs`` programs are in flight or waiting to be
+        handed back, so memory stays bounded. ``jobs`` defaults to the CPUs this process may
+        use. Results come in input order (``ordered=False``: as they finish; use
+        :meth:`map_indexed` to know which is which). A bad *item* (not text or a pair) raises
+        ``TypeError``; a bad *program* is a result like any other.
+        """
+        for _, result in self.map_indexed(programs, inputs=inputs, ordered=ordered, jobs=jobs):
+            yield result
+
+    def map_indexed(
+        self,
+        programs: Iterable[Program],
+        *,
+        inputs: Mapping[str, Any] | None = None,
+        ordered: bool = True,
+        jobs: int | None = None,
+    ) -> Iterator[tuple[int, ExecutionResult]]:
+        """Like :meth:`map`, yielding ``(index, result)`` with the program's position."""
+        self._get_backend()  # a closed sandbox fails now, not on the first result
+        return iter_results(self.run, programs, inputs=inputs, jobs=jobs, ordered=ordered)
 
     async def arun(
         self,
@@ -397,6 +430,7 @@ class Sandbox:
                 layers=tuple(data["layers"]) if "layers" in data else None,
                 files=result.files,
                 files_omitted=result.files_omitted,
+                language=data.get("language"),
             )
             return result
 
@@ -622,6 +656,7 @@ def _finish_run(act: Action, res: ExecutionResult) -> None:
         layers=res.layers,
         files=res.files,
         files_omitted=res.files_omitted,
+        language=res.language,
     )
 
 

@@ -171,7 +171,7 @@ class Session:
         on_output: Callable[[str], None] | None = None,
     ) -> ExecutionResult:
         """:meth:`_run` for asyncio (the lock is taken without blocking the loop)."""
-        from ai_sandbox.isolation.backend import WorkerSession
+        from ai_sandbox.isolation.worker_backend import WorkerSession
 
         while not self._lock.acquire(blocking=False):
             await asyncio.sleep(0.002)
@@ -275,7 +275,7 @@ def _run_inner(
     """Run on the backend's session; a worker session takes the per-call limit and streams
     output as it happens (in-process runs have no time limit at all, and hand their output
     over when they end)."""
-    from ai_sandbox.isolation.backend import WorkerSession
+    from ai_sandbox.isolation.worker_backend import WorkerSession
 
     if isinstance(inner, WorkerSession):
         return inner.run(code, inputs, timeout_s=timeout_s, on_output=on_output)

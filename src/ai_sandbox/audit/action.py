@@ -180,11 +180,14 @@ class Action:
         layers: tuple[str, ...] | None = None,
         files: Sequence[FileAccessRecord] = (),
         files_omitted: int = 0,
+        language: str | None = None,
     ) -> None:
         """Write the outcome record (once). Raises ``AuditError`` if it cannot be written.
 
         ``files``: the file requests a run made through the host (op, path relative to the
-        root, bytes, outcome, rule), with ``files_omitted`` more beyond them."""
+        root, bytes, outcome, rule), with ``files_omitted`` more beyond them. ``language`` is
+        the language a run of code used ("restricted" or "python"); records of other actions
+        carry none."""
         if self._done or self._log is None:
             return
         self._done = True
@@ -214,6 +217,7 @@ class Action:
             isolation=isolation or self.isolation,
             layers=list(layers if layers is not None else self.layers),
             **extra,
+            **({"language": language} if isinstance(language, str) else {}),
         )
 
     def __enter__(self) -> Action:

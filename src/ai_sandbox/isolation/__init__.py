@@ -2,7 +2,7 @@
 
 The pieces, host side first:
 
-* :mod:`.backend` -- ``WorkerBackend`` (``execute``, ``session``) and ``WorkerSession``;
+* :mod:`.worker_backend` -- ``WorkerBackend`` (``execute``, ``session``) and ``WorkerSession``;
 * :mod:`.pool` -- ready workers, forked ahead and refilled in the background;
 * :mod:`.exchange` -- one job on one worker: wall-clock kill, file requests, result checks;
 * :mod:`.broker` -- the host answering a worker's file requests through ``SafeFS``;
@@ -26,7 +26,39 @@ if TYPE_CHECKING:
     from ai_sandbox.backend import ExecutionBackend
     from ai_sandbox.policy import SandboxPolicy
 
-__all__ = ["create_backend"]
+__all__ = ["check_language", "check_preload", "create_backend"]
+
+
+def check_language(policy: SandboxPolicy) -> None:
+    """Refuse full Python outside strict isolation, also for a policy built with
+    ``model_copy(update=...)`` (which skips the policy's own validation)."""
+    language = getattr(policy, "language", "restricted")
+    if language not in ("restricted", "python"):
+        raise ConfigurationError(f"unknown language {language!r}")
+    if language == "python" and policy.isolation != "strict":
+        raise ConfigurationError(
+            f'language="python" needs isolation="strict" (got {policy.isolation!r}): full '
+            "Python has no language guard, so every OS layer must hold it"
+        )
+
+
+def check_preload(policy: SandboxPolicy) -> None:
+    """Refuse a ``preload`` module that is not installed, here on the host, with the fix."""
+    import importlib.util
+
+    for name in getattr(policy, "preload", ()):
+        top = name.split(".")[0]
+        try:
+            found = importlib.util.find_spec(top) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            extra = (
+                " (install the data extra: pip install 'ai-sandbox[data]')"
+                if top in ("numpy", "pandas", "matplotlib")
+                else ""
+            )
+            raise ConfigurationError(f"preload: module {name!r} is not installed{extra}")
 
 
 def create_backend(root: Path, policy: SandboxPolicy) -> ExecutionBackend:
@@ -36,12 +68,14 @@ def create_backend(root: Path, policy: SandboxPolicy) -> ExecutionBackend:
     zygote and run every call in a fresh worker. ``strict`` raises ``IsolationUnavailable``
     naming the first missing layer (fail closed).
     """
+    check_language(policy)
+    check_preload(policy)
     if policy.isolation == "none":
         from ai_sandbox.backend import InProcessBackend
 
         return InProcessBackend(root, policy)
     if policy.isolation in ("strict", "process"):
-        from ai_sandbox.isolation.backend import WorkerBackend
+        from ai_sandbox.isolation.worker_backend import WorkerBackend
 
         return WorkerBackend(root, policy)
     raise ConfigurationError(f"unknown isolation level {policy.isolation!r}")

@@ -24,7 +24,6 @@ from typing import TextIO
 
 from ai_sandbox.exceptions import SandboxError
 from ai_sandbox.isolation._syscalls import ARCH
-from ai_sandbox.isolation.backend import WorkerBackend
 from ai_sandbox.isolation.doctor_report import (
     identity_lines,
     path_layer_lines,
@@ -34,6 +33,7 @@ from ai_sandbox.isolation.doctor_report import (
 from ai_sandbox.isolation.layers import LAYER_NAMES, probe_layers
 from ai_sandbox.isolation.protocol import wait_readable
 from ai_sandbox.isolation.read_rules import ReadRulePlan
+from ai_sandbox.isolation.worker_backend import WorkerBackend
 from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.results import ExecutionResult
 
@@ -253,6 +253,10 @@ def doctor_main(root: Path | None = None, out: TextIO = sys.stdout) -> int:
             _verdict(out, held, "die with its parent (the zygote)", summary)
         finally:
             backend.close()
+        if not note:  # strict isolation is available: prove it for language="python" too
+            from ai_sandbox.isolation.doctor_python import python_mode_report
+
+            failures += python_mode_report(targets, out)
     if failures:
         out.write(f"\n{failures} problem(s): this machine does not contain AI code as required.\n")
         return 1

@@ -39,6 +39,7 @@ from ai_sandbox.executor.inputs import (
     to_json_result,
 )
 from ai_sandbox.isolation.broker import Broker, Served
+from ai_sandbox.isolation.image_check import checked_images
 from ai_sandbox.isolation.limits import (
     FILE_BURST_BYTES,
     FILE_BURST_REQUESTS,
@@ -447,6 +448,7 @@ def _from_payload(
         fields["stdout"] = _stdout(fields["stdout"], policy.max_output_bytes)
     if isinstance(fields["error"], dict):
         fields["error"] = _error_fields(fields["error"])
+    fields["images"] = checked_images(payload.get("images"), policy)  # untrusted: re-checked
     try:
         result = ExecutionResult.model_validate(
             {**fields, "isolation": isolation, "layers": layers}

@@ -43,7 +43,18 @@ def _b64_len(size: int) -> int:
 def result_frame_cap(policy: PolicyView) -> int:
     """Largest frame a worker may send that is not a file-write request: a result (its output
     and value, every character possibly escaped) or a read request."""
-    return _ESCAPE_FACTOR * (policy.max_output_bytes + policy.max_result_bytes) + _SLACK
+    return (
+        _ESCAPE_FACTOR * (policy.max_output_bytes + policy.max_result_bytes)
+        + _SLACK
+        + (_image_room(policy))
+    )
+
+
+def _image_room(policy: PolicyView) -> int:
+    """Room for a python-mode result's images: base64 PNGs (no escaping) and their fields."""
+    if getattr(policy, "language", "restricted") != "python":
+        return 0
+    return policy.max_images * (_b64_len(policy.max_image_bytes) + 512)
 
 
 def host_recv_cap(policy: PolicyView) -> int:

@@ -16,9 +16,10 @@ import os
 import resource
 import signal
 import socket
+import sys
 import time
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, NoReturn, cast
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, cast
 
 from ai_sandbox.exceptions import (
     IsolationUnavailable,
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from ai_sandbox.isolation.worker_policy import PolicyView
     from ai_sandbox.policy import SandboxPolicy
 
-__all__ = ["WARM_UP_CODE", "ChannelFS", "run_worker", "warm_up"]
+__all__ = ["PANDAS_WARM_UP_CODE", "WARM_UP_CODE", "ChannelFS", "run_worker", "warm_up"]
 
 _EXIT_OK = 0
 _EXIT_LOCKDOWN_FAILED = 3
@@ -167,6 +168,16 @@ result = warm_up([1, 2, 3, 4, 5])
 """
 
 
+#: Our own pandas job, for python-mode workers whose zygote preloaded pandas: a frame, a
+#: group-by and a frame result, the shape of an agent's first analysis.
+PANDAS_WARM_UP_CODE = """
+import pandas as pd
+frame = pd.DataFrame({'key': ['a', 'b', 'a'], 'value': [1.0, 2.0, 3.5]})
+frame['double'] = frame['value'] * 2
+result = frame.groupby('key')['value'].agg(['sum', 'mean']).reset_index()
+"""
+
+
 def warm_up(policy: PolicyView, language_guard: bool) -> None:
     """Run :data:`WARM_UP_CODE` once, through the same path a job takes.
 
@@ -179,9 +190,16 @@ def warm_up(policy: PolicyView, language_guard: bool) -> None:
 
     job = encode_json({"type": "run", "code": WARM_UP_CODE, "inputs": {"warm": [1]}})
     code, inputs = _job_fields(decode_json(job)) or (WARM_UP_CODE, None)
-    payload = execute_payload(
-        code, inputs, policy=_as_policy(policy), fs=_NoFiles(), language_guard=language_guard
-    )
+    if policy.language == "python":
+        from ai_sandbox.executor.python_mode import run_python_payload
+
+        payload = run_python_payload(code, inputs, policy=policy)
+        if "pandas" in sys.modules:  # preloaded: copy the pages a pandas job touches first
+            encode_json(run_python_payload(PANDAS_WARM_UP_CODE, None, policy=policy))
+    else:
+        payload = execute_payload(
+            code, inputs, policy=_as_policy(policy), fs=_NoFiles(), language_guard=language_guard
+        )
     encode_json({"type": "result", "payload": payload})
 
 
@@ -201,9 +219,14 @@ def _run_one(
         return
     code, inputs = fields
     with _streaming(channel, fs, job):
-        payload = execute_payload(
-            code, inputs, policy=_as_policy(policy), fs=fs, language_guard=language_guard
-        )
+        if policy.language == "python":  # full CPython: the OS layers alone hold it
+            from ai_sandbox.executor.python_mode import run_python_payload
+
+            payload = run_python_payload(code, inputs, policy=policy)
+        else:
+            payload = execute_payload(
+                code, inputs, policy=_as_policy(policy), fs=fs, language_guard=language_guard
+            )
     _reply(channel, payload, _job_id(job))
 
 
@@ -212,7 +235,13 @@ def _serve_session(
 ) -> None:
     from ai_sandbox.executor.runtime import RestrictedSession
 
-    session = RestrictedSession(policy=_as_policy(policy), fs=fs, language_guard=language_guard)
+    session: _Session
+    if policy.language == "python":
+        from ai_sandbox.executor.python_mode import PythonSession
+
+        session = PythonSession(policy=policy)
+    else:
+        session = RestrictedSession(policy=_as_policy(policy), fs=fs, language_guard=language_guard)
     interrupts = _Interrupts()
     fs.shield = interrupts.shield
     while True:
@@ -360,6 +389,12 @@ INTERRUPTED_RUN: dict[str, Any] = {
     "error": {"type": "KeyboardInterrupt", "message": "interrupted", "line": None, "rule": None},
     "duration_ms": 0.0,
 }
+
+
+class _Session(Protocol):
+    """What a session's worker runs each job on (restricted or full Python)."""
+
+    def run(self, code: str, inputs: Mapping[str, Any] | None = None) -> dict[str, Any]: ...
 
 
 def _arm_cpu_limit(policy: PolicyView) -> None:

@@ -38,6 +38,14 @@ class PolicyView(Protocol):
     def allowed_imports(self) -> frozenset[str]: ...
     @property
     def allow_writes(self) -> bool: ...
+    @property
+    def language(self) -> str: ...
+    @property
+    def preload(self) -> tuple[str, ...]: ...
+    @property
+    def max_images(self) -> int: ...
+    @property
+    def max_image_bytes(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +73,11 @@ class WorkerPolicy:
     list_max_depth: int
     session_idle_s: float
     session_lifetime_s: float
+    language: str = "restricted"
+    preload: tuple[str, ...] = ()
+    max_images: int = 0
+    max_image_bytes: int = 0
+    max_write_bytes_total: int = 0
 
     @classmethod
     def from_json(cls, data: Any) -> WorkerPolicy:
@@ -93,6 +106,11 @@ class WorkerPolicy:
             list_max_depth=_field(data, "list_max_depth", int),
             session_idle_s=float(_field(data, "session_idle_s", (int, float))),
             session_lifetime_s=float(_field(data, "session_lifetime_s", (int, float))),
+            language=_language(data),
+            preload=tuple(_strings(data, "preload")),
+            max_images=_field(data, "max_images", int),
+            max_image_bytes=_field(data, "max_image_bytes", int),
+            max_write_bytes_total=_field(data, "max_write_bytes_total", int),
         )
 
 
@@ -109,3 +127,10 @@ def _strings(data: dict[str, Any], name: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise ValueError(f"policy field {name!r} must be a list of strings")
     return value
+
+
+def _language(data: dict[str, Any]) -> str:
+    value = data.get("language")
+    if value not in ("restricted", "python"):
+        raise ValueError("policy field 'language' must be 'restricted' or 'python'")
+    return str(value)

@@ -94,11 +94,15 @@ def _setup(config: Any) -> tuple[Any, Any, bool, dict[str, Any]]:
     policy = WorkerPolicy.from_json(config.get("policy"))
     language_guard = config.get("language_guard") is not False
     _preload(policy)
+    # Read now: once the zygote has entered its filesystem view, /proc may be gone.
+    baseline = _memory_baseline() if policy.language == "python" else None
     probe = layers.probe_layers()
     required = layers.required_layers(policy.isolation, probe)
     plan = layers.prepare_zygote(policy, required=required)
     # Our own job, once, here: the lazy first-use work is then shared by every worker.
     warm_up(policy, language_guard)
+    if baseline is not None:
+        plan = _above_baseline(plan, baseline)
     hello = {
         "type": "ready",
         "required": sorted(required),
@@ -123,6 +127,54 @@ def _preload(policy: Any) -> None:
         # A module that does not exist here simply stays unavailable to the AI's code.
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
+    if policy.language == "python":
+        # Full Python: the everyday stdlib, the policy's preload list and their lazy imports.
+        from ai_sandbox.executor.python_preload import prepare_python_mode
+
+        prepare_python_mode(policy.preload)
+    elif policy.preload:
+        from ai_sandbox.executor.python_preload import import_preload
+
+        import_preload(policy.preload)
+
+
+#: ``/proc/self/status`` fields: the address space and the data segments the zygote holds.
+_BASELINE_FIELDS = {"RLIMIT_AS": "VmSize:", "RLIMIT_DATA": "VmData:"}
+
+
+def _memory_baseline() -> dict[str, int]:
+    """The zygote's address space and data size now, by the rlimit they count against."""
+    baseline: dict[str, int] = {}
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            for name, field in _BASELINE_FIELDS.items():
+                if line.startswith(field):
+                    baseline[name] = int(line.split()[1]) * 1024
+    return baseline
+
+
+def _above_baseline(plan: Any, baseline: dict[str, int]) -> Any:
+    """In python mode the memory limit counts from what the zygote holds after preloading.
+
+    numpy, pandas and matplotlib take over 250 MiB of *address space* (mostly mapped, shared
+    and never touched), which every worker inherits: counted in, they would leave a worker of
+    the default 256 MiB limit no room at all. So a python-mode worker's ``RLIMIT_AS`` and
+    ``RLIMIT_DATA`` are the inherited size plus ``memory_limit_mb``: the code can allocate
+    that much more, no further (the 4x-memory allocation test holds it).
+    """
+    limits = tuple(
+        (
+            dataclasses.replace(
+                limit,
+                soft=limit.soft + baseline[limit.name],
+                hard=limit.hard + baseline[limit.name],
+            )
+            if limit.name in baseline
+            else limit
+        )
+        for limit in plan.limits
+    )
+    return dataclasses.replace(plan, limits=limits)
 
 
 class _Zygote:

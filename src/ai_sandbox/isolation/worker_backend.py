@@ -51,9 +51,15 @@ class WorkerBackend:
     layers: tuple[str, ...]
 
     def __init__(self, root: Path, policy: SandboxPolicy, *, _language_guard: bool = True) -> None:
+        from ai_sandbox.isolation import check_language, check_preload
+
+        check_language(policy)
+        check_preload(policy)
         self._root = root
         self._policy = policy
-        self._guard: tuple[str, ...] = ("restricted_python",) if _language_guard else ()
+        # Full Python has no language guard to report (only the OS layers hold it).
+        guarded = _language_guard and policy.language == "restricted"
+        self._guard: tuple[str, ...] = ("restricted_python",) if guarded else ()
         fs = SafeFS(root, policy)
         try:
             self._zygotes = ZygoteSupervisor(
@@ -69,7 +75,10 @@ class WorkerBackend:
             self._zygotes.close()
             fs.close()
             raise
-        self._broker = Broker(fs, policy)
+        # A python-mode worker opens files itself, inside its kernel-enforced file view; it has
+        # no use for the host's file broker, so the broker is a closed door (no side channel
+        # around the view's rules or its write quota).
+        self._broker = Broker(fs if policy.language == "restricted" else _NoBrokeredFiles(), policy)
         self._sessions: weakref.WeakSet[WorkerSession] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._closed = False
@@ -155,7 +164,7 @@ class WorkerBackend:
                     return self._stamp(_failure(exc))
                 try:
                     options = self._job_options(worker, timeout_s, on_output=on_output)
-                    outcome = await arun_job(worker, job, **options)
+                    outcome = self._with_language(await arun_job(worker, job, **options))
                 finally:
                     self._discard(worker)
                     self._pool.refill()
@@ -196,7 +205,7 @@ class WorkerBackend:
     ) -> Outcome:
         """Run ``job`` on ``worker``; with ``interrupt`` (a session's worker), the deadline
         sends ``SIGINT`` and waits a grace period before it kills."""
-        return run_job(
+        outcome = run_job(
             worker,
             job,
             zygote=self._zygotes.current,
@@ -208,6 +217,12 @@ class WorkerBackend:
             grace_s=INTERRUPT_GRACE_S,
             on_output=on_output,
         )
+        return self._with_language(outcome)
+
+    def _with_language(self, outcome: Outcome) -> Outcome:
+        if self._policy.language != "restricted":  # the host says which language ran
+            outcome.result = outcome.result.model_copy(update={"language": self._policy.language})
+        return outcome
 
     def _job_options(
         self,
@@ -240,7 +255,11 @@ class WorkerBackend:
 
     def _stamp(self, result: ExecutionResult) -> ExecutionResult:
         return result.model_copy(
-            update={"isolation": self._policy.isolation, "layers": self.layers}
+            update={
+                "isolation": self._policy.isolation,
+                "layers": self.layers,
+                "language": self._policy.language,
+            }
         )
 
 
@@ -323,7 +342,7 @@ class WorkerSession:
             options = self._backend._job_options(
                 worker, timeout_s, interrupt=True, on_output=on_output
             )
-            outcome = await arun_job(worker, job, **options)
+            outcome = self._backend._with_language(await arun_job(worker, job, **options))
             result = outcome.result
             if not outcome.worker_alive:
                 self._drop(f"its worker was stopped after a {result.status} ({_why(result)})")
@@ -481,6 +500,24 @@ _PAUSE_WAIT_S = 2.0
 #: CPU time (clock ticks, usually 10 ms each) a frozen worker may seem to use: the moments
 #: between its answer and the stop, and accounting granularity.
 _IDLE_CPU_TICKS = 5
+
+
+class _NoBrokeredFiles:
+    """The broker's file access for python-mode workers: none."""
+
+    def read_bytes(self, path: str) -> bytes:
+        raise _no_broker()
+
+    def write_bytes(self, path: str, data: bytes) -> int:
+        raise _no_broker()
+
+
+def _no_broker() -> SecurityError:
+    return SecurityError(
+        "python-mode code opens files itself (the kernel holds it to the file view); the "
+        "host's file broker is closed to it",
+        rule="protocol",
+    )
 
 
 def _job(

@@ -1,0 +1,257 @@
+"""``language="python"``: the AI's code as plain CPython, inside the worker's OS layers.
+
+No RestrictedPython, no guards, real builtins: the code is compiled with ``compile`` and run
+with ``exec`` in a fresh ``__main__`` module, with the inputs as variables. What holds it is
+the worker's lockdown (namespaces, uid drop, rlimits, Landlock, seccomp) alone, which is why
+the policy allows this language only with ``isolation="strict"``. This module adds what a run
+needs around the ``exec``, and nothing that pretends to be a boundary:
+
+- ``print`` and anything written to ``sys.stdout``/``sys.stderr`` lands in the run's capped
+  output (``max_output_bytes``);
+- an exception becomes ``{"type", "message", "line"}`` with the line in the submitted code
+  (never a traceback of our internals); ``SystemExit(0)``/``sys.exit()`` ends the run normally;
+- ``result`` is read after the run and turned into JSON data (:mod:`.data_values`);
+- open matplotlib figures come back as PNG images (:mod:`.figures`).
+
+The payload has the same shape as the restricted executor's, plus ``images``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import io
+import linecache
+import os
+import sys
+import time
+import types
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ai_sandbox.exceptions import ResourceLimitExceeded, SecurityError
+from ai_sandbox.executor.context import AI_FILENAME, OutputCollector, ai_line
+from ai_sandbox.executor.data_values import to_plain
+from ai_sandbox.executor.figures import SHOW_HANDLER, FigureCapture
+from ai_sandbox.executor.inputs import (
+    ResultError,
+    copy_inputs,
+    replace_lone_surrogates,
+    to_json_result,
+)
+
+if TYPE_CHECKING:
+    from ai_sandbox.isolation.worker_policy import PolicyView
+
+__all__ = ["MPL_BACKEND", "THREAD_ENVIRONMENT", "PythonSession", "run_python_payload"]
+
+#: The matplotlib backend of every python-mode run (Agg; ``show()`` captures).
+MPL_BACKEND = "module://ai_sandbox.executor.mpl_backend"
+
+#: Native libraries' thread pools stay at one thread: a worker may not start threads at all
+#: (RLIMIT_NPROC 0, seccomp), and the zygote must stay single-threaded to fork safely.
+THREAD_ENVIRONMENT: dict[str, str] = {
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "NUMEXPR_NUM_THREADS": "1",
+    "VECLIB_MAXIMUM_THREADS": "1",
+    "MPLBACKEND": MPL_BACKEND,
+}
+
+_MAX_MESSAGE = 2000
+
+
+class _Output(io.TextIOBase):
+    """``sys.stdout`` and ``sys.stderr`` during a run: the run's capped collector."""
+
+    def __init__(self, collector: OutputCollector, name: str) -> None:
+        super().__init__()
+        self._collector = collector
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]  # read-only, as on a real stream
+        return "utf-8"
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return "strict"
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        self._collector.write(text)
+        return len(text)
+
+    def isatty(self) -> bool:
+        return False
+
+
+def _message(exc: BaseException) -> str:
+    try:
+        text = str(exc)
+    except BaseException:  # a message that cannot even be printed
+        text = f"<unprintable {type(exc).__name__}>"
+    if len(text) > _MAX_MESSAGE:
+        text = text[:_MAX_MESSAGE] + "... [truncated]"
+    return text
+
+
+def _error(
+    status: str, type_name: str, message: str, line: int | None = None, rule: str | None = None
+) -> dict[str, Any]:
+    return {
+        "status": status,
+        "result": None,
+        "error": {
+            "type": replace_lone_surrogates(type_name),
+            "message": replace_lone_surrogates(message),
+            "line": line,
+            "rule": rule,
+        },
+    }
+
+
+def _type_name(exc: BaseException) -> str:
+    try:
+        return str(type(exc).__name__)
+    except BaseException:
+        return "Exception"
+
+
+def _describe(exc: BaseException) -> dict[str, Any]:
+    """The payload for an exception that ended the run."""
+    if isinstance(exc, SyntaxError) and exc.filename == AI_FILENAME:
+        line = exc.lineno
+    else:
+        line = ai_line(exc.__traceback__)
+    if isinstance(exc, MemoryError):
+        return _error("limit", "MemoryError", "the code ran out of memory", line, "memory")
+    if isinstance(exc, RecursionError):
+        return _error("error", "RecursionError", _message(exc), line)
+    return _error("error", _type_name(exc), _message(exc), line)
+
+
+def _clean_exit(exc: SystemExit) -> bool:
+    """``sys.exit()``, ``sys.exit(0)`` and ``exit(None)`` end a program successfully."""
+    return exc.code is None or exc.code == 0
+
+
+class PythonSession:
+    """One ``__main__`` module kept between runs (a one-shot run uses a fresh session)."""
+
+    def __init__(self, *, policy: PolicyView) -> None:
+        self._policy = policy
+        self._module = types.ModuleType("__main__")
+        self._module.__dict__["__builtins__"] = builtins
+        for key, value in THREAD_ENVIRONMENT.items():  # for modules imported in the run
+            os.environ.setdefault(key, value)
+
+    @property
+    def namespace(self) -> dict[str, Any]:
+        return self._module.__dict__
+
+    def run(self, code: str, inputs: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Run ``code`` in this session's module; never raises."""
+        started = time.perf_counter()
+        output = OutputCollector(self._policy.max_output_bytes)
+        capture = FigureCapture(
+            int(getattr(self._policy, "max_images", 0)),
+            int(getattr(self._policy, "max_image_bytes", 0)),
+        )
+        try:
+            payload = self._run(code, inputs, output, capture)
+        except BaseException as exc:  # a failure while describing the outcome
+            payload = _describe(exc)
+        for note in capture.notes:
+            output.write(note + "\n")
+        payload["images"] = capture.images
+        payload["stdout"] = replace_lone_surrogates(output.text())
+        payload["duration_ms"] = (time.perf_counter() - started) * 1000.0
+        payload.setdefault("error", None)
+        return payload
+
+    def _run(
+        self,
+        code: str,
+        inputs: Mapping[str, Any] | None,
+        output: OutputCollector,
+        capture: FigureCapture,
+    ) -> dict[str, Any]:
+        if not isinstance(code, str):
+            return _error("error", "TypeError", "code must be a string of Python source")
+        try:
+            copied = copy_inputs(inputs)
+        except SecurityError as exc:
+            return _error("rejected", "SecurityError", _message(exc), None, exc.rule)
+        try:
+            compiled = compile(code, AI_FILENAME, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError) as exc:
+            line = exc.lineno if isinstance(exc, SyntaxError) else None
+            return _error("error", type(exc).__name__, _message(exc), line)
+        # Tracebacks the code prints itself (traceback.print_exc) show its own lines.
+        linecache.cache[AI_FILENAME] = (len(code), None, code.splitlines(True), AI_FILENAME)
+        namespace = self.namespace
+        namespace.pop("result", None)
+        namespace.update(copied)
+        failure = self._exec(compiled, namespace, output, capture)
+        if failure is not None:
+            return failure
+        try:
+            result = to_json_result(
+                to_plain(namespace.get("result")), self._policy.max_result_bytes
+            )
+        except ResourceLimitExceeded as exc:
+            return _error("limit", "ResourceLimitExceeded", _message(exc), None, exc.limit)
+        except ResultError as exc:
+            return _error("error", "TypeError", _message(exc))
+        except RecursionError:
+            return _error("error", "TypeError", "result is nested too deeply")
+        return {"status": "ok", "result": result, "error": None}
+
+    def _exec(
+        self,
+        compiled: types.CodeType,
+        namespace: dict[str, Any],
+        output: OutputCollector,
+        capture: FigureCapture,
+    ) -> dict[str, Any] | None:
+        """The one ``exec``; the failure payload if the code raised."""
+        saved = sys.stdout, sys.stderr, sys.modules.get("__main__")
+        sys.stdout, sys.stderr = _Output(output, "<stdout>"), _Output(output, "<stderr>")
+        sys.modules["__main__"] = self._module
+        token = SHOW_HANDLER.set(capture.capture_open_figures)
+        failure: dict[str, Any] | None = None
+        try:
+            try:
+                exec(compiled, namespace)  # noqa: S102  # nosec B102 - the OS layers hold it
+            except SystemExit as exc:
+                if not _clean_exit(exc):
+                    failure = _error("error", "SystemExit", f"exit status {exc.code!r}")
+            except BaseException as exc:
+                failure = _describe(exc)
+            with contextlib.suppress(BaseException):
+                capture.capture_open_figures()
+        finally:
+            SHOW_HANDLER.reset(token)
+            with contextlib.suppress(BaseException):
+                sys.stdout.flush()
+            sys.stdout, sys.stderr = saved[0], saved[1]
+            if saved[2] is not None:
+                sys.modules["__main__"] = saved[2]
+        return failure
+
+
+def run_python_payload(
+    code: str, inputs: Mapping[str, Any] | None, *, policy: PolicyView
+) -> dict[str, Any]:
+    """Run ``code`` once in a fresh ``__main__`` and describe the outcome as JSON data."""
+    return PythonSession(policy=policy).run(code, inputs)
