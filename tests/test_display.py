@@ -109,3 +109,13 @@ def test_the_rewrite_keeps_line_numbers() -> None:
     """It keeps the expression's line, so errors point at the user's line."""
     tree = display_last_expression(ast.parse("x = 1\n\n1 / 0"))
     assert tree.body[-1].lineno == 3
+
+
+def test_python_mode_shows_the_final_expression_too(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """It shows a final bare expression in language="python" (full CPython) as well."""
+    policy = SandboxPolicy(language="python", pool_size=1)
+    with Sandbox(tmp_path_factory.mktemp("python-display"), policy) as box:
+        assert box.run("x = [3, 1, 2]\nsorted(x)").result == [1, 2, 3]
+        assert box.run("result = 5\n1 + 1").result == 5

@@ -473,3 +473,15 @@ def test_the_audit_names_the_session_of_each_run(tmp_path: Path) -> None:
         two.close()
     runs = [r for r in read_records(log_path) if r.get("tool") == "run_python"]
     assert [r.get("python_session") for r in runs] == [one.id, one.id, two.id, two.id, None, None]
+
+
+def test_a_python_mode_session_is_interrupted_and_keeps_its_state(tmp_path: Path) -> None:
+    """It interrupts a full-Python (language="python") session at the timeout and keeps the
+    variables, as in restricted mode."""
+    policy = POLICY.model_copy(update={"language": "python"})
+    with Sandbox(tmp_path, policy) as box, box.session() as live:
+        live.run("kept = 41")
+        result = live.run("while True:\n    pass")
+        assert result.status == "timeout"
+        assert result.notice is None
+        assert live.run("result = kept + 1").result == 42

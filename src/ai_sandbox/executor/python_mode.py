@@ -18,6 +18,7 @@ The payload has the same shape as the restricted executor's, plus ``images``.
 
 from __future__ import annotations
 
+import ast
 import builtins
 import contextlib
 import io
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from ai_sandbox.exceptions import ResourceLimitExceeded, SecurityError
 from ai_sandbox.executor.context import AI_FILENAME, OutputCollector, ai_line
 from ai_sandbox.executor.data_values import to_plain
+from ai_sandbox.executor.display import display_last_expression
 from ai_sandbox.executor.figures import SHOW_HANDLER, FigureCapture
 from ai_sandbox.executor.inputs import (
     ResultError,
@@ -193,7 +195,9 @@ class PythonSession:
         except SecurityError as exc:
             return _error("rejected", "SecurityError", _message(exc), None, exc.rule)
         try:
-            compiled = compile(code, AI_FILENAME, "exec", dont_inherit=True)
+            # A final bare expression is the result, as in restricted mode (notebook display).
+            tree = display_last_expression(ast.parse(code, AI_FILENAME, "exec"))
+            compiled = compile(tree, AI_FILENAME, "exec", dont_inherit=True)
         except (SyntaxError, ValueError) as exc:
             line = exc.lineno if isinstance(exc, SyntaxError) else None
             return _error("error", type(exc).__name__, _message(exc), line)
