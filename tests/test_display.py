@@ -119,3 +119,26 @@ def test_python_mode_shows_the_final_expression_too(
     with Sandbox(tmp_path_factory.mktemp("python-display"), policy) as box:
         assert box.run("x = [3, 1, 2]\nsorted(x)").result == [1, 2, 3]
         assert box.run("result = 5\n1 + 1").result == 5
+
+
+def test_a_displayed_value_that_is_not_json_is_not_an_error(sandbox: Sandbox) -> None:
+    """It shows nothing for a final expression whose value is not JSON data (the code did not
+    ask for it to be the result), while `result = <such a value>` stays an error."""
+    shown = sandbox.run("import re\nre.compile('x')")
+    assert shown.status == "ok", shown.error
+    assert shown.result is None
+    assert sandbox.run("import re\nresult = re.compile('x')").status == "error"
+
+
+def test_python_mode_shows_a_value_that_is_not_json_as_its_repr(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """It shows a displayed value that is not JSON data as its repr in full Python (Out[n])."""
+    policy = SandboxPolicy(language="python", pool_size=1)
+    with Sandbox(tmp_path_factory.mktemp("python-repr"), policy) as box:
+        shown = box.run(
+            "class Point:\n    def __repr__(self):\n        return 'Point(1, 2)'\nPoint()"
+        )
+        assert shown.status == "ok", shown.error
+        assert shown.result == "Point(1, 2)"
+        assert box.run("result = object()").status == "error"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ast
 
-__all__ = ["RESULT_NAME", "display_last_expression"]
+__all__ = ["RESULT_NAME", "display_last_expression", "is_displayed"]
 
 #: The name whose value a run returns.
 RESULT_NAME = "result"
@@ -30,6 +30,18 @@ def display_last_expression(tree: ast.Module) -> ast.Module:
     assign = ast.Assign(targets=[ast.Name(id=RESULT_NAME, ctx=ast.Store())], value=last.value)
     tree.body[-1] = ast.fix_missing_locations(ast.copy_location(assign, last))
     return tree
+
+
+def is_displayed(code: str) -> bool:
+    """Whether ``code``'s result is a displayed expression (it binds no ``result`` and ends in
+    a bare expression). Executors ask only when that value is not JSON data: a displayed
+    value that cannot be returned is shown as nothing (a notebook would print its repr), never
+    an error, since the code did not ask for it to be the result."""
+    try:
+        tree = ast.parse(code, "<ai-code>", "exec")
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return False
+    return bool(tree.body) and isinstance(tree.body[-1], ast.Expr) and not _binds_result(tree)
 
 
 def _binds_result(tree: ast.Module) -> bool:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from ai_sandbox.exceptions import ResourceLimitExceeded, SecurityError
 from ai_sandbox.executor.context import AI_FILENAME, OutputCollector, ai_line
 from ai_sandbox.executor.data_values import to_plain
-from ai_sandbox.executor.display import display_last_expression
+from ai_sandbox.executor.display import display_last_expression, is_displayed
 from ai_sandbox.executor.figures import SHOW_HANDLER, FigureCapture
 from ai_sandbox.executor.inputs import (
     ResultError,
@@ -216,7 +216,9 @@ class PythonSession:
         except ResourceLimitExceeded as exc:
             return _error("limit", "ResourceLimitExceeded", _message(exc), None, exc.limit)
         except ResultError as exc:
-            return _error("error", "TypeError", _message(exc))
+            if not is_displayed(code):
+                return _error("error", "TypeError", _message(exc))
+            result = _shown(namespace.get("result"))  # a displayed value: its repr, as Out[n]
         except RecursionError:
             return _error("error", "TypeError", "result is nested too deeply")
         return {"status": "ok", "result": result, "error": None}
@@ -252,6 +254,19 @@ class PythonSession:
             if saved[2] is not None:
                 sys.modules["__main__"] = saved[2]
         return failure
+
+
+#: Longest repr a displayed value that is not JSON data is shown with.
+_MAX_SHOWN_CHARS = 2000
+
+
+def _shown(value: Any) -> str | None:
+    """A displayed value that is not JSON data, as a notebook shows it: its repr, cut."""
+    try:
+        text = replace_lone_surrogates(repr(value))
+    except BaseException:  # a repr that fails shows nothing
+        return None
+    return text if len(text) <= _MAX_SHOWN_CHARS else text[:_MAX_SHOWN_CHARS] + "..."
 
 
 def run_python_payload(
