@@ -201,3 +201,15 @@ def test_mcp_sends_output_as_progress_notifications(project: Path) -> None:
     assert result.is_error is False
     assert "".join(messages) == "tick 0\ntick 1\ntick 2\n"
     assert len(messages) >= 2
+
+
+def test_python_mode_hands_its_output_over_when_the_run_ends(tmp_path: Path) -> None:
+    """It gives on_output a language="python" run's output in one piece at the end (full
+    Python's prints are not streamed yet), in single runs and sessions."""
+    policy = POLICY.model_copy(update={"language": "python"})
+    with Sandbox(tmp_path, policy) as box:
+        seen: list[str] = []
+        assert box.run("print('one')", on_output=seen.append).stdout == "one\n"
+        with box.session() as live:
+            live.run("print('two')", on_output=seen.append)
+    assert seen == ["one\n", "two\n"]

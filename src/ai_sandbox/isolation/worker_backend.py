@@ -164,7 +164,7 @@ class WorkerBackend:
                     return self._stamp(_failure(exc))
                 try:
                     options = self._job_options(worker, timeout_s, on_output=on_output)
-                    outcome = self._with_language(await arun_job(worker, job, **options))
+                    outcome = self._with_language(await arun_job(worker, job, **options), on_output)
                 finally:
                     self._discard(worker)
                     self._pool.refill()
@@ -217,11 +217,16 @@ class WorkerBackend:
             grace_s=INTERRUPT_GRACE_S,
             on_output=on_output,
         )
-        return self._with_language(outcome)
+        return self._with_language(outcome, on_output)
 
-    def _with_language(self, outcome: Outcome) -> Outcome:
+    def _with_language(self, outcome: Outcome, on_output: OutputCallback | None = None) -> Outcome:
         if self._policy.language != "restricted":  # the host says which language ran
             outcome.result = outcome.result.model_copy(update={"language": self._policy.language})
+            # Full Python prints to its own collector, not yet streamed: the output arrives
+            # in one piece when the run ends.
+            if on_output is not None and outcome.result.stdout:
+                with contextlib.suppress(Exception):
+                    on_output(outcome.result.stdout)
         return outcome
 
     def _job_options(
@@ -342,7 +347,9 @@ class WorkerSession:
             options = self._backend._job_options(
                 worker, timeout_s, interrupt=True, on_output=on_output
             )
-            outcome = self._backend._with_language(await arun_job(worker, job, **options))
+            outcome = self._backend._with_language(
+                await arun_job(worker, job, **options), on_output
+            )
             result = outcome.result
             if not outcome.worker_alive:
                 self._drop(f"its worker was stopped after a {result.status} ({_why(result)})")
