@@ -50,7 +50,25 @@ class _PlotBackend:
         return res.model_copy(update={"images": (figure,)})
 
     def session(self) -> ExecutionSession:
-        return self.inner.session()
+        return _PlotSession(self.inner.session())
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class _PlotSession:
+    """The session of ``_PlotBackend``: every run also "draws" the figure (the surfaces run
+    ``run_python`` in a session per conversation)."""
+
+    def __init__(self, inner: ExecutionSession) -> None:
+        self.inner = inner
+
+    def run(self, code: str, inputs: Mapping[str, Any] | None = None) -> ExecutionResult:
+        res = self.inner.run(code, inputs)
+        figure = Image(
+            media_type="image/png", width=64, height=48, data_base64=PLOT_B64, name="figure 1"
+        )
+        return res.model_copy(update={"images": (figure,)})
 
     def close(self) -> None:
         self.inner.close()

@@ -8,7 +8,7 @@ here because it is the reference the isolated ones must agree with.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -34,7 +34,14 @@ class ExecutionBackend(Protocol):
     #: Isolation layers this backend applies to every run (reported in every result).
     layers: tuple[str, ...]
 
-    def execute(self, code: str, inputs: Mapping[str, Any] | None = None) -> ExecutionResult: ...
+    def execute(
+        self,
+        code: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        timeout_s: float | None = None,
+        on_output: Callable[[str], None] | None = None,
+    ) -> ExecutionResult: ...
 
     def session(self) -> ExecutionSession: ...
 
@@ -64,12 +71,24 @@ class InProcessBackend:
                 stacklevel=4,
             )
 
-    def execute(self, code: str, inputs: Mapping[str, Any] | None = None) -> ExecutionResult:
+    def execute(
+        self,
+        code: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        timeout_s: float | None = None,
+        on_output: Callable[[str], None] | None = None,
+    ) -> ExecutionResult:
+        """Run ``code`` here. ``timeout_s`` is accepted for the protocol's sake: nothing bounds
+        an in-process run's time; ``on_output`` gets the whole output once the run ends."""
         from ai_sandbox.executor.runtime import run_to_result
 
-        return run_to_result(
+        result = run_to_result(
             code, inputs, fs=self._fs, policy=self._policy, isolation="none", layers=self.layers
         )
+        if on_output is not None and result.stdout:
+            on_output(result.stdout)
+        return result
 
     def session(self) -> ExecutionSession:
         from ai_sandbox.executor.runtime import InProcessSession

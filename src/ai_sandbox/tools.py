@@ -35,6 +35,13 @@ class RunPython(_ToolInput):
         default=None,
         description="Variables made available to the code, by name (JSON values).",
     )
+    reset: bool = Field(
+        default=False,
+        description=(
+            "Start from a fresh Python state: forget the variables, imports, functions and "
+            "classes of earlier calls before running this code."
+        ),
+    )
 
 
 class ReadFile(_ToolInput):
@@ -93,8 +100,11 @@ class ToolSpec:
 TOOL_SPECS: tuple[ToolSpec, ...] = (
     ToolSpec(
         "run_python",
-        "Run a Python snippet in an isolated sandbox. Assign the answer to `result`; "
-        "print() output is captured. No network, no processes, files only beneath the root.",
+        "Run a Python snippet in an isolated sandbox. Assign the answer to `result` (or end "
+        "with an expression: its value is the result); print() output is captured. Variables, "
+        "imports, functions and classes persist between calls of this conversation, like a "
+        "notebook; pass reset=true to start fresh. No network, no processes, files only "
+        "beneath the root.",
         RunPython,
     ),
     ToolSpec(
