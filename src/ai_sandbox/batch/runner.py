@@ -80,13 +80,12 @@ def run_batch(
                     if key in finished:
                         progress.skipped += 1
                         continue
-            if problem is not None:
+            if problem is not None or isinstance(item, BadLine):
                 progress.bad_line()
                 if shown < MAX_BAD_LINES_SHOWN:
                     progress_stream.write(f"{input_path.name}:{item.line}: skipped: {problem}\n")
                     shown += 1
                 continue
-            assert not isinstance(item, BadLine)
             ids[fed] = item.id
             fed += 1
             yield item.code, item.inputs
