@@ -113,3 +113,15 @@ def test_a_closed_sandbox_refuses_to_map(tmp_path: Path) -> None:
     sb.close()
     with pytest.raises(ConfigurationError, match="closed"):
         sb.map_indexed(["result = 1"])
+
+
+def test_a_per_call_timeout_holds_every_program(sandbox: Sandbox) -> None:
+    """It stops each program at ``timeout_s``, which may only shorten the policy's limit."""
+    from ai_sandbox import ConfigurationError
+
+    results = list(sandbox.map(["while True:\n    pass", "result = 1"], timeout_s=0.5))
+    assert [r.status for r in results] == ["timeout", "ok"]
+    assert results[0].error is not None
+    assert "0.5" in results[0].error.message
+    with pytest.raises(ConfigurationError, match="above the policy"):
+        sandbox.map(["result = 1"], timeout_s=60)

@@ -289,6 +289,10 @@ def _stray_sandbox_processes() -> list[int]:
             )
         except (OSError, ValueError):
             return None
+        if fields["State"].strip().startswith(("Z", "X")):
+            # Dead and waiting to be reaped (a worker of a zygote another test killed, reparented
+            # to a pid 1 that reaps late): it runs nothing and holds nothing but its pid.
+            return None
         return int(fields["Uid"].split()[0]), int(fields["PPid"])
 
     strays = []

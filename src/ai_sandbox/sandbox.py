@@ -43,7 +43,7 @@ from ai_sandbox.audit.action import (
 )
 from ai_sandbox.audit.writer import AuditLog
 from ai_sandbox.backend import ExecutionBackend
-from ai_sandbox.batch.mapping import Program, iter_results
+from ai_sandbox.batch.mapping import Program, check_jobs, iter_results
 from ai_sandbox.exceptions import (
     MISTAKE_RULES,
     ConfigurationError,
@@ -193,6 +193,7 @@ class Sandbox:
         programs: Iterable[Program],
         *,
         inputs: Mapping[str, Any] | None = None,
+        timeout_s: float | None = None,
         ordered: bool = True,
         jobs: int | None = None,
     ) -> Iterator[ExecutionResult]:
@@ -201,24 +202,34 @@ class Sandbox:
         ``programs`` holds source texts (run with ``inputs``) or ``(code, inputs)`` pairs and may
         be an endless generator: at most ``2 * jobs`` programs are in flight or waiting to be
         handed back, so memory stays bounded. ``jobs`` defaults to the CPUs this process may
-        use. Results come in input order (``ordered=False``: as they finish; use
-        :meth:`map_indexed` to know which is which). A bad *item* (not text or a pair) raises
-        ``TypeError``; a bad *program* is a result like any other.
+        use; ``timeout_s`` shortens the policy's limit for every program. Results come in input
+        order (``ordered=False``: as they finish; use :meth:`map_indexed` to know which is
+        which). A bad *item* (not text or a pair) raises ``TypeError``; a bad *program* is a
+        result like any other.
         """
-        for _, result in self.map_indexed(programs, inputs=inputs, ordered=ordered, jobs=jobs):
-            yield result
+        pairs = self.map_indexed(
+            programs, inputs=inputs, timeout_s=timeout_s, ordered=ordered, jobs=jobs
+        )
+        return (result for _, result in pairs)
 
     def map_indexed(
         self,
         programs: Iterable[Program],
         *,
         inputs: Mapping[str, Any] | None = None,
+        timeout_s: float | None = None,
         ordered: bool = True,
         jobs: int | None = None,
     ) -> Iterator[tuple[int, ExecutionResult]]:
         """Like :meth:`map`, yielding ``(index, result)`` with the program's position."""
-        self._get_backend()  # a closed sandbox fails now, not on the first result
-        return iter_results(self.run, programs, inputs=inputs, jobs=jobs, ordered=ordered)
+        self._get_backend()  # a closed sandbox, a bad limit or job count fail now, not later
+        self._check_timeout(timeout_s)
+        check_jobs(jobs)
+
+        def run_one(code: str, program_inputs: Mapping[str, Any] | None) -> ExecutionResult:
+            return self.run(code, program_inputs, timeout_s=timeout_s)
+
+        return iter_results(run_one, programs, inputs=inputs, jobs=jobs, ordered=ordered)
 
     async def arun(
         self,
