@@ -301,3 +301,18 @@ def test_a_conversation_keeps_state_and_resets_alike_everywhere(sandbox: Sandbox
     assert first[1] == "result: 21"
     assert first[2].startswith("error: NameError")
     assert first[3] == 'result: "fresh"'
+
+
+@pytest.mark.parametrize("language", ["restricted", "python"])
+def test_run_python_says_which_language_it_runs(tmp_path: Path, language: str) -> None:
+    """It tells the model, on every surface alike, which language ``run_python`` accepts."""
+    from ai_sandbox.tools import LANGUAGE_NOTES
+
+    sandbox = Sandbox(tmp_path, SandboxPolicy(language=language))
+    try:
+        run = next(s for s in sandbox.tool_specs() if s.name == "run_python")
+        assert run.description.endswith(LANGUAGE_NOTES[language])
+        other = "python" if language == "restricted" else "restricted"
+        assert LANGUAGE_NOTES[other] not in run.description
+    finally:
+        sandbox.close()

@@ -59,7 +59,15 @@ from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.results import DirEntry, ErrorInfo, ExecutionResult, ToolResult
 from ai_sandbox.security import MAX_DIR_ENTRIES, SafeFS
 from ai_sandbox.session import Session
-from ai_sandbox.tools import TOOL_SPECS, ListDirectory, ReadFile, RunPython, ToolSpec, WriteFile
+from ai_sandbox.tools import (
+    TOOL_SPECS,
+    ListDirectory,
+    ReadFile,
+    RunPython,
+    ToolSpec,
+    WriteFile,
+    specs_for,
+)
 
 __all__ = ["Sandbox"]
 
@@ -372,10 +380,10 @@ class Sandbox:
         return max(MIN_TEXT_CAP, 6 * self.policy.max_file_bytes + 64 * 1024)
 
     # -- the single dispatch point -----------------------------------------------------------
-    @staticmethod
-    def tool_specs() -> tuple[ToolSpec, ...]:
-        """The tools ``call`` dispatches to, for adapters to expose."""
-        return TOOL_SPECS
+    def tool_specs(self) -> tuple[ToolSpec, ...]:
+        """The tools ``call`` dispatches to, for adapters to expose (``run_python``'s
+        description names this sandbox's language)."""
+        return specs_for(self.policy.language)
 
     def call(
         self,
