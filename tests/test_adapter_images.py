@@ -26,7 +26,7 @@ from ai_sandbox import ExecutionResult, Sandbox, SandboxPolicy
 from ai_sandbox.adapters.langchain import langchain_tools
 from ai_sandbox.adapters.mcp import create_server
 from ai_sandbox.adapters.openai import handle_tool_calls, run_agent_loop
-from ai_sandbox.backend import ExecutionBackend, ExecutionSession
+from ai_sandbox.backend_protocol import ExecutionBackend, ExecutionSession
 from ai_sandbox.results import Image
 
 BASE = "https://api.test/v1"

@@ -14,7 +14,7 @@ import pytest
 from layers_support import FIND_CHANNEL
 
 from ai_sandbox import Sandbox, SandboxPolicy
-from ai_sandbox.backend import ExecutionSession
+from ai_sandbox.backend_protocol import ExecutionSession
 from ai_sandbox.exceptions import ConfigurationError
 from ai_sandbox.isolation.layers import LAYER_NAMES
 from ai_sandbox.isolation.worker_backend import WorkerBackend, WorkerSession

@@ -42,7 +42,7 @@ from ai_sandbox.audit.action import (
     verdict_for_tool_result,
 )
 from ai_sandbox.audit.writer import AuditLog
-from ai_sandbox.backend import ExecutionBackend
+from ai_sandbox.backend_protocol import ExecutionBackend
 from ai_sandbox.batch.mapping import Program, check_jobs, iter_results
 from ai_sandbox.exceptions import (
     MISTAKE_RULES,

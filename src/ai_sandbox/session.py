@@ -26,7 +26,7 @@ from ai_sandbox.exceptions import ConfigurationError
 from ai_sandbox.results import ErrorInfo, ExecutionResult, ToolResult
 
 if TYPE_CHECKING:
-    from ai_sandbox.backend import ExecutionSession
+    from ai_sandbox.backend_protocol import ExecutionSession
     from ai_sandbox.sandbox import Sandbox
 
 __all__ = ["Session"]

@@ -23,7 +23,7 @@ from ai_sandbox.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
     # Imported lazily: the zygote imports this package and must stay small (no pydantic).
-    from ai_sandbox.backend import ExecutionBackend
+    from ai_sandbox.backend_protocol import ExecutionBackend
     from ai_sandbox.policy import SandboxPolicy
 
 __all__ = ["check_language", "check_preload", "create_backend"]
@@ -71,7 +71,7 @@ def create_backend(root: Path, policy: SandboxPolicy) -> ExecutionBackend:
     check_language(policy)
     check_preload(policy)
     if policy.isolation == "none":
-        from ai_sandbox.backend import InProcessBackend
+        from ai_sandbox.inprocess_backend import InProcessBackend
 
         return InProcessBackend(root, policy)
     if policy.isolation in ("strict", "process"):

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from ai_sandbox.backend import ExecutionSession
+from ai_sandbox.backend_protocol import ExecutionSession
 from ai_sandbox.exceptions import ConfigurationError, SandboxError, SecurityError
 from ai_sandbox.executor.inputs import copy_inputs
 from ai_sandbox.isolation.broker import Broker
