@@ -68,7 +68,7 @@ def test_instance_dict_never_supplies_a_copy_hook(code: str, project: Path) -> N
 
 
 def test_copies_of_the_codes_objects_still_work(project: Path) -> None:
-    """It still copies the code's own objects, exceptions, enums and UserDicts as before."""
+    """It still copies the code's own objects, exceptions, enums, UserDicts, generics as before."""
     code = (
         "import copy, collections, enum\n"
         "class P:\n    def __init__(self, x):\n        self.x = x\n"
@@ -78,12 +78,15 @@ def test_copies_of_the_codes_objects_still_work(project: Path) -> None:
         "p = copy.deepcopy(P([1]))\n"
         "e = copy.copy(E('m'))\n"
         "u = U(a=1).copy()\n"
+        "import typing\nT = typing.TypeVar('T')\n"
+        "class B(typing.Generic[T]):\n    pass\n"
+        "b = copy.copy(B[int]())\n"
         "result = [p.x, str(e), copy.deepcopy(C.A) is C.A, dict(u),\n"
-        "          vars(copy.copy(P(2)))]\n"
+        "          vars(copy.copy(P(2))), type(b).__name__]\n"
     )
     payload = run(code, project)
     assert payload["status"] == "ok", payload
-    assert payload["result"] == [[1], "m", True, {"a": 1}, {"x": 2}]
+    assert payload["result"] == [[1], "m", True, {"a": 1}, {"x": 2}, "B"]
 
 
 HANDLE_COPIES: list[tuple[str, str]] = [

@@ -269,12 +269,22 @@ INSTANCE_HOOKS: frozenset[str] = frozenset({"__reduce_ex__", "__reduce__"})
 _ABSENT = object()
 
 
+#: Special names the host itself stores in the code's instances: ``typing`` records the alias
+#: an instance of a generic class was made from (``Box[int]()``).
+_HOST_SET_INSTANCE_NAMES = frozenset({"__orig_class__"})
+
+
 def _special_keys(obj: Any) -> bool:
-    """Whether ``obj``'s own ``__dict__`` holds a special name (or a ``str`` subclass key)."""
+    """Whether ``obj``'s own ``__dict__`` holds a special name the host did not put there (or
+    a ``str`` subclass key)."""
     found = getattr(obj, "__dict__", None)
     if type(found) is not dict:
         return False
-    return any(isinstance(k, str) and (type(k) is not str or is_dunder(k)) for k in found)
+    return any(
+        isinstance(k, str)
+        and (type(k) is not str or (is_dunder(k) and k not in _HOST_SET_INSTANCE_NAMES))
+        for k in found
+    )
 
 
 class ClassLevelHook:
