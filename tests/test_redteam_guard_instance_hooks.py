@@ -141,3 +141,46 @@ def test_copies_of_slotted_frozen_dataclasses_still_work(project: Path) -> None:
     payload = run(code, project)
     assert payload["status"] == "ok", payload
     assert payload["result"] == [1, 2]
+
+
+_EXIT_BODY = (
+    "class C:\n    def __enter__(self):\n        return self\n"
+    "    def __exit__(self, t, v, tb):\n        got.append(tb)\n        return True\n"
+)
+TRACEBACK_HOLDERS: list[tuple[str, str]] = [
+    ("with-exit", "got = []\n" + _EXIT_BODY + "with C():\n    1/0\n"),
+    (
+        "with-exit-assigned",
+        "got = []\ndef ex(self, *a):\n    got.append(a[2])\n    return True\n"
+        "class C:\n    def __enter__(self):\n        return self\n    __exit__ = ex\n"
+        "with C():\n    1/0\n",
+    ),
+    (
+        "with-exit-subclass-super",
+        "got = []\n" + _EXIT_BODY + "class D(C):\n"
+        "    def __exit__(self, t, v, tb):\n        got.append(tb)\n"
+        "        return super().__exit__(t, v, tb)\nwith D():\n    1/0\n",
+    ),
+    (
+        "exitstack-push",
+        "import contextlib\ngot = []\nwith contextlib.ExitStack() as s:\n"
+        "    s.push(lambda *a: got.append(a[2]) or True)\n    1/0\n",
+    ),
+    (
+        "exitstack-push-cm",
+        "import contextlib\ngot = []\n"
+        + _EXIT_BODY
+        + "with contextlib.ExitStack() as s:\n    s.enter_context(C())\n    1/0\n",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "code", [c for _, c in TRACEBACK_HOLDERS], ids=[n for n, _ in TRACEBACK_HOLDERS]
+)
+def test_exit_methods_never_receive_a_traceback(code: str, project: Path) -> None:
+    """It hands the code's exit methods and exit callbacks None for the traceback."""
+    payload = run(code + "result = [x is None for x in got]", project)
+    assert payload["status"] == "ok", payload
+    assert payload["result"], payload
+    assert all(payload["result"]), payload

@@ -320,6 +320,20 @@ class ClassLevelHook:
         raise AttributeError(f"{self.name} cannot be deleted in the sandbox")
 
 
+def without_traceback(exit_method: Any) -> Callable[..., Any]:
+    """The ``__exit__`` of a class of the code's: the interpreter hands an exit method the
+    exception's traceback, which must never reach the code (its frames hold the host's
+    globals); the code's method gets ``None`` in its place (the exception itself is intact,
+    and its ``__traceback__`` cannot be read)."""
+
+    def __exit__(self: Any, exc_type: Any, exc: Any, tb: Any, /) -> Any:
+        bind = getattr(type(exit_method), "__get__", None)
+        method = exit_method if bind is None else bind(exit_method, self, type(self))
+        return method(exc_type, exc, None)
+
+    return __exit__
+
+
 def own_class(klass: type) -> bool:
     """Whether ``klass`` itself was defined by the code (not merely derived from one)."""
     return SANDBOX_CLASS_MARKER in vars(klass)
@@ -711,6 +725,8 @@ class Guards:
                                     "module; give your attribute another name",
                                     "class",
                                 )
+            if "__exit__" in namespace:
+                dict.__setitem__(namespace, "__exit__", without_traceback(namespace["__exit__"]))
             # marked before it is built: an Enum runs its members' __init__ while it is built
             dict.__setitem__(namespace, SANDBOX_CLASS_MARKER, True)
             cls = type(name, bases, namespace)

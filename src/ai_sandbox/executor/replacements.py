@@ -623,6 +623,30 @@ def _enum(_owner: object, refuse: Refuse, _checks: Any) -> dict[str, Any]:
     return made
 
 
+class ExitStack(contextlib.ExitStack):
+    """``contextlib.ExitStack`` whose plain exit callbacks (``push(callback)``) get ``None``
+    for the traceback, as the code's own ``__exit__`` methods do (``guards.without_traceback``);
+    a context manager pushed or entered is exited through its class's ``__exit__``."""
+
+    def push(self, exit: Any) -> Any:
+        """Register an exit callback or a context manager's exit."""
+        if hasattr(type(exit), "__exit__"):
+            return super().push(exit)
+
+        def callback(exc_type: Any, exc: Any, tb: Any, /) -> Any:
+            return exit(exc_type, exc, None)
+
+        super().push(callback)
+        return exit
+
+
+ExitStack.__module__ = "contextlib"
+
+
+def _contextlib(_owner: object, _refuse: Refuse, _checks: Any) -> dict[str, Any]:
+    return {"ExitStack": ExitStack}
+
+
 def _legacy(
     factory: Callable[[object, Refuse], dict[str, Any]],
 ) -> Callable[[object, Refuse, Any], dict[str, Any]]:
@@ -647,6 +671,7 @@ _FACTORIES: Mapping[str, Callable[[object, Refuse, Any], dict[str, Any]]] = type
         "pprint": _pprint,
         "calendar": _calendar,
         "enum": _enum,
+        "contextlib": _contextlib,
     }
 )
 
