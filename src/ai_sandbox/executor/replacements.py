@@ -493,15 +493,22 @@ def _time(_owner: object, _refuse: Refuse, checks: Any) -> dict[str, Any]:
 
     def sleep(secs: float, /) -> None:
         """``time.sleep``, within the run's time limit."""
-        if not isinstance(secs, int | float):
+        # the plain number, read past the class's own operators (a subclass of int whose
+        # __gt__ answers False would otherwise pass the check and sleep for its real value)
+        seconds: float
+        if isinstance(secs, float):
+            seconds = float.__float__(secs)
+        elif isinstance(secs, int):
+            seconds = int.__index__(secs)
+        else:
             raise TypeError(f"'{type(secs).__name__}' object cannot be interpreted as a number")
         limit = ctx.policy.timeout_s
-        if secs > limit - (time.monotonic() - ctx.started):
+        if not seconds <= limit - (time.monotonic() - ctx.started):
             raise ResourceLimitExceeded(
                 "timeout",
-                f"time.sleep({secs}) would outlast the run's time limit of {limit} s",
+                f"time.sleep({seconds}) would outlast the run's time limit of {limit} s",
             )
-        time.sleep(secs)
+        time.sleep(seconds)
 
     return {"sleep": sleep}
 
