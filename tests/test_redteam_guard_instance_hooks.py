@@ -68,7 +68,7 @@ def test_instance_dict_never_supplies_a_copy_hook(code: str, project: Path) -> N
 
 
 def test_copies_of_the_codes_objects_still_work(project: Path) -> None:
-    """It still copies the code's own objects, exceptions, enums and UserDicts as before."""
+    """It still copies the code's own objects, exceptions, enums, UserDicts, generics as before."""
     code = (
         "import copy, collections, enum\n"
         "class P:\n    def __init__(self, x):\n        self.x = x\n"
@@ -78,12 +78,15 @@ def test_copies_of_the_codes_objects_still_work(project: Path) -> None:
         "p = copy.deepcopy(P([1]))\n"
         "e = copy.copy(E('m'))\n"
         "u = U(a=1).copy()\n"
+        "import typing\nT = typing.TypeVar('T')\n"
+        "class B(typing.Generic[T]):\n    pass\n"
+        "b = copy.copy(B[int]())\n"
         "result = [p.x, str(e), copy.deepcopy(C.A) is C.A, dict(u),\n"
-        "          vars(copy.copy(P(2)))]\n"
+        "          vars(copy.copy(P(2))), type(b).__name__]\n"
     )
     payload = run(code, project)
     assert payload["status"] == "ok", payload
-    assert payload["result"] == [[1], "m", True, {"a": 1}, {"x": 2}]
+    assert payload["result"] == [[1], "m", True, {"a": 1}, {"x": 2}, "B"]
 
 
 HANDLE_COPIES: list[tuple[str, str]] = [
@@ -138,3 +141,46 @@ def test_copies_of_slotted_frozen_dataclasses_still_work(project: Path) -> None:
     payload = run(code, project)
     assert payload["status"] == "ok", payload
     assert payload["result"] == [1, 2]
+
+
+_EXIT_BODY = (
+    "class C:\n    def __enter__(self):\n        return self\n"
+    "    def __exit__(self, t, v, tb):\n        got.append(tb)\n        return True\n"
+)
+TRACEBACK_HOLDERS: list[tuple[str, str]] = [
+    ("with-exit", "got = []\n" + _EXIT_BODY + "with C():\n    1/0\n"),
+    (
+        "with-exit-assigned",
+        "got = []\ndef ex(self, *a):\n    got.append(a[2])\n    return True\n"
+        "class C:\n    def __enter__(self):\n        return self\n    __exit__ = ex\n"
+        "with C():\n    1/0\n",
+    ),
+    (
+        "with-exit-subclass-super",
+        "got = []\n" + _EXIT_BODY + "class D(C):\n"
+        "    def __exit__(self, t, v, tb):\n        got.append(tb)\n"
+        "        return super().__exit__(t, v, tb)\nwith D():\n    1/0\n",
+    ),
+    (
+        "exitstack-push",
+        "import contextlib\ngot = []\nwith contextlib.ExitStack() as s:\n"
+        "    s.push(lambda *a: got.append(a[2]) or True)\n    1/0\n",
+    ),
+    (
+        "exitstack-push-cm",
+        "import contextlib\ngot = []\n"
+        + _EXIT_BODY
+        + "with contextlib.ExitStack() as s:\n    s.enter_context(C())\n    1/0\n",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "code", [c for _, c in TRACEBACK_HOLDERS], ids=[n for n, _ in TRACEBACK_HOLDERS]
+)
+def test_exit_methods_never_receive_a_traceback(code: str, project: Path) -> None:
+    """It hands the code's exit methods and exit callbacks None for the traceback."""
+    payload = run(code + "result = [x is None for x in got]", project)
+    assert payload["status"] == "ok", payload
+    assert payload["result"], payload
+    assert all(payload["result"]), payload

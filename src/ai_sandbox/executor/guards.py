@@ -269,12 +269,22 @@ INSTANCE_HOOKS: frozenset[str] = frozenset({"__reduce_ex__", "__reduce__"})
 _ABSENT = object()
 
 
+#: Special names the host itself stores in the code's instances: ``typing`` records the alias
+#: an instance of a generic class was made from (``Box[int]()``).
+_HOST_SET_INSTANCE_NAMES = frozenset({"__orig_class__"})
+
+
 def _special_keys(obj: Any) -> bool:
-    """Whether ``obj``'s own ``__dict__`` holds a special name (or a ``str`` subclass key)."""
+    """Whether ``obj``'s own ``__dict__`` holds a special name the host did not put there (or
+    a ``str`` subclass key)."""
     found = getattr(obj, "__dict__", None)
     if type(found) is not dict:
         return False
-    return any(isinstance(k, str) and (type(k) is not str or is_dunder(k)) for k in found)
+    return any(
+        isinstance(k, str)
+        and (type(k) is not str or (is_dunder(k) and k not in _HOST_SET_INSTANCE_NAMES))
+        for k in found
+    )
 
 
 class ClassLevelHook:
@@ -308,6 +318,20 @@ class ClassLevelHook:
 
     def __delete__(self, obj: Any) -> None:
         raise AttributeError(f"{self.name} cannot be deleted in the sandbox")
+
+
+def without_traceback(exit_method: Any) -> Callable[..., Any]:
+    """The ``__exit__`` of a class of the code's: the interpreter hands an exit method the
+    exception's traceback, which must never reach the code (its frames hold the host's
+    globals); the code's method gets ``None`` in its place (the exception itself is intact,
+    and its ``__traceback__`` cannot be read)."""
+
+    def __exit__(self: Any, exc_type: Any, exc: Any, tb: Any, /) -> Any:
+        bind = getattr(type(exit_method), "__get__", None)
+        method = exit_method if bind is None else bind(exit_method, self, type(self))
+        return method(exc_type, exc, None)
+
+    return __exit__
 
 
 def own_class(klass: type) -> bool:
@@ -701,6 +725,8 @@ class Guards:
                                     "module; give your attribute another name",
                                     "class",
                                 )
+            if "__exit__" in namespace:
+                dict.__setitem__(namespace, "__exit__", without_traceback(namespace["__exit__"]))
             # marked before it is built: an Enum runs its members' __init__ while it is built
             dict.__setitem__(namespace, SANDBOX_CLASS_MARKER, True)
             cls = type(name, bases, namespace)
