@@ -25,7 +25,7 @@ import tracemalloc
 from pathlib import Path
 
 from ai_sandbox import Sandbox, SandboxPolicy
-from ai_sandbox.isolation.backend import WorkerBackend
+from ai_sandbox.isolation.worker_backend import WorkerBackend
 
 NEIGHBOUR_JOB = """
 rows = [{'n': i, 'sq': i * i} for i in range(200)]

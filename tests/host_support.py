@@ -9,7 +9,7 @@ from layers_support import FIND_CHANNEL
 
 from ai_sandbox import Sandbox, SandboxPolicy
 from ai_sandbox.audit import AuditLog
-from ai_sandbox.isolation.backend import WorkerBackend
+from ai_sandbox.isolation.worker_backend import WorkerBackend
 
 __all__ = ["RAW_REQUEST", "escaped_sandbox", "raw_request"]
 

@@ -26,7 +26,7 @@ from ai_sandbox import ExecutionResult, Sandbox, SandboxPolicy
 from ai_sandbox.adapters.langchain import langchain_tools
 from ai_sandbox.adapters.mcp import create_server
 from ai_sandbox.adapters.openai import handle_tool_calls, run_agent_loop
-from ai_sandbox.backend import ExecutionBackend, ExecutionSession
+from ai_sandbox.backend_protocol import ExecutionBackend, ExecutionSession
 from ai_sandbox.results import Image
 
 BASE = "https://api.test/v1"
@@ -50,7 +50,25 @@ class _PlotBackend:
         return res.model_copy(update={"images": (figure,)})
 
     def session(self) -> ExecutionSession:
-        return self.inner.session()
+        return _PlotSession(self.inner.session())
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class _PlotSession:
+    """The session of ``_PlotBackend``: every run also "draws" the figure (the surfaces run
+    ``run_python`` in a session per conversation)."""
+
+    def __init__(self, inner: ExecutionSession) -> None:
+        self.inner = inner
+
+    def run(self, code: str, inputs: Mapping[str, Any] | None = None) -> ExecutionResult:
+        res = self.inner.run(code, inputs)
+        figure = Image(
+            media_type="image/png", width=64, height=48, data_base64=PLOT_B64, name="figure 1"
+        )
+        return res.model_copy(update={"images": (figure,)})
 
     def close(self) -> None:
         self.inner.close()

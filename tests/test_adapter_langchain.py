@@ -33,10 +33,12 @@ def call(name: str, args: Any, call_id: str = "call-1") -> dict[str, Any]:
     return {"type": "tool_call", "id": call_id, "name": name, "args": args}
 
 
-def test_every_tool_is_a_structured_tool_with_our_schema(tools: dict[str, BaseTool]) -> None:
+def test_every_tool_is_a_structured_tool_with_our_schema(
+    sandbox: Sandbox, tools: dict[str, BaseTool]
+) -> None:
     """It builds one StructuredTool per tool, with our pydantic model as args_schema."""
     assert list(tools) == [spec.name for spec in TOOL_SPECS]
-    for spec in TOOL_SPECS:
+    for spec in sandbox.tool_specs():
         tool = tools[spec.name]
         assert isinstance(tool, StructuredTool)
         assert tool.description == spec.description

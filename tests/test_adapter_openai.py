@@ -134,7 +134,7 @@ def test_chat_tools_nest_under_function(sandbox: Sandbox) -> None:
     """It shapes Chat Completions tools as {"type": "function", "function": {...}}."""
     tools = openai_tools(sandbox, api="chat")
     assert [t["function"]["name"] for t in tools] == [s.name for s in TOOL_SPECS]
-    for tool, spec in zip(tools, TOOL_SPECS, strict=True):
+    for tool, spec in zip(tools, sandbox.tool_specs(), strict=True):
         assert tool == {
             "type": "function",
             "function": {
@@ -149,7 +149,7 @@ def test_chat_tools_nest_under_function(sandbox: Sandbox) -> None:
 def test_responses_tools_are_flat(sandbox: Sandbox) -> None:
     """It shapes Responses API tools flat: type, name, description, parameters, strict."""
     tools = openai_tools(sandbox, api="responses", strict=False)
-    for tool, spec in zip(tools, TOOL_SPECS, strict=True):
+    for tool, spec in zip(tools, sandbox.tool_specs(), strict=True):
         assert tool == {
             "type": "function",
             "name": spec.name,

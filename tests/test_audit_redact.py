@@ -126,7 +126,8 @@ def test_ordinary_text_is_left_alone() -> None:
 
 
 def test_redaction_stays_fast_on_adversarial_text() -> None:
-    """It redacts a megabyte of near-miss text in well under a second (no backtracking blowup)."""
+    """It redacts a megabyte of near-miss text in well under a second of CPU (no backtracking
+    blowup). CPU time of this thread, not wall time: a busy machine must not fail it."""
     for text in [
         "token=" * 200_000,
         "eyJ" + "a" * 1_000_000,
@@ -135,9 +136,9 @@ def test_redaction_stays_fast_on_adversarial_text() -> None:
         "a_key " * 200_000,
         'password = "' * 100_000,
     ]:
-        start = time.perf_counter()
+        start = time.thread_time()
         Redactor().text(text)
-        assert time.perf_counter() - start < 1.0
+        assert time.thread_time() - start < 1.0
 
 
 def test_planted_canaries_reach_nowhere_in_the_file(project: Path, tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from ai_sandbox import Sandbox, SandboxPolicy
+from ai_sandbox.exceptions import InvalidInputs
 from ai_sandbox.isolation.worker import _job_fields
 
 BAD_INPUTS = [
@@ -28,8 +29,13 @@ def sandbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sandbox]
 
 @pytest.mark.parametrize("inputs", BAD_INPUTS)
 def test_bad_inputs_are_rejected_alike(sandbox: Sandbox, inputs: object) -> None:
-    """It rejects live objects and bad names in inputs with rule "inputs", in every backend."""
-    res = sandbox.run("result = 1", inputs)  # type: ignore[arg-type]
+    """It rejects live objects and bad names in inputs with rule "inputs", in every backend;
+    Sandbox.run raises them as the host's mistake (InvalidInputs, a TypeError)."""
+    with pytest.raises(InvalidInputs, match=r"^inputs"):
+        sandbox.run("result = 1", inputs)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        sandbox.run("result = 1", inputs)  # type: ignore[arg-type]
+    res = sandbox._get_backend().execute("result = 1", inputs)  # type: ignore[arg-type]
     assert res.status == "rejected"
     assert res.error is not None
     assert res.error.type == "SecurityError"

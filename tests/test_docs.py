@@ -109,3 +109,17 @@ def test_agents_guide_covers_files_images_and_installing() -> None:
         ".venv/bin/ai-sandbox",
     ):
         assert needle in guide, needle
+
+
+def test_readme_conversation_block_prints_what_it_says(tmp_path: Path) -> None:
+    """It runs the README's multi-turn block and prints exactly the output shown below it:
+    state carries over between calls of one conversation, and reset forgets it."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in _python_blocks(readme) if "session() as chat" in b)
+    shown = readme.split(block, 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "my-project").mkdir()
+    out = subprocess.run(
+        [sys.executable, "-c", block], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == shown

@@ -14,7 +14,7 @@ from ai_sandbox import (
     SecurityError,
     execute_ai_code,
 )
-from ai_sandbox.exceptions import ConfigurationError
+from ai_sandbox.exceptions import InvalidInputs
 from ai_sandbox.executor.inputs import MAX_RESULT_ITEMS
 
 NONE = SandboxPolicy(isolation="none")
@@ -91,15 +91,18 @@ def test_sandbox_run_reads_through_path_layer(project: Path) -> None:
 
 
 def test_in_process_session_keeps_state(project: Path) -> None:
-    """It keeps variables between calls of a session and refuses calls after close."""
+    """It keeps variables between calls of a session and refuses calls after close (with a
+    SessionClosed result, as isolated sessions do)."""
     with Sandbox(project, NONE) as sandbox:
         session = sandbox.session()
         session.run("total = 40")
         outcome = session.run("total += 2\nresult = total")
         session.close()
         assert outcome.result == 42
-        with pytest.raises(ConfigurationError):
-            session.run("result = total")
+        after = session.run("result = total")
+        assert after.status == "error"
+        assert after.error is not None
+        assert after.error.type == "SessionClosed"
 
 
 # -- text that is not valid Unicode, and results with too many items ---------------------------
@@ -139,9 +142,12 @@ def test_lone_surrogates_in_text_become_replacement_characters(
 
 
 def test_inputs_with_a_lone_surrogate_are_refused(project: Path) -> None:
-    """It refuses inputs holding a lone surrogate, like any input that is not JSON text."""
+    """It refuses inputs holding a lone surrogate, like any input that is not JSON text (the
+    host's own inputs: raised by Sandbox.run, rejected by the backend)."""
     with Sandbox(project, NONE) as sandbox:
-        outcome = sandbox.run("result = x", {"x": {"k": ["\ud800"]}})
+        with pytest.raises(InvalidInputs, match="surrogate"):
+            sandbox.run("result = x", {"x": {"k": ["\ud800"]}})
+        outcome = sandbox._get_backend().execute("result = x", {"x": {"k": ["\ud800"]}})
     assert outcome.status == "rejected"
     assert outcome.error is not None
     assert outcome.error.rule == "inputs"

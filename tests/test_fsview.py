@@ -30,13 +30,13 @@ from layers_support import run_in_child
 
 from ai_sandbox.exceptions import IsolationUnavailable
 from ai_sandbox.isolation import fsview, fsview_walk
-from ai_sandbox.isolation.backend import WorkerBackend
 from ai_sandbox.isolation.layers import (
     LAYER_NAMES,
     lockdown_worker,
     prepare_zygote,
     probe_layers,
 )
+from ai_sandbox.isolation.worker_backend import WorkerBackend
 from ai_sandbox.policy import SandboxPolicy
 
 pytestmark = pytest.mark.skipif(

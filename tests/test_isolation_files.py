@@ -11,8 +11,8 @@ from conftest import CANARY
 from layers_support import FIND_CHANNEL
 
 from ai_sandbox import Sandbox, SandboxPolicy
-from ai_sandbox.isolation.backend import WorkerBackend
 from ai_sandbox.isolation.broker import Broker
+from ai_sandbox.isolation.worker_backend import WorkerBackend
 from ai_sandbox.security import SafeFS
 
 POLICY = SandboxPolicy(timeout_s=2.0, pool_size=1, max_file_bytes=1024)

@@ -19,11 +19,12 @@ from typing import Any
 import pytest
 
 from ai_sandbox import Sandbox, SandboxPolicy
+from ai_sandbox.exceptions import InvalidInputs
 from ai_sandbox.executor.inputs import MAX_DEPTH, MAX_RESULT_ITEMS, to_json_result
-from ai_sandbox.isolation.backend import WorkerBackend
 from ai_sandbox.isolation.broker import Broker
 from ai_sandbox.isolation.exchange import frame_item_cap
 from ai_sandbox.isolation.protocol import count_items, decode_json, encode_json
+from ai_sandbox.isolation.worker_backend import WorkerBackend
 from ai_sandbox.security import SafeFS
 
 POLICY = SandboxPolicy(timeout_s=2.0, max_output_bytes=4096, max_result_bytes=4096, pool_size=1)
@@ -388,14 +389,17 @@ def test_printing_a_lone_surrogate_gives_a_replacement_character(
 def test_inputs_with_a_lone_surrogate_are_bad_input(
     root: Path, isolation: str, inputs: dict[str, Any]
 ) -> None:
-    """It refuses such inputs as a tool input error in both isolation modes."""
+    """It refuses such inputs as a tool input error in both isolation modes (and from the
+    host, as InvalidInputs; the backend still rejects them)."""
     policy = POLICY.model_copy(update={"isolation": isolation})
     warns = pytest.warns(UserWarning, match="isolation")
     with warns if isolation == "none" else contextlib.nullcontext():
         box = Sandbox(root, policy)
     with box:
         answer = box.call("run_python", {"code": "result = 1", "inputs": inputs})
-        direct = box.run("result = 1", inputs)
+        with pytest.raises(InvalidInputs, match=r"surrogate|name"):  # the host's own: raised
+            box.run("result = 1", inputs)
+        direct = box._get_backend().execute("result = 1", inputs)
     assert answer.ok is False
     assert answer.error is not None
     assert answer.error.type == "ToolInputError"

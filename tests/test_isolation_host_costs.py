@@ -16,7 +16,6 @@ from host_support import escaped_sandbox
 
 from ai_sandbox import Sandbox, SandboxPolicy
 from ai_sandbox.exceptions import ResourceLimitExceeded, WorkerError
-from ai_sandbox.isolation.backend import WorkerBackend
 from ai_sandbox.isolation.exchange import _Serving
 from ai_sandbox.isolation.limits import (
     FILE_BURST_BYTES,
@@ -31,6 +30,7 @@ from ai_sandbox.isolation.protocol import (
     encode_json,
     parse_write_frame,
 )
+from ai_sandbox.isolation.worker_backend import WorkerBackend
 
 POLICY = SandboxPolicy(timeout_s=10.0, pool_size=1, allow_writes=True)
 

@@ -21,8 +21,8 @@ from layers_support import FIND_CHANNEL, orphan_dies_with_its_parent, outcome, r
 
 from ai_sandbox import SandboxPolicy
 from ai_sandbox.isolation import _syscalls, hygiene, privileges, seccomp
-from ai_sandbox.isolation.backend import WorkerBackend
 from ai_sandbox.isolation.protocol import wait_readable
+from ai_sandbox.isolation.worker_backend import WorkerBackend
 
 ARCH = _syscalls.ARCH
 pytestmark = pytest.mark.skipif(

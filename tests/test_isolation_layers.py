@@ -22,9 +22,9 @@ from conftest import CANARY
 
 from ai_sandbox import Sandbox, SandboxPolicy
 from ai_sandbox.exceptions import IsolationUnavailable
-from ai_sandbox.isolation.backend import WorkerBackend
 from ai_sandbox.isolation.layers import LAYER_NAMES
 from ai_sandbox.isolation.protocol import wait_readable
+from ai_sandbox.isolation.worker_backend import WorkerBackend
 from ai_sandbox.isolation.zygote_client import ZygoteInfo, _unavailable
 
 POLICY = SandboxPolicy(timeout_s=2.0, pool_size=1)
@@ -288,6 +288,10 @@ def _stray_sandbox_processes() -> list[int]:
                 line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
             )
         except (OSError, ValueError):
+            return None
+        if fields["State"].strip().startswith(("Z", "X")):
+            # Dead and waiting to be reaped (a worker of a zygote another test killed, reparented
+            # to a pid 1 that reaps late): it runs nothing and holds nothing but its pid.
             return None
         return int(fields["Uid"].split()[0]), int(fields["PPid"])
 

@@ -15,7 +15,7 @@ import pytest
 from layers_support import FIND_CHANNEL
 
 from ai_sandbox import SandboxPolicy
-from ai_sandbox.isolation.backend import WorkerBackend
+from ai_sandbox.isolation.worker_backend import WorkerBackend
 
 POLICY = SandboxPolicy(
     timeout_s=1.0,

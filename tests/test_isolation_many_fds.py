@@ -28,7 +28,7 @@ null = os.open(os.devnull, os.O_RDONLY)
 held = [os.dup(null) for _ in range(1100)]
 
 from ai_sandbox import Sandbox, SandboxPolicy
-from ai_sandbox.isolation.backend import WorkerBackend
+from ai_sandbox.isolation.worker_backend import WorkerBackend
 
 root = Path(sys.argv[1])
 policy = SandboxPolicy(timeout_s=1.5, pool_size=1, allow_writes=True)

@@ -16,8 +16,8 @@ import pytest
 from ai_sandbox import Sandbox, SandboxPolicy
 from ai_sandbox.exceptions import ConfigurationError
 from ai_sandbox.isolation import zygote_client
-from ai_sandbox.isolation.backend import WorkerBackend
 from ai_sandbox.isolation.exchange import Job, Outcome
+from ai_sandbox.isolation.worker_backend import WorkerBackend
 from ai_sandbox.isolation.zygote_client import Worker
 
 POLICY = SandboxPolicy(timeout_s=2.0, pool_size=2)

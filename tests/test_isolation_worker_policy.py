@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ai_sandbox import SandboxPolicy
-from ai_sandbox.isolation.backend import WorkerBackend
+from ai_sandbox.isolation.worker_backend import WorkerBackend
 from ai_sandbox.isolation.worker_policy import WorkerPolicy
 
 

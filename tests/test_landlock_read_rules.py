@@ -104,7 +104,7 @@ import json, sys
 from pathlib import Path
 import ai_sandbox
 from ai_sandbox import SandboxPolicy
-from ai_sandbox.isolation.backend import WorkerBackend
+from ai_sandbox.isolation.worker_backend import WorkerBackend
 
 app, root = Path(sys.argv[1]), Path(sys.argv[2])
 code = '''

@@ -226,3 +226,93 @@ def test_same_call_same_answer_everywhere(
     artifact = langchain_message.artifact
     assert without_timing(artifact.model_dump(mode="json")) == without_timing(mcp_structured)
     assert (langchain_message.status == "error") is mcp_is_error is (not artifact.ok)
+
+
+# -- a conversation through every door: state kept, reset=true the same everywhere -------------
+CONVERSATION: list[dict[str, Any]] = [
+    {"code": "n = 20"},
+    {"code": "result = n + 1"},
+    {"code": "result = n", "reset": True},
+    {"code": "result = 'fresh'"},
+]
+
+
+def test_a_conversation_keeps_state_and_resets_alike_everywhere(sandbox: Sandbox) -> None:
+    """It keeps run_python's state between the calls of one conversation on every surface,
+    and reset=true starts fresh on every surface, with the same answers."""
+
+    def openai_answers(api_reply: Any) -> list[str]:
+        with sandbox.session() as live:
+            out = []
+            for args in CONVERSATION:
+                [answer] = handle_tool_calls(sandbox, api_reply(args), session=live)
+                out.append(answer.get("content", answer.get("output")))
+            return out
+
+    def chat(args: dict[str, Any]) -> Any:
+        call = {
+            "id": "1",
+            "type": "function",
+            "function": {"name": "run_python", "arguments": json.dumps(args)},
+        }
+        return {"role": "assistant", "content": None, "tool_calls": [call]}
+
+    def responses(args: dict[str, Any]) -> Any:
+        return Response.model_validate(
+            {
+                "id": "r",
+                "object": "response",
+                "created_at": 0,
+                "model": "m",
+                "output": [
+                    {
+                        "type": "function_call",
+                        "call_id": "1",
+                        "name": "run_python",
+                        "arguments": json.dumps(args),
+                    }
+                ],
+                "parallel_tool_calls": True,
+                "tool_choice": "auto",
+                "tools": [],
+            }
+        )
+
+    tool = next(t for t in langchain_tools(sandbox) if t.name == "run_python")
+    langchain = [str(tool.invoke(args)) for args in CONVERSATION]
+
+    async def mcp_answers() -> list[str]:
+        async with Client(create_server(sandbox), mode="legacy") as client:
+            out = []
+            for args in CONVERSATION:
+                [block] = (await client.call_tool("run_python", args)).content
+                assert isinstance(block, TextContent)
+                out.append(block.text)
+            return out
+
+    answers = {
+        "openai-chat": openai_answers(chat),
+        "openai-responses": openai_answers(responses),
+        "langchain": langchain,
+        "mcp": anyio.run(mcp_answers),
+    }
+    assert len({tuple(a) for a in answers.values()}) == 1, answers
+    first = answers["mcp"]
+    assert first[1] == "result: 21"
+    assert first[2].startswith("error: NameError")
+    assert first[3] == 'result: "fresh"'
+
+
+@pytest.mark.parametrize("language", ["restricted", "python"])
+def test_run_python_says_which_language_it_runs(tmp_path: Path, language: str) -> None:
+    """It tells the model, on every surface alike, which language ``run_python`` accepts."""
+    from ai_sandbox.tools import LANGUAGE_NOTES
+
+    sandbox = Sandbox(tmp_path, SandboxPolicy(language=language))
+    try:
+        run = next(s for s in sandbox.tool_specs() if s.name == "run_python")
+        assert run.description.endswith(LANGUAGE_NOTES[language])
+        other = "python" if language == "restricted" else "restricted"
+        assert LANGUAGE_NOTES[other] not in run.description
+    finally:
+        sandbox.close()

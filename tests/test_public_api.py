@@ -28,6 +28,7 @@ EXPECTED = [
     "SandboxError",
     "SandboxPolicy",
     "SecurityError",
+    "Session",
     "ToolInputError",
     "ToolResult",
     "ToolSpec",

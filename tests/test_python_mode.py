@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from ai_sandbox import ConfigurationError, Sandbox, SandboxPolicy
 from ai_sandbox.audit import AuditLog, read_records
-from ai_sandbox.isolation.backend import WorkerBackend
+from ai_sandbox.isolation.worker_backend import WorkerBackend
 from ai_sandbox.isolation.worker_policy import WorkerPolicy
 
 PYTHON = SandboxPolicy(language="python")

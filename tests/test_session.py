@@ -14,9 +14,11 @@ import pytest
 from layers_support import FIND_CHANNEL
 
 from ai_sandbox import Sandbox, SandboxPolicy
-from ai_sandbox.backend import ExecutionSession
-from ai_sandbox.isolation.backend import WorkerBackend, WorkerSession
+from ai_sandbox.backend_protocol import ExecutionSession
+from ai_sandbox.exceptions import ConfigurationError
 from ai_sandbox.isolation.layers import LAYER_NAMES
+from ai_sandbox.isolation.worker_backend import WorkerBackend, WorkerSession
+from ai_sandbox.session import Session
 
 POLICY = SandboxPolicy(timeout_s=1.0, memory_limit_mb=128, pool_size=1)
 
@@ -82,25 +84,114 @@ def test_an_error_does_not_end_the_session(session: ExecutionSession) -> None:
     assert session.run("result = kept").result == 1
 
 
-def test_a_timeout_ends_the_session(session: ExecutionSession) -> None:
-    """It kills the worker at the timeout; later runs say the session ended."""
+def test_a_timeout_interrupts_and_keeps_the_state(session: ExecutionSession) -> None:
+    """It interrupts a run at the timeout (KeyboardInterrupt) and keeps the variables."""
+    session.run("kept = 41")
     start = time.monotonic()
     result = session.run("while True:\n    pass")
     assert result.status == "timeout"
     assert time.monotonic() - start < 1.5
-    later = session.run("result = 1")
+    assert result.error is not None
+    assert "interrupted" in result.error.message
+    assert result.notice is None
+    assert session.run("result = kept + 1").result == 42
+
+
+def test_an_interrupt_keeps_the_output_printed_so_far(session: ExecutionSession) -> None:
+    """It returns what the interrupted run printed before its deadline."""
+    result = session.run("print('started')\nwhile True:\n    pass")
+    assert result.status == "timeout"
+    assert result.stdout.startswith("started")
+
+
+def test_an_interrupt_during_file_reads_leaves_the_channel_usable(
+    session: ExecutionSession,
+) -> None:
+    """It holds the interrupt back while a file request is on the channel, so the session
+    goes on after a run that was reading files at its deadline."""
+    session.run("kept = 'still here'")
+    result = session.run("while True:\n    open('data.txt').read()")
+    assert result.status == "timeout"
+    assert result.notice is None
+    assert session.run("result = kept").result == "still here"
+    assert session.run("result = open('data.txt').read()").result == "42"
+
+
+IGNORES_THE_INTERRUPT = """
+while True:
+    try:
+        while True:
+            pass
+    except KeyboardInterrupt:
+        pass
+"""
+
+
+def test_code_that_ignores_the_interrupt_is_killed_and_the_session_starts_clean(
+    session: ExecutionSession,
+) -> None:
+    """It kills a worker that catches the interrupt and runs on (the wall clock is the
+    authority); the result says the state was reset, and the next run starts clean."""
+    session.run("kept = 1")
+    start = time.monotonic()
+    result = session.run(IGNORES_THE_INTERRUPT)
+    assert time.monotonic() - start < 3.0
+    assert result.status == "timeout"
+    assert result.notice is not None
+    assert "the Python state was reset because" in result.notice
+    assert "gone" in result.notice
+    later = session.run("result = kept")
     assert later.status == "error"
     assert later.error is not None
-    assert later.error.type == "SessionClosed"
-    assert "timeout" in later.error.message
+    assert later.error.type == "NameError"
+    assert session.run("result = 'usable'").result == "usable"
 
 
-def test_a_memory_kill_ends_only_the_session(sandbox: Sandbox) -> None:
-    """It reports a memory bomb as a limit; the Sandbox keeps working."""
+def test_a_per_call_timeout_shortens_the_limit(session: ExecutionSession) -> None:
+    """It stops a session run at the shorter limit the call asks for."""
+    assert isinstance(session, Session)
+    start = time.monotonic()
+    result = session.run("while True:\n    pass", timeout_s=0.2)
+    assert result.status == "timeout"
+    assert time.monotonic() - start < 0.9
+    assert result.error is not None
+    assert "0.2 s" in result.error.message
+
+
+@pytest.mark.parametrize("bad", [2.0, 0, -1, float("nan"), float("inf"), "1", True])
+def test_a_per_call_timeout_above_the_policy_is_a_configuration_error(
+    sandbox: Sandbox, bad: object
+) -> None:
+    """It refuses a per-call limit above the policy's (or not a positive number) as the
+    developer's mistake, on Sandbox.run and Session.run."""
+    with pytest.raises(ConfigurationError):
+        sandbox.run("result = 1", timeout_s=bad)  # type: ignore[arg-type]
+    with closing(sandbox.session()) as live, pytest.raises(ConfigurationError):
+        live.run("result = 1", timeout_s=bad)  # type: ignore[arg-type]
+
+
+def test_a_per_call_timeout_on_sandbox_run(sandbox: Sandbox) -> None:
+    """It stops a single-use run at the shorter limit the call asks for."""
+    result = sandbox.run("while True:\n    pass", timeout_s=0.2)
+    assert result.status == "timeout"
+    assert result.error is not None
+    assert "0.2 s" in result.error.message
+
+
+def test_a_memory_kill_resets_only_the_session(sandbox: Sandbox) -> None:
+    """It reports a memory bomb as a limit; the session goes on (with its state if the worker
+    survived, clean and saying so if the kernel killed it) and the Sandbox keeps working."""
     with closing(sandbox.session()) as live:
-        live.run("blocks = []")
+        live.run("blocks = []\nkept = 'yes'")
         result = live.run("while True:\n    blocks.append('x' * (8 * 1024 * 1024))")
         assert result.status == "limit"
+        later = live.run("result = kept")
+        if result.notice is None:  # MemoryError in the worker: it lives on
+            assert later.result == "yes"
+        else:
+            assert "the Python state was reset" in result.notice
+            assert later.status == "error"
+        assert live.run("result = 3").result == 3
     assert sandbox.run("result = 2").result == 2
 
 
@@ -203,20 +294,55 @@ def test_code_left_running_burns_no_cpu_between_runs(unguarded_session: WorkerSe
     assert int(after[11]) + int(after[12]) == int(before[11]) + int(before[12])
 
 
-def test_a_result_frame_for_another_job_ends_the_session(
+def test_a_result_frame_for_another_job_resets_the_session(
     unguarded_session: WorkerSession,
 ) -> None:
     """It refuses a result frame that does not carry the run's job id (one the code forged or
-    left queued) and ends the session: a stale frame is never read as a later run's result."""
+    left queued) and kills the worker: a stale frame is never read as a later run's result,
+    and the next run starts clean in a new worker."""
+    pid = unguarded_session._worker.pid if unguarded_session._worker else 0
     forged = unguarded_session.run(QUEUE_A_FRAME)
     assert forged.status == "error"
     assert forged.error is not None
     assert forged.error.type == "WorkerError"
     assert "another job" in forged.error.message
+    assert forged.notice is not None
+    assert "the Python state was reset" in forged.notice
     later = unguarded_session.run("result = 'fresh'")
-    assert later.status == "error"
-    assert later.error is not None
-    assert later.error.type == "SessionClosed"
+    assert later.result == "fresh"
+    assert unguarded_session._worker is not None
+    assert unguarded_session._worker.pid != pid
+
+
+IGNORES_SIGINT = """
+import signal
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+kept = 1
+while True:
+    pass
+"""
+
+
+def test_a_replaced_sigint_handler_ends_in_a_kill(unguarded_session: WorkerSession) -> None:
+    """It kills a worker whose code ignores SIGINT (the language guard off) when the grace
+    period ends, and says the state was reset."""
+    result = unguarded_session.run(IGNORES_SIGINT)
+    assert result.status == "timeout"
+    assert result.notice is not None
+    assert "the Python state was reset" in result.notice
+    assert unguarded_session.run("result = 'kept' in globals()").result is False
+
+
+def test_a_sigint_handler_does_not_outlive_its_run(unguarded_session: WorkerSession) -> None:
+    """It installs its interrupt handler again before every run: a handler the code set in
+    one run does not keep a later run from being interrupted."""
+    assert unguarded_session.run(
+        "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nkept = 7"
+    ).ok
+    result = unguarded_session.run("while True:\n    pass")
+    assert result.status == "timeout"
+    assert result.notice is None
+    assert unguarded_session.run("result = kept").result == 7
 
 
 def test_each_run_answers_its_own_job(unguarded_session: WorkerSession) -> None:
@@ -236,37 +362,36 @@ result = 'armed'
 """
 
 
-def test_a_worker_that_ran_while_frozen_ends_the_session(
+def test_a_worker_that_ran_while_frozen_resets_the_session(
     unguarded_session: WorkerSession,
 ) -> None:
-    """It ends the session when the worker's CPU time grew while it was frozen: a worker that
-    found a way to wake itself (here the test sends the SIGCONT) is caught at the next run."""
+    """It kills the worker when its CPU time grew while it was frozen: a worker that found a
+    way to wake itself (here the test sends the SIGCONT) is caught at the next run, which
+    starts clean in a new worker and says why."""
     pid = unguarded_session._worker.pid
     assert unguarded_session.run(RESUMES_ITSELF).result == "armed"
     assert _wait_until(lambda: _proc_stat(pid)[0] == "T")
     os.kill(pid, signal.SIGCONT)
     time.sleep(0.1)
     assert _wait_until(lambda: _proc_stat(pid)[0] == "T")
-    later = unguarded_session.run("result = 1")
-    assert later.status == "error"
-    assert later.error is not None
-    assert later.error.type == "SessionClosed"
-    assert "ran between runs" in later.error.message
+    later = unguarded_session.run("result = 'armed' in globals()")
+    assert later.result is False  # a new worker, a clean state
+    assert later.notice is not None
+    assert "ran between runs" in later.notice
 
 
 def test_a_worker_gone_between_runs_is_reported_as_gone(
     unguarded_session: WorkerSession,
 ) -> None:
     """It says the worker has gone when it died while frozen (not that it could not be
-    frozen)."""
+    frozen), and runs the next code in a new worker."""
     pid = unguarded_session._worker.pid
     assert unguarded_session.run("result = 1").result == 1
     os.kill(pid, signal.SIGKILL)
     later = unguarded_session.run("result = 2")
-    assert later.status == "error"
-    assert later.error is not None
-    assert later.error.type == "SessionClosed"
-    assert "has gone" in later.error.message
+    assert later.result == 2
+    assert later.notice is not None
+    assert "has gone" in later.notice
 
 
 def _wait_until(predicate: Callable[[], bool], timeout_s: float = 3.0) -> bool:
@@ -276,3 +401,87 @@ def _wait_until(predicate: Callable[[], bool], timeout_s: float = 3.0) -> bool:
             return True
         time.sleep(0.01)
     return False
+
+
+# -- lifetime, idle time, audit ------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("limits", "why"),
+    [
+        pytest.param({"session_idle_s": 0.3}, "idle for more than 0.3 s", id="idle"),
+        pytest.param({"session_lifetime_s": 0.3}, "lifetime of 0.3 s", id="lifetime"),
+    ],
+)
+def test_an_expired_session_starts_clean_and_says_so(
+    tmp_path: Path, limits: dict[str, float], why: str
+) -> None:
+    """It ends a session past the policy's idle time or lifetime; the next run starts clean
+    and its notice says why."""
+    with Sandbox(tmp_path, POLICY.model_copy(update=limits)) as box, box.session() as live:
+        assert live.run("kept = 1").ok
+        time.sleep(0.5)
+        later = live.run("try:\n    result = kept\nexcept NameError:\n    result = False")
+        assert later.notice is not None
+        assert why in later.notice
+        assert "the Python state was reset" in later.notice
+        assert later.result is False
+        assert live.run("kept = 2\nresult = kept").result == 2
+
+
+def test_an_idle_session_is_ended_without_waiting_for_its_next_run(tmp_path: Path) -> None:
+    """It stops the worker of a session idle past the limit when the sandbox is next asked
+    for a session, not only when the idle session runs again."""
+    policy = POLICY.model_copy(update={"session_idle_s": 0.3})
+    with Sandbox(tmp_path, policy) as box, box.session() as idle:
+        idle.run("x = 1")
+        inner = idle._inner
+        assert isinstance(inner, WorkerSession)
+        assert inner._worker is not None
+        pid = inner._worker.pid
+        time.sleep(0.5)
+        with box.session():
+            pass
+        assert _wait_until(lambda: not os.path.exists(f"/proc/{pid}") or _proc_stat(pid)[0] == "Z")
+        assert "idle" in (idle.run("result = 1").notice or "")
+
+
+def test_closing_the_sandbox_closes_session_objects(tmp_path: Path) -> None:
+    """It ends every Session when the Sandbox closes; they answer SessionClosed."""
+    box = Sandbox(tmp_path, POLICY)
+    live = box.session()
+    assert live.run("x = 1").ok
+    box.close()
+    assert live.closed
+    later = live.run("result = x")
+    assert later.error is not None
+    assert later.error.type == "SessionClosed"
+
+
+def test_the_audit_names_the_session_of_each_run(tmp_path: Path) -> None:
+    """It records which session each run belonged to (``python_session``), through
+    Session.run and Session.call; a single-use run names none."""
+    from ai_sandbox.audit import AuditLog, read_records
+
+    log_path = tmp_path / "audit.jsonl"
+    root = tmp_path / "root"
+    root.mkdir()
+    with AuditLog(log_path) as log, Sandbox(root, POLICY, audit=log) as box:
+        one, two = box.session(), box.session()
+        one.run("x = 1")
+        two.call("run_python", {"code": "y = 2"})
+        box.run("result = 3")
+        one.close()
+        two.close()
+    runs = [r for r in read_records(log_path) if r.get("tool") == "run_python"]
+    assert [r.get("python_session") for r in runs] == [one.id, one.id, two.id, two.id, None, None]
+
+
+def test_a_python_mode_session_is_interrupted_and_keeps_its_state(tmp_path: Path) -> None:
+    """It interrupts a full-Python (language="python") session at the timeout and keeps the
+    variables, as in restricted mode."""
+    policy = POLICY.model_copy(update={"language": "python"})
+    with Sandbox(tmp_path, policy) as box, box.session() as live:
+        live.run("kept = 41")
+        result = live.run("while True:\n    pass")
+        assert result.status == "timeout"
+        assert result.notice is None
+        assert live.run("result = kept + 1").result == 42

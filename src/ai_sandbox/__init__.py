@@ -25,6 +25,7 @@ from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.results import DirEntry, ErrorInfo, ExecutionResult, ToolResult
 from ai_sandbox.sandbox import Sandbox
 from ai_sandbox.security import safe_open, safe_path_access
+from ai_sandbox.session import Session
 from ai_sandbox.tools import TOOL_SPECS, ListDirectory, ReadFile, RunPython, ToolSpec, WriteFile
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "SandboxError",
     "SandboxPolicy",
     "SecurityError",
+    "Session",
     "ToolInputError",
     "ToolResult",
     "ToolSpec",

@@ -183,6 +183,8 @@ def _describe(entry: DirEntry) -> str:
         return f"{entry.path}  (special file: not readable)"
     if entry.outside_root:
         return f"{entry.path}  (symlink leading outside the project root: cannot be read)"
+    if entry.target_type is None:  # past the links a listing resolves (MAX_LINKS_RESOLVED)
+        return f"{entry.path}  (symlink; list or read it by its path to see where it leads)"
     if entry.target_type == "missing":
         return f"{entry.path}  (symlink to {entry.target}, which does not exist)"
     if entry.target_type in ("file", "dir", "other"):

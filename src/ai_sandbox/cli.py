@@ -1,4 +1,4 @@
-"""The ``ai-sandbox`` command: ``demo``, ``doctor``, ``audit ...`` and ``mcp``."""
+"""The ``ai-sandbox`` command: ``demo``, ``doctor``, ``audit ...``, ``mcp`` and ``batch``."""
 
 from __future__ import annotations
 
@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         register(sub)
+    from ai_sandbox.batch.cli import register as register_batch
+
+    register_batch(sub)
     return parser
 
 

@@ -10,7 +10,8 @@ at fault, because each audience acts on a different kind of error::
     ├── ResourceLimitExceeded      memory, output, result or file-size limit hit
     ├── ToolInputError             a tool call's arguments do not fit the tool's schema
     ├── ConfigurationError         the developer's mistake: a bad policy, root or argument
-    │   └── IsolationUnavailable   a layer the policy requires is missing on this machine
+    │   ├── IsolationUnavailable   a layer the policy requires is missing on this machine
+    │   └── InvalidInputs          the host's own ``inputs`` are not JSON data (also a TypeError)
     ├── WorkerError                infrastructure: the isolated worker died or spoke nonsense
     └── AuditError                 the audit record could not be written; the action did not run
 
@@ -29,6 +30,7 @@ __all__ = [
     "ConfigurationError",
     "ExecutionError",
     "ExecutionTimeout",
+    "InvalidInputs",
     "IsolationUnavailable",
     "ModelReplyError",
     "ResourceLimitExceeded",
@@ -153,3 +155,13 @@ class AuditError(SandboxError):
     """An audit record could not be written, so the action was not performed."""
 
     kind = "audit"
+
+
+class InvalidInputs(ConfigurationError, TypeError):
+    """The host passed ``inputs`` to ``Sandbox.run`` / ``Session.run`` that cannot cross into
+    the sandbox (not a mapping, a name that is not an identifier, bytes, sets, arbitrary
+    objects, NaN): the developer's mistake, raised at once rather than returned as the AI's
+    ``rejected`` run. Inputs a model sends through ``Sandbox.call`` are still its mistake and
+    come back as a result."""
+
+    kind = "configuration"

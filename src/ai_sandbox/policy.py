@@ -167,6 +167,20 @@ class SandboxPolicy(BaseModel):
         le=64,
         description="Deepest `recursive` level a list_directory call may ask for.",
     )
+    session_idle_s: float = Field(
+        default=900.0,
+        gt=0,
+        le=7 * 24 * 3600,
+        description="A session unused this long ends (its Python state with it); its next run "
+        "starts clean and says so.",
+    )
+    session_lifetime_s: float = Field(
+        default=4 * 3600.0,
+        gt=0,
+        le=30 * 24 * 3600,
+        description="A session this old ends (its Python state with it); its next run starts "
+        "clean and says so.",
+    )
     language: Language = Field(
         default="restricted",
         description=(

@@ -96,6 +96,11 @@ class ExecutionResult(BaseModel):
     images: tuple[Image, ...] = Field(
         default=(), description="Images the run produced (e.g. open matplotlib figures)."
     )
+    notice: str | None = Field(
+        default=None,
+        description="What the model should know about the session's state, e.g. that it was "
+        "reset (and why) before or during this run.",
+    )
     files: tuple[FileAccessRecord, ...] = Field(
         default=(),
         exclude=True,

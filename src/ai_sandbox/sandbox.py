@@ -13,11 +13,17 @@ problem, not the model's).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
+import inspect
 import json
+import math
 import os
 import threading
-from collections.abc import Callable, Mapping
+import time
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -36,11 +42,13 @@ from ai_sandbox.audit.action import (
     verdict_for_tool_result,
 )
 from ai_sandbox.audit.writer import AuditLog
-from ai_sandbox.backend import ExecutionBackend, ExecutionSession
+from ai_sandbox.backend_protocol import ExecutionBackend
+from ai_sandbox.batch.mapping import Program, check_jobs, iter_results
 from ai_sandbox.exceptions import (
     MISTAKE_RULES,
     ConfigurationError,
     ExecutionError,
+    InvalidInputs,
     ResourceLimitExceeded,
     SandboxError,
     SecurityError,
@@ -50,7 +58,16 @@ from ai_sandbox.pathlayer.names import to_text, type_label
 from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.results import DirEntry, ErrorInfo, ExecutionResult, ToolResult
 from ai_sandbox.security import MAX_DIR_ENTRIES, SafeFS
-from ai_sandbox.tools import TOOL_SPECS, ListDirectory, ReadFile, RunPython, ToolSpec, WriteFile
+from ai_sandbox.session import Session
+from ai_sandbox.tools import (
+    TOOL_SPECS,
+    ListDirectory,
+    ReadFile,
+    RunPython,
+    ToolSpec,
+    WriteFile,
+    specs_for,
+)
 
 __all__ = ["Sandbox"]
 
@@ -99,6 +116,7 @@ class Sandbox:
         self._lock = threading.Lock()
         self._backend: ExecutionBackend | None = None
         self._closed = False
+        self._sessions: weakref.WeakSet[Session] = weakref.WeakSet()
         # Build the backend now so a missing isolation layer fails at construction (fail closed).
         self._get_backend()
 
@@ -131,9 +149,13 @@ class Sandbox:
         return self._audit.caller(caller_id)
 
     def close(self) -> None:
-        """Stop worker processes (the audit log stays open: the host owns it). Idempotent."""
+        """End every session and stop worker processes (the audit log stays open: the host
+        owns it). Idempotent."""
         with self._lock:
             backend, self._backend, self._closed = self._backend, None, True
+            sessions = list(self._sessions)
+        for session in sessions:
+            session.close()
         if backend is not None:
             backend.close()
 
@@ -149,17 +171,126 @@ class Sandbox:
         self.close()
 
     # -- direct operations -----------------------------------------------------------------
-    def run(self, code: str, inputs: Mapping[str, Any] | None = None) -> ExecutionResult:
-        """Run ``code``; the outcome is in ``status``. Never raises for the AI's mistakes."""
+    def run(
+        self,
+        code: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        timeout_s: float | None = None,
+        on_output: Callable[[str], None] | None = None,
+    ) -> ExecutionResult:
+        """Run ``code``; the outcome is in ``status``. Never raises for the AI's mistakes.
+
+        ``on_output`` gets what the code prints in chunks while it runs (in-process: once, at
+        the end), within ``max_output_bytes``; ``stdout`` still holds all of it. An exception
+        from it stops further calls and does not stop the run.
+
+        ``timeout_s`` shortens the policy's wall-clock limit for this run; a value above it (or
+        not a positive number) is the developer's mistake: ``ConfigurationError``. So are
+        ``inputs`` that are not JSON data with identifier names: ``InvalidInputs`` (a
+        ``ConfigurationError`` and a ``TypeError``), raised, not returned as the AI's run."""
+        self._check_timeout(timeout_s)
+        _check_host_inputs(inputs)
         with self._action("run_python", {"code": code, "inputs": inputs}) as act:
-            res = self._get_backend().execute(code, inputs)
+            res = _execute(self._get_backend(), code, inputs, timeout_s, on_output)
             _finish_run(act, res)
             return res
 
-    def session(self) -> ExecutionSession:
-        """A long-lived execution context that keeps variables between runs."""
-        inner = self._get_backend().session()
-        return inner if self._audit is None else _AuditedSession(self, inner)
+    def map(
+        self,
+        programs: Iterable[Program],
+        *,
+        inputs: Mapping[str, Any] | None = None,
+        timeout_s: float | None = None,
+        ordered: bool = True,
+        jobs: int | None = None,
+    ) -> Iterator[ExecutionResult]:
+        """Run many programs, each in its own fresh worker exactly as :meth:`run` would.
+
+        ``programs`` holds source texts (run with ``inputs``) or ``(code, inputs)`` pairs and may
+        be an endless generator: at most ``2 * jobs`` programs are in flight or waiting to be
+        handed back, so memory stays bounded. ``jobs`` defaults to the CPUs this process may
+        use; ``timeout_s`` shortens the policy's limit for every program. Results come in input
+        order (``ordered=False``: as they finish; use :meth:`map_indexed` to know which is
+        which). A bad *item* (not text or a pair) raises ``TypeError``; a bad *program* is a
+        result like any other.
+        """
+        pairs = self.map_indexed(
+            programs, inputs=inputs, timeout_s=timeout_s, ordered=ordered, jobs=jobs
+        )
+        return (result for _, result in pairs)
+
+    def map_indexed(
+        self,
+        programs: Iterable[Program],
+        *,
+        inputs: Mapping[str, Any] | None = None,
+        timeout_s: float | None = None,
+        ordered: bool = True,
+        jobs: int | None = None,
+    ) -> Iterator[tuple[int, ExecutionResult]]:
+        """Like :meth:`map`, yielding ``(index, result)`` with the program's position."""
+        self._get_backend()  # a closed sandbox, a bad limit or job count fail now, not later
+        self._check_timeout(timeout_s)
+        check_jobs(jobs)
+
+        def run_one(code: str, program_inputs: Mapping[str, Any] | None) -> ExecutionResult:
+            return self.run(code, program_inputs, timeout_s=timeout_s)
+
+        return iter_results(run_one, programs, inputs=inputs, jobs=jobs, ordered=ordered)
+
+    async def arun(
+        self,
+        code: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        timeout_s: float | None = None,
+        on_output: Callable[[str], None] | None = None,
+    ) -> ExecutionResult:
+        """:meth:`run` for asyncio. With an isolated backend no thread waits for the worker:
+        the event loop watches its channel. (``isolation="none"`` runs the code in a thread,
+        since it runs in this process.) ``on_output`` is called on the event loop's thread."""
+        self._check_timeout(timeout_s)
+        _check_host_inputs(inputs)
+        with self._action("run_python", {"code": code, "inputs": inputs}) as act:
+            res = await _aexecute(self._get_backend(), code, inputs, timeout_s, on_output)
+            _finish_run(act, res)
+            return res
+
+    def session(self) -> Session:
+        """A conversation whose Python state (variables, imports, functions, classes) persists
+        between runs and ``run_python`` calls; see :class:`~ai_sandbox.session.Session`."""
+        self._get_backend()  # a closed Sandbox says so now
+        now = time.monotonic()
+        session = Session(self)
+        with self._lock:
+            others = list(self._sessions)
+            self._sessions.add(session)
+        for other in others:  # end the state of sessions idle past the policy's limits
+            other._sweep(now)
+        return session
+
+    def _check_timeout(self, timeout_s: float | None) -> None:
+        """A per-call limit must be a positive number no higher than the policy's."""
+        if timeout_s is None:
+            return
+        if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float):
+            raise ConfigurationError(f"timeout_s must be a number of seconds, not {timeout_s!r}")
+        if not math.isfinite(timeout_s) or timeout_s <= 0:
+            raise ConfigurationError(f"timeout_s must be a positive number, not {timeout_s!r}")
+        if timeout_s > self.policy.timeout_s:
+            raise ConfigurationError(
+                f"timeout_s={timeout_s:g} is above the policy's limit of "
+                f"{self.policy.timeout_s:g} s; a call may only shorten it"
+            )
+
+    @staticmethod
+    def _check_inputs(inputs: object) -> None:
+        _check_host_inputs(inputs)
+
+    @staticmethod
+    def _finish_run(act: Action, res: ExecutionResult) -> None:
+        _finish_run(act, res)
 
     def read_file(self, path: str | os.PathLike[str]) -> str:
         """Read a text file beneath the root. Raises ``SecurityError`` if the policy forbids."""
@@ -196,10 +327,18 @@ class Sandbox:
             return entries
 
     # -- auditing ----------------------------------------------------------------------------
-    def _action(self, tool: str, args: Any, via: Via = "direct") -> Action:
+    def _action(
+        self, tool: str, args: Any, via: Via = "direct", *, python_session: str | None = None
+    ) -> Action:
         """Write the ``requested`` record (``AuditError`` if impossible: do not act)."""
         return Action(
-            self._audit, tool, args, via=via, isolation=_FILE_ISOLATION, layers=_FILE_LAYERS
+            self._audit,
+            tool,
+            args,
+            via=via,
+            isolation=_FILE_ISOLATION,
+            layers=_FILE_LAYERS,
+            python_session=python_session,
         )
 
     def _relative(self, path: object) -> object:
@@ -241,13 +380,24 @@ class Sandbox:
         return max(MIN_TEXT_CAP, 6 * self.policy.max_file_bytes + 64 * 1024)
 
     # -- the single dispatch point -----------------------------------------------------------
-    @staticmethod
-    def tool_specs() -> tuple[ToolSpec, ...]:
-        """The tools ``call`` dispatches to, for adapters to expose."""
-        return TOOL_SPECS
+    def tool_specs(self) -> tuple[ToolSpec, ...]:
+        """The tools ``call`` dispatches to, for adapters to expose (``run_python``'s
+        description names this sandbox's language)."""
+        return specs_for(self.policy.language)
 
-    def call(self, tool_name: str, arguments: Mapping[str, Any] | str | None = None) -> ToolResult:
+    def call(
+        self,
+        tool_name: str,
+        arguments: Mapping[str, Any] | str | None = None,
+        *,
+        session: Session | None = None,
+        on_output: Callable[[str], None] | None = None,
+    ) -> ToolResult:
         """Validate ``arguments`` (a dict or a JSON string) for ``tool_name`` and run the tool.
+
+        With ``session`` (one of this sandbox's, see :meth:`session`), ``run_python`` runs in
+        it and keeps its state (``Session.call`` is the same); without, every run starts fresh.
+        ``on_output`` gets ``run_python``'s printed output as it happens (see :meth:`run`).
 
         The model's mistakes (unknown tool, bad arguments, refused path, failing code) come back
         as a ``ToolResult`` with ``ok=False`` and a message the model can act on. Arguments are
@@ -262,7 +412,14 @@ class Sandbox:
             parsed = parse_arguments(arguments, tool, max_chars=self._max_argument_chars())
         except ToolInputError as exc:
             parsed = exc
-        with self._action(tool, self._call_arguments(parsed, arguments), "call") as act:
+        if session is not None and (
+            not isinstance(session, Session) or session._sandbox is not self
+        ):
+            raise ConfigurationError("session must be a Session of this Sandbox")
+        python_session = session.id if session is not None else None
+        with self._action(
+            tool, self._call_arguments(parsed, arguments), "call", python_session=python_session
+        ) as act:
             try:
                 spec, args = self._validate(tool, parsed)
             except ToolInputError as exc:
@@ -270,6 +427,10 @@ class Sandbox:
                 act.finish(verdict_for_exception(exc), payload=result.content)
                 return result
             handler = self._handlers()[spec.name]
+            if spec.name == "run_python":
+                handler = functools.partial(
+                    self._tool_run_python, session=session, on_output=on_output
+                )
             try:
                 result = handler(args)
             except SandboxError as exc:
@@ -289,6 +450,65 @@ class Sandbox:
                 files=result.files,
                 files_omitted=result.files_omitted,
                 language=data.get("language"),
+            )
+            return result
+
+    async def acall(
+        self,
+        tool_name: str,
+        arguments: Mapping[str, Any] | str | None = None,
+        *,
+        session: Session | None = None,
+        on_output: Callable[[str], None] | None = None,
+    ) -> ToolResult:
+        """:meth:`call` for asyncio: ``run_python`` waits for its worker on the event loop (no
+        parked thread); the file tools, which answer at once, run as in :meth:`call`."""
+        tool = _tool_label(tool_name)
+        if tool != "run_python":
+            return self.call(tool_name, arguments, session=session)
+        if session is not None and (
+            not isinstance(session, Session) or session._sandbox is not self
+        ):
+            raise ConfigurationError("session must be a Session of this Sandbox")
+        parsed: dict[str, Any] | ToolInputError
+        try:
+            parsed = parse_arguments(arguments, tool, max_chars=self._max_argument_chars())
+        except ToolInputError as exc:
+            parsed = exc
+        python_session = session.id if session is not None else None
+        with self._action(
+            tool, self._call_arguments(parsed, arguments), "call", python_session=python_session
+        ) as act:
+            try:
+                _spec, args = self._validate(tool, parsed)
+            except ToolInputError as exc:
+                result = _error_result(tool, exc)
+                act.finish(verdict_for_exception(exc), payload=result.content)
+                return result
+            assert isinstance(args, RunPython)  # nosec B101 - the spec of run_python
+            try:
+                if session is None:
+                    res = await _aexecute(
+                        self._get_backend(), args.code, args.inputs, None, on_output
+                    )
+                else:
+                    if args.reset:
+                        session.reset()
+                    res = await session._arun(args.code, args.inputs, None, on_output)
+                result = _run_python_result(res)
+            except SandboxError as exc:
+                result = _error_result(tool, exc)
+                act.finish(verdict_for_exception(exc), payload=result.content)
+                return result
+            except Exception as exc:  # our bug: the model must not crash the host
+                result = _internal_error_result(tool, exc)
+                act.finish(verdict_for_exception(exc), payload=result.content)
+                return result
+            act.finish(
+                verdict_for_tool_result(result),
+                payload=result.content,
+                isolation=res.isolation,
+                layers=res.layers,
             )
             return result
 
@@ -323,18 +543,19 @@ class Sandbox:
             "list_directory": self._tool_list_directory,
         }
 
-    def _tool_run_python(self, args: RunPython) -> ToolResult:
-        res = self._get_backend().execute(args.code, args.inputs)
-        return ToolResult(
-            tool="run_python",
-            ok=res.ok,
-            content=_describe_execution(res),
-            data=res.model_dump(mode="json"),
-            error=res.error,
-            images=res.images,
-            files=res.files,
-            files_omitted=res.files_omitted,
-        )
+    def _tool_run_python(
+        self,
+        args: RunPython,
+        session: Session | None = None,
+        on_output: Callable[[str], None] | None = None,
+    ) -> ToolResult:
+        if session is None:
+            res = _execute(self._get_backend(), args.code, args.inputs, None, on_output)
+        else:
+            if args.reset:
+                session.reset()
+            res = session._run(args.code, args.inputs, None, on_output)
+        return _run_python_result(res)
 
     def _tool_read_file(self, args: ReadFile) -> ToolResult:
         try:
@@ -393,29 +614,25 @@ class Sandbox:
         )
 
 
-class _AuditedSession:
-    """A session whose every run is audited like ``Sandbox.run`` (``via="session"``)."""
+def _check_host_inputs(inputs: object) -> None:
+    """Refuse the host's own ``inputs`` that cannot cross into the sandbox, as the developer's
+    mistake (:class:`InvalidInputs`), with the reason; ``None`` costs nothing."""
+    if inputs is None:
+        return
+    from ai_sandbox.executor.inputs import copy_inputs
 
-    def __init__(self, sandbox: Sandbox, inner: ExecutionSession) -> None:
-        self._sandbox = sandbox
-        self._inner = inner
-
-    def run(self, code: str, inputs: Mapping[str, Any] | None = None) -> ExecutionResult:
-        with self._sandbox._action(
-            "run_python", {"code": code, "inputs": inputs}, "session"
-        ) as act:
-            res = self._inner.run(code, inputs)
-            _finish_run(act, res)
-            return res
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def __enter__(self) -> _AuditedSession:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    try:
+        copied = copy_inputs(inputs)  # type: ignore[arg-type]  # checked by it
+    except SecurityError as exc:
+        raise InvalidInputs(f"inputs: {exc.reason}") from None
+    except RecursionError:
+        raise InvalidInputs("inputs: nested too deeply") from None
+    try:
+        json.dumps(copied, allow_nan=False)
+    except ValueError:
+        raise InvalidInputs(
+            "inputs: NaN and infinity are not JSON numbers; pass None or a string instead"
+        ) from None
 
 
 def _tool_label(tool_name: object) -> str:
@@ -479,9 +696,64 @@ def _error_result(tool: str, exc: SandboxError) -> ToolResult:
     )
 
 
+def _run_python_result(res: ExecutionResult) -> ToolResult:
+    return ToolResult(
+        tool="run_python",
+        ok=res.ok,
+        content=_describe_execution(res),
+        data=res.model_dump(mode="json"),
+        error=res.error,
+        images=res.images,
+        files=res.files,
+        files_omitted=res.files_omitted,
+    )
+
+
+async def _aexecute(
+    backend: ExecutionBackend,
+    code: str,
+    inputs: Mapping[str, Any] | None,
+    timeout_s: float | None,
+    on_output: Callable[[str], None] | None,
+) -> ExecutionResult:
+    """Run on the backend without blocking the event loop: isolated backends wait on the
+    worker's channel in the loop; the in-process one runs the code in a thread (it runs here)."""
+    aexecute = getattr(backend, "aexecute", None)
+    if aexecute is not None:
+        result: ExecutionResult = await aexecute(
+            code, inputs, timeout_s=timeout_s, on_output=on_output
+        )
+        return result
+    return await asyncio.to_thread(_execute, backend, code, inputs, timeout_s, on_output)
+
+
+def _execute(
+    backend: ExecutionBackend,
+    code: str,
+    inputs: Mapping[str, Any] | None,
+    timeout_s: float | None,
+    on_output: Callable[[str], None] | None,
+) -> ExecutionResult:
+    """``backend.execute``, passing the per-call options only when they are used and taken (a
+    backend written for the one-method protocol takes ``(code, inputs)`` only: it gets no
+    time limit of its own, and its output goes to ``on_output`` when the run ends)."""
+    options: dict[str, Any] = {}
+    taken = inspect.signature(backend.execute).parameters if timeout_s or on_output else {}
+    if timeout_s is not None and "timeout_s" in taken:
+        options["timeout_s"] = timeout_s
+    if on_output is not None and "on_output" in taken:
+        options["on_output"] = on_output
+    result = backend.execute(code, inputs, **options)
+    if on_output is not None and "on_output" not in options and result.stdout:
+        on_output(result.stdout)
+    return result
+
+
 def _describe_execution(res: ExecutionResult) -> str:
     """The text a model reads back from run_python."""
     parts: list[str] = []
+    if res.notice is not None:
+        parts.append(f"note: {res.notice}")
     if res.status == "ok":
         parts.append("result: " + json.dumps(res.result, ensure_ascii=False, default=str))
     elif res.error is not None:

@@ -7,6 +7,7 @@ written for a model to read.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,15 +26,22 @@ class RunPython(_ToolInput):
     code: str = Field(
         description=(
             "Python source to run. Assign the answer to a variable named `result` (JSON data: "
-            "dict, list, str, int, float, bool or None); print() output is returned too. "
-            "Only allow-listed modules can be imported; names starting with '_' are refused; "
-            "open() reads files beneath the project root."
+            "dict, list, str, int, float, bool or None), or end with an expression; print() "
+            "output is returned too. Files are read and written beneath the project root. "
+            "Anything the sandbox refuses comes back with a hint saying what to write instead."
         ),
         max_length=1_000_000,
     )
     inputs: dict[str, Any] | None = Field(
         default=None,
         description="Variables made available to the code, by name (JSON values).",
+    )
+    reset: bool = Field(
+        default=False,
+        description=(
+            "Start from a fresh Python state: forget the variables, imports, functions and "
+            "classes of earlier calls before running this code."
+        ),
     )
 
 
@@ -77,6 +85,21 @@ class ListDirectory(_ToolInput):
     )
 
 
+#: What ``run_python``'s description adds for each language (``SandboxPolicy.language``).
+LANGUAGE_NOTES: dict[str, str] = {
+    "restricted": (
+        "Language: restricted Python (classes, dataclasses, typing, match...) with imports from "
+        "an allow-list of pure-computation modules (math, json, re, datetime, collections, "
+        "statistics, ...); dunder attributes of objects the code did not make are refused."
+    ),
+    "python": (
+        "Language: full Python 3.11 with the installed packages (e.g. numpy, pandas, "
+        "matplotlib); matplotlib figures left open come back as images. No threads or "
+        "subprocesses."
+    ),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class ToolSpec:
     """A tool as adapters see it: its name, description and input model."""
@@ -93,8 +116,11 @@ class ToolSpec:
 TOOL_SPECS: tuple[ToolSpec, ...] = (
     ToolSpec(
         "run_python",
-        "Run a Python snippet in an isolated sandbox. Assign the answer to `result`; "
-        "print() output is captured. No network, no processes, files only beneath the root.",
+        "Run a Python snippet in an isolated sandbox. Assign the answer to `result` (or end "
+        "with an expression: its value is the result); print() output is captured. Variables, "
+        "imports, functions and classes persist between calls of this conversation, like a "
+        "notebook; pass reset=true to start fresh. No network, no processes, files only "
+        "beneath the root.",
         RunPython,
     ),
     ToolSpec(
@@ -117,3 +143,13 @@ TOOL_SPECS: tuple[ToolSpec, ...] = (
         ListDirectory,
     ),
 )
+
+
+def specs_for(language: str) -> tuple[ToolSpec, ...]:
+    """The tools as a sandbox running ``language`` publishes them (``run_python`` says which
+    language it runs, so a model writes code that will be accepted)."""
+    run, *rest = TOOL_SPECS
+    note = LANGUAGE_NOTES.get(language)
+    if note is None:
+        return TOOL_SPECS
+    return (dataclasses.replace(run, description=f"{run.description} {note}"), *rest)

@@ -6,14 +6,23 @@ knowing which SDK produced it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ai_sandbox.adapters._schema import call_arguments
 from ai_sandbox.results import ErrorInfo, ToolResult
 from ai_sandbox.sandbox import Sandbox
+from ai_sandbox.session import Session
 
-__all__ = ["AgentRun", "AgentTurn", "ToolCallRecord", "run_tool_call", "unsupported_call_result"]
+__all__ = [
+    "AgentRun",
+    "AgentTurn",
+    "ToolCallRecord",
+    "arun_tool_call",
+    "run_tool_call",
+    "unsupported_call_result",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +65,26 @@ class AgentRun:
         return tuple(call for turn in self.turns for call in turn.calls)
 
 
-def run_tool_call(sandbox: Sandbox, name: str, arguments: Any) -> ToolResult:
-    """Run one function call from a model: never raises for the model's mistakes."""
+def run_tool_call(
+    sandbox: Sandbox,
+    name: str,
+    arguments: Any,
+    session: Session | None = None,
+    *,
+    on_output: Callable[[str], None] | None = None,
+) -> ToolResult:
+    """Run one function call from a model (``run_python`` in ``session`` if given, its output
+    to ``on_output`` as it happens): never raises for the model's mistakes."""
     spec = next((s for s in sandbox.tool_specs() if s.name == name), None)
-    return sandbox.call(name, call_arguments(spec, arguments))
+    return sandbox.call(name, call_arguments(spec, arguments), session=session, on_output=on_output)
+
+
+async def arun_tool_call(
+    sandbox: Sandbox, name: str, arguments: Any, session: Session | None = None
+) -> ToolResult:
+    """:func:`run_tool_call` for asyncio (``Sandbox.acall``: no thread waits on the worker)."""
+    spec = next((s for s in sandbox.tool_specs() if s.name == name), None)
+    return await sandbox.acall(name, call_arguments(spec, arguments), session=session)
 
 
 def unsupported_call_result(name: str, kind: str, sandbox: Sandbox) -> ToolResult:

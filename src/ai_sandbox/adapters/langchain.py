@@ -14,12 +14,17 @@ Each tool's ``args_schema`` is our pydantic input model. Invoked with a ``ToolCa
 ``ToolMessage`` whose ``status`` is ``"error"`` when the sandbox refused or the code failed (the
 error is the content, never an exception) and whose ``artifact`` is the full
 :class:`~ai_sandbox.ToolResult` (for ``run_python`` its ``data`` is the ``ExecutionResult``).
-``ainvoke`` runs the sandbox call in a worker thread, so it never blocks the event loop.
+``ainvoke`` runs through ``Sandbox.acall``: the event loop waits on the worker, no thread.
+
+State: the tools of one :func:`langchain_tools` call (one :class:`SandboxToolkit`) share one
+:class:`~ai_sandbox.Session`, so ``run_python`` keeps variables, imports and functions from
+call to call, like a notebook. Give each conversation its own toolkit (two toolkits never see
+each other's variables), or pass ``session=`` to choose. The session's worker stops when the
+tools are garbage-collected or the sandbox closes.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -31,11 +36,12 @@ except ImportError as _exc:  # pragma: no cover - exercised by the missing-extra
         "ai_sandbox.adapters.langchain needs langchain-core: pip install 'ai-sandbox[langchain]'"
     ) from _exc
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, PrivateAttr
 
-from ai_sandbox.adapters._agent import run_tool_call
+from ai_sandbox.adapters._agent import arun_tool_call, run_tool_call
 from ai_sandbox.results import ToolResult
 from ai_sandbox.sandbox import Sandbox
+from ai_sandbox.session import Session
 from ai_sandbox.tools import ToolSpec
 
 __all__ = ["SandboxTool", "SandboxToolkit", "langchain_tools"]
@@ -67,24 +73,37 @@ class SandboxTool(StructuredTool):
         return {"arguments": arguments, "tool_call_id": tool_call_id}
 
 
-def langchain_tools(sandbox: Sandbox) -> list[BaseTool]:
-    """The sandbox's tools as LangChain ``StructuredTool``s (sync and async)."""
-    return [_make_tool(sandbox, spec) for spec in sandbox.tool_specs()]
+def langchain_tools(sandbox: Sandbox, *, session: Session | None = None) -> list[BaseTool]:
+    """The sandbox's tools as LangChain ``StructuredTool``s (sync and async), sharing one
+    session (``session``, or a new one): ``run_python`` keeps its state between calls."""
+    live = session if session is not None else sandbox.session()
+    return [_make_tool(sandbox, spec, live) for spec in sandbox.tool_specs()]
 
 
 class SandboxToolkit(BaseToolkit):
-    """A LangChain toolkit over one :class:`~ai_sandbox.Sandbox`."""
+    """A LangChain toolkit over one :class:`~ai_sandbox.Sandbox`, holding one session: every
+    ``get_tools()`` list of this toolkit runs Python in the same state (one toolkit per
+    conversation)."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     sandbox: Sandbox
+    _session: Session | None = PrivateAttr(default=None)
+
+    @property
+    def session(self) -> Session:
+        """The toolkit's session (started on first use)."""
+        if self._session is None:
+            self._session = self.sandbox.session()
+        return self._session
 
     def get_tools(self) -> list[BaseTool]:
-        """The sandbox's tools, as :func:`langchain_tools` builds them."""
-        return langchain_tools(self.sandbox)
+        """The sandbox's tools, as :func:`langchain_tools` builds them, in this toolkit's
+        session."""
+        return langchain_tools(self.sandbox, session=self.session)
 
 
-def _make_tool(sandbox: Sandbox, spec: ToolSpec) -> BaseTool:
+def _make_tool(sandbox: Sandbox, spec: ToolSpec, session: Session) -> BaseTool:
     first_field = next(iter(spec.input_model.model_fields), None)
 
     def call(
@@ -95,7 +114,7 @@ def _make_tool(sandbox: Sandbox, spec: ToolSpec) -> BaseTool:
     ) -> _Output:
         if arguments is None:
             arguments = {first_field: text} if first_field is not None else {}
-        result = run_tool_call(sandbox, spec.name, arguments)
+        result = run_tool_call(sandbox, spec.name, arguments, session)
         return _output(spec.name, result, tool_call_id)
 
     async def acall(
@@ -104,7 +123,10 @@ def _make_tool(sandbox: Sandbox, spec: ToolSpec) -> BaseTool:
         arguments: Any = None,
         tool_call_id: str | None = None,
     ) -> _Output:
-        return await asyncio.to_thread(call, text, arguments=arguments, tool_call_id=tool_call_id)
+        if arguments is None:
+            arguments = {first_field: text} if first_field is not None else {}
+        result = await arun_tool_call(sandbox, spec.name, arguments, session)
+        return _output(spec.name, result, tool_call_id)
 
     func: Callable[..., _Output] = call
     return SandboxTool.from_function(

@@ -13,21 +13,31 @@ Each tool publishes the input schema derived from our pydantic model and the
 :class:`~ai_sandbox.ToolResult` schema as its output schema. A call returns the result text
 as content plus the ``ToolResult`` as structured content; refusals and failures are results with
 ``is_error=True``. Arguments are validated once, by ``Sandbox.call``.
+
+Each client gets its own :class:`~ai_sandbox.Session`: ``run_python`` keeps its variables
+between that client's calls and two clients never see each other's. On a connection that
+began with the ``initialize`` handshake (stdio, stateful HTTP) the session lives in MCP's
+per-connection state and ends when the connection closes. The 2026-07-28 protocol has no
+connections (every request stands alone): there ``create_server(sandbox, session=...)`` names
+the session such requests use. ``ai-sandbox mcp`` passes one, because a stdio server process
+serves exactly one client; without it, every such call starts fresh (never shared).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 try:
+    import anyio.from_thread
     import anyio.to_thread
-    from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver import Context, MCPServer
     from mcp.server.mcpserver.tools import Tool
     from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
     from mcp_types import (
@@ -37,6 +47,7 @@ try:
         TextContent,
         ToolAnnotations,
     )
+    from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 except ImportError as _exc:  # pragma: no cover - exercised by the missing-extra test
     raise ImportError(
         "ai_sandbox.adapters.mcp needs the MCP SDK: pip install 'ai-sandbox[mcp]'"
@@ -50,6 +61,7 @@ from ai_sandbox.exceptions import ConfigurationError
 from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.results import ToolResult
 from ai_sandbox.sandbox import Sandbox
+from ai_sandbox.session import Session
 from ai_sandbox.tools import ToolSpec
 
 __all__ = ["create_server", "load_policy_file", "main", "serve_stdio"]
@@ -77,14 +89,18 @@ _ANNOTATIONS = {
 }
 
 
-def create_server(sandbox: Sandbox, *, name: str = "ai-sandbox") -> MCPServer[Any]:
+def create_server(
+    sandbox: Sandbox, *, name: str = "ai-sandbox", session: Session | None = None
+) -> MCPServer[Any]:
     """An ``MCPServer`` exposing the sandbox's tools (add your own tools to it if you like).
 
     A call to a tool it does not have gets the answer ``Sandbox.call`` gives (an error result
     listing the tools), and ordinary tool errors are results, never log lines: the server logs
     at ``WARNING`` and above only, so stderr stays quiet for a client's mistakes.
-    """
-    tools = [_make_tool(sandbox, spec) for spec in sandbox.tool_specs()]
+
+    ``session``: where ``run_python`` keeps state for requests that come without a connection
+    of their own (the 2026-07-28 protocol); pass one only when the server has one client."""
+    tools = [_make_tool(sandbox, spec, session) for spec in sandbox.tool_specs()]
     return _SandboxServer(
         sandbox, name, instructions=_INSTRUCTIONS, tools=tools, log_level=_LOG_LEVEL
     )
@@ -108,9 +124,10 @@ class _SandboxServer(MCPServer[Any]):
 
 
 def serve_stdio(root: Path, policy: SandboxPolicy) -> None:
-    """Serve a sandbox on ``root`` over stdio until the client closes stdin."""
-    with Sandbox(root, policy) as sandbox:
-        create_server(sandbox).run("stdio")
+    """Serve a sandbox on ``root`` over stdio until the client closes stdin (one client: one
+    session for the process)."""
+    with Sandbox(root, policy) as sandbox, sandbox.session() as session:
+        create_server(sandbox, session=session).run("stdio")
 
 
 def load_policy_file(path: Path) -> SandboxPolicy:
@@ -164,9 +181,15 @@ class _RawArguments(ArgModelBase):
         return {"arguments": dict(self.__pydantic_extra__ or {})}
 
 
-def _make_tool(sandbox: Sandbox, spec: ToolSpec) -> Tool:
-    async def call(arguments: dict[str, Any]) -> CallToolResult:
-        result = await anyio.to_thread.run_sync(run_tool_call, sandbox, spec.name, arguments)
+def _make_tool(sandbox: Sandbox, spec: ToolSpec, fallback: Session | None) -> Tool:
+    async def call(arguments: dict[str, Any], ctx: Context) -> CallToolResult:
+        session = _client_session(sandbox, ctx, fallback)
+        on_output = _progress_reporter(ctx) if spec.name == "run_python" else None
+        result = await anyio.to_thread.run_sync(
+            functools.partial(
+                run_tool_call, sandbox, spec.name, arguments, session, on_output=on_output
+            )
+        )
         return _to_mcp(result)
 
     return Tool(
@@ -177,9 +200,54 @@ def _make_tool(sandbox: Sandbox, spec: ToolSpec) -> Tool:
         parameters=parameters_schema(spec),
         fn_metadata=FuncMetadata(arg_model=_RawArguments, output_model=ToolResult),
         is_async=True,
-        context_kwarg=None,
+        context_kwarg="ctx",
         annotations=_ANNOTATIONS.get(spec.name),
     )
+
+
+#: Where a connection's session is kept in its per-connection ``state``.
+_SESSION_KEY = "ai_sandbox.session"
+
+
+def _client_session(sandbox: Sandbox, ctx: Context, fallback: Session | None) -> Session | None:
+    """The session of the client ``ctx``'s request comes from: its connection's (made on its
+    first call and closed with the connection), or ``fallback`` for a request of the
+    2026-07-28 protocol, whose per-request connection ends with the request.
+
+    The connection is MCP's ``Connection`` ("per-client connection state", with a ``state``
+    dict that persists across requests and an ``exit_stack`` unwound when it closes); mcp 2.x
+    exposes it to tools only through the request's ``ServerSession``.
+    """
+    try:
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return fallback
+        connection = getattr(ctx.request_context.session, "_connection", None)
+    except ValueError:  # no request (a direct call of the function)
+        return fallback
+    state = getattr(connection, "state", None)
+    exit_stack = getattr(connection, "exit_stack", None)
+    if not isinstance(state, dict) or exit_stack is None:
+        return None
+    live = state.get(_SESSION_KEY)
+    if not isinstance(live, Session):
+        live = sandbox.session()
+        state[_SESSION_KEY] = live
+        exit_stack.callback(live.close)
+    return live
+
+
+def _progress_reporter(ctx: Context) -> Callable[[str], None]:
+    """Printed output as MCP progress notifications (``message`` is the text; ``progress``
+    counts the characters so far), sent from the run's thread. A no-op for a client that did
+    not ask for progress (no progress token)."""
+    sent = 0
+
+    def report(text: str) -> None:
+        nonlocal sent
+        sent += len(text)
+        anyio.from_thread.run(ctx.report_progress, float(sent), None, text)
+
+    return report
 
 
 def _to_mcp(result: ToolResult) -> CallToolResult:

@@ -19,8 +19,8 @@ API's own errors (``openai.RateLimitError``...) are raised.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -35,6 +35,7 @@ from ai_sandbox.adapters._agent import (
     AgentRun,
     AgentTurn,
     ToolCallRecord,
+    arun_tool_call,
     run_tool_call,
     unsupported_call_result,
 )
@@ -43,6 +44,7 @@ from ai_sandbox.adapters._schema import parameters_schema
 from ai_sandbox.exceptions import ConfigurationError, ModelReplyError
 from ai_sandbox.results import ToolResult
 from ai_sandbox.sandbox import Sandbox
+from ai_sandbox.session import Session
 
 __all__ = [
     "AgentRun",
@@ -91,8 +93,13 @@ def openai_tools(
     return tools
 
 
-def handle_tool_calls(sandbox: Sandbox, response_or_message: Any) -> list[dict[str, Any]]:
+def handle_tool_calls(
+    sandbox: Sandbox, response_or_message: Any, *, session: Session | None = None
+) -> list[dict[str, Any]]:
     """Run every function call in a model reply; return the messages to send back.
+
+    Pass the conversation's ``session`` (``sandbox.session()``) so ``run_python`` keeps its
+    variables from one reply to the next; without one every run starts fresh.
 
     Accepts a ``ChatCompletion``, its ``message`` (object or dict), or a Responses API
     ``Response``. Returns ``{"role": "tool", ...}`` messages for Chat and
@@ -100,13 +107,16 @@ def handle_tool_calls(sandbox: Sandbox, response_or_message: Any) -> list[dict[s
     not function calls (``custom``) get a refusal the model can read.
     """
     api, calls = _calls_of(response_or_message)
-    return [_answer(api, call, _run(sandbox, call)) for call in calls]
+    return [_answer(api, call, _run(sandbox, call, session)) for call in calls]
 
 
-async def ahandle_tool_calls(sandbox: Sandbox, response_or_message: Any) -> list[dict[str, Any]]:
-    """:func:`handle_tool_calls` for async code: calls run in a worker thread, in order."""
+async def ahandle_tool_calls(
+    sandbox: Sandbox, response_or_message: Any, *, session: Session | None = None
+) -> list[dict[str, Any]]:
+    """:func:`handle_tool_calls` for async code: calls run in order, on the event loop
+    (``Sandbox.acall``: no thread waits on the worker)."""
     api, calls = _calls_of(response_or_message)
-    results = [await asyncio.to_thread(_run, sandbox, call) for call in calls]
+    results = [await _arun(sandbox, call, session) for call in calls]
     return [_answer(api, call, result) for call, result in zip(calls, results, strict=True)]
 
 
@@ -120,6 +130,7 @@ def run_agent_loop(
     max_turns: int = 10,
     strict: bool = True,
     on_turn: Callable[[AgentTurn], None] | None = None,
+    session: Session | None = None,
     **create_kwargs: Any,
 ) -> AgentRun:
     """Ask, run the calls, send the results, repeat until the model answers without calls.
@@ -128,18 +139,23 @@ def run_agent_loop(
     Stops after ``max_turns`` model requests (``AgentRun.completed`` is then False).
     ``on_turn`` sees each turn as it finishes; ``create_kwargs`` go to every ``create`` call
     (e.g. ``instructions=``, ``temperature=``).
+
+    ``run_python`` keeps its state for the whole loop (one :class:`~ai_sandbox.Session`,
+    closed at the end). To carry the state into a later loop (continuing ``run.transcript``),
+    pass your own ``session=sandbox.session()``: it is used and left open.
     """
     loop = _Loop.start(sandbox, messages, input, max_turns, strict)
     create = loop.create_method(client)
-    for index in range(1, max_turns + 1):
-        reply = create(model=model, tools=loop.tools, **loop.request(), **create_kwargs)
-        text, calls = loop.absorb(reply)
-        results = [_run(sandbox, call) for call in calls]
-        turn = loop.finish_turn(index, text, calls, results)
-        if on_turn is not None:
-            on_turn(turn)
-        if not calls:
-            break
+    with _loop_session(sandbox, session) as live:
+        for index in range(1, max_turns + 1):
+            reply = create(model=model, tools=loop.tools, **loop.request(), **create_kwargs)
+            text, calls = loop.absorb(reply)
+            results = [_run(sandbox, call, live) for call in calls]
+            turn = loop.finish_turn(index, text, calls, results)
+            if on_turn is not None:
+                on_turn(turn)
+            if not calls:
+                break
     return loop.outcome()
 
 
@@ -153,21 +169,33 @@ async def arun_agent_loop(
     max_turns: int = 10,
     strict: bool = True,
     on_turn: Callable[[AgentTurn], None] | None = None,
+    session: Session | None = None,
     **create_kwargs: Any,
 ) -> AgentRun:
-    """:func:`run_agent_loop` with ``AsyncOpenAI``; tool calls run in a worker thread."""
+    """:func:`run_agent_loop` with ``AsyncOpenAI`` (one session for the loop, likewise)."""
     loop = _Loop.start(sandbox, messages, input, max_turns, strict)
     create = loop.create_method(client)
-    for index in range(1, max_turns + 1):
-        reply = await create(model=model, tools=loop.tools, **loop.request(), **create_kwargs)
-        text, calls = loop.absorb(reply)
-        results = [await asyncio.to_thread(_run, sandbox, call) for call in calls]
-        turn = loop.finish_turn(index, text, calls, results)
-        if on_turn is not None:
-            on_turn(turn)
-        if not calls:
-            break
+    with _loop_session(sandbox, session) as live:
+        for index in range(1, max_turns + 1):
+            reply = await create(model=model, tools=loop.tools, **loop.request(), **create_kwargs)
+            text, calls = loop.absorb(reply)
+            results = [await _arun(sandbox, call, live) for call in calls]
+            turn = loop.finish_turn(index, text, calls, results)
+            if on_turn is not None:
+                on_turn(turn)
+            if not calls:
+                break
     return loop.outcome()
+
+
+@contextlib.contextmanager
+def _loop_session(sandbox: Sandbox, session: Session | None) -> Iterator[Session]:
+    """The caller's session, or one of the loop's own, closed when the loop ends."""
+    if session is not None:
+        yield session
+        return
+    with sandbox.session() as own:
+        yield own
 
 
 # -- one call --------------------------------------------------------------------------------
@@ -179,10 +207,16 @@ class _Call:
     kind: str  # "function", or the type of a call we refuse
 
 
-def _run(sandbox: Sandbox, call: _Call) -> ToolResult:
+def _run(sandbox: Sandbox, call: _Call, session: Session | None = None) -> ToolResult:
     if call.kind != "function":
         return unsupported_call_result(call.name, call.kind, sandbox)
-    return run_tool_call(sandbox, call.name, call.arguments)
+    return run_tool_call(sandbox, call.name, call.arguments, session)
+
+
+async def _arun(sandbox: Sandbox, call: _Call, session: Session | None = None) -> ToolResult:
+    if call.kind != "function":
+        return unsupported_call_result(call.name, call.kind, sandbox)
+    return await arun_tool_call(sandbox, call.name, call.arguments, session)
 
 
 def _answer(api: Api, call: _Call, result: ToolResult) -> dict[str, Any]:

@@ -133,7 +133,17 @@ class Action:
     comes first).
     """
 
-    __slots__ = ("_done", "_log", "_started", "call_id", "isolation", "layers", "tool", "via")
+    __slots__ = (
+        "_done",
+        "_log",
+        "_started",
+        "call_id",
+        "isolation",
+        "layers",
+        "python_session",
+        "tool",
+        "via",
+    )
 
     def __init__(
         self,
@@ -144,8 +154,11 @@ class Action:
         via: Via,
         isolation: str,
         layers: tuple[str, ...],
+        python_session: str | None = None,
     ) -> None:
         self._log = log
+        #: The Python session (conversation) a run belonged to; recorded when set.
+        self.python_session = python_session
         self.tool = tool
         self.via = via
         self.isolation = isolation
@@ -154,7 +167,8 @@ class Action:
         self._done = log is None
         self._started = time.monotonic()
         if log is not None:
-            log.record("requested", call_id=self.call_id, tool=tool, via=via, args=args)
+            extra = {"python_session": python_session} if python_session is not None else {}
+            log.record("requested", call_id=self.call_id, tool=tool, via=via, args=args, **extra)
             self._started = time.monotonic()
 
     def finish(
@@ -188,6 +202,8 @@ class Action:
         if files or files_omitted:
             extra["files"] = [_file_entry(access) for access in files]
             extra["files_omitted"] = files_omitted
+        if self.python_session is not None:
+            extra["python_session"] = self.python_session
         self._log.record(
             verdict.outcome,
             call_id=self.call_id,

@@ -11,8 +11,14 @@ and ``runtime`` (running code; imported by the isolated worker).
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
-from collections.abc import Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ai_sandbox.exceptions import (
@@ -25,8 +31,102 @@ from ai_sandbox.exceptions import (
 
 if TYPE_CHECKING:
     from ai_sandbox.policy import SandboxPolicy
+    from ai_sandbox.sandbox import Sandbox
 
-__all__ = ["execute_ai_code"]
+__all__ = ["SandboxCache", "execute_ai_code"]
+
+
+@dataclass(slots=True)
+class _Entry:
+    sandbox: Sandbox
+    users: int = 0
+    evicted: bool = False
+
+
+class SandboxCache:
+    """The sandboxes :func:`execute_ai_code` reuses: one per (process, root, policy). Thread-safe.
+
+    What it costs: each entry keeps a ``Sandbox`` open, i.e. one zygote process and
+    ``policy.pool_size`` ready workers, until it is evicted (at most ``maxsize`` entries, least
+    recently used first), :meth:`clear` is called, or the interpreter exits (``atexit``). A
+    sandbox in use is closed only when its last caller is done. A forked child never reuses its
+    parent's sandboxes (the process id is part of the key).
+    """
+
+    def __init__(self, maxsize: int = 4) -> None:
+        self.maxsize = maxsize
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple[int, str, SandboxPolicy], _Entry] = OrderedDict()
+
+    @contextlib.contextmanager
+    def borrow(
+        self, root: str | os.PathLike[str] | None, policy: SandboxPolicy | None
+    ) -> Iterator[Sandbox]:
+        """The shared sandbox for ``root`` and ``policy``, held for the ``with`` block."""
+        from ai_sandbox.policy import SandboxPolicy
+        from ai_sandbox.sandbox import Sandbox
+
+        chosen = policy if policy is not None else SandboxPolicy()
+        key = (os.getpid(), str(Path.cwd() if root is None else Path(root).resolve()), chosen)
+        entry = self._take(key)
+        if entry is None:
+            built = Sandbox(root, chosen)  # outside the lock: it starts processes
+            entry = self._add(key, built)
+            if entry.sandbox is not built:  # another thread was quicker
+                built.close()
+        try:
+            yield entry.sandbox
+        finally:
+            self._give_back(entry)
+
+    def clear(self) -> None:
+        """Close every idle sandbox now (busy ones when their callers are done)."""
+        with self._lock:
+            entries = list(self._entries.values())
+            self._entries.clear()
+            for entry in entries:
+                entry.evicted = True
+            idle = [entry for entry in entries if entry.users == 0]
+        for entry in idle:
+            entry.sandbox.close()
+
+    def _take(self, key: tuple[int, str, SandboxPolicy]) -> _Entry | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                entry.users += 1
+                self._entries.move_to_end(key)
+            return entry
+
+    def _add(self, key: tuple[int, str, SandboxPolicy], sandbox: Sandbox) -> _Entry:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                entry = self._entries[key] = _Entry(sandbox)
+            entry.users += 1
+            self._entries.move_to_end(key)
+            idle: list[_Entry] = []
+            while len(self._entries) > self.maxsize:
+                _, old = self._entries.popitem(last=False)
+                old.evicted = True
+                if old.users == 0:
+                    idle.append(old)
+        for old in idle:
+            old.sandbox.close()
+        return entry
+
+    def _give_back(self, entry: _Entry) -> None:
+        with self._lock:
+            entry.users -= 1
+            close = entry.evicted and entry.users == 0
+        if close:
+            entry.sandbox.close()
+
+
+#: The one cache :func:`execute_ai_code` uses (a lock-guarded, bounded cache of open
+#: sandboxes, closed at interpreter exit; see :class:`SandboxCache` for what it costs).
+SANDBOXES = SandboxCache()
+atexit.register(SANDBOXES.clear)
 
 
 def execute_ai_code(
@@ -39,11 +139,15 @@ def execute_ai_code(
     """Run ``code`` in the sandbox and return the value it assigned to ``result`` (or None).
 
     Raises ``SecurityError`` (refused by the policy), ``ExecutionError`` (the code raised;
-    type, message and line), ``ExecutionTimeout`` or ``ResourceLimitExceeded``.
-    """
-    from ai_sandbox.sandbox import Sandbox
+    type, message and line), ``ExecutionTimeout`` or ``ResourceLimitExceeded``; inputs that
+    are not JSON data raise ``InvalidInputs`` (a ``TypeError``).
 
-    with Sandbox(root, policy) as sandbox:
+    It reuses one open :class:`~ai_sandbox.Sandbox` per (root, policy) from
+    :data:`SANDBOXES`, so a call costs what ``Sandbox.run`` costs (a fresh worker from the
+    pool), not the start of a sandbox (a zygote, about 100 ms). The price: that sandbox's
+    zygote and ready workers stay until the interpreter exits or ``SANDBOXES.clear()``.
+    """
+    with SANDBOXES.borrow(root, policy) as sandbox:
         outcome = sandbox.run(code, inputs)
         timeout_s = sandbox.policy.timeout_s
     if outcome.status == "ok":

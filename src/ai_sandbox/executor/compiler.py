@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from types import CodeType
 
 from ai_sandbox.executor.context import AI_FILENAME
+from ai_sandbox.executor.display import display_last_expression
 from ai_sandbox.executor.fast_transformer import FastAgentPolicy
 
 __all__ = ["CompileCache", "CompileRefusal", "compile_ai_code"]
@@ -59,6 +60,7 @@ def _compile(source: str) -> CodeType | CompileRefusal:
         return CompileRefusal("error", "SyntaxError", message, None, None)
     except ValueError as exc:  # e.g. a null byte in the source
         return CompileRefusal("error", "SyntaxError", f"cannot parse the code: {exc}", None, None)
+    tree = display_last_expression(tree)  # a final bare expression is the result (notebook)
     errors: list[str] = []
     policy = FastAgentPolicy(errors, [], {})
     try:

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol, runtime_checkable
 from ai_sandbox.exceptions import SecurityError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ai_sandbox.policy import SandboxPolicy
 
 __all__ = [
@@ -68,13 +70,14 @@ def ai_line(start: Any = None) -> int | None:
 class OutputCollector:
     """The one place ``print`` writes to, capped at ``limit`` bytes with a visible marker."""
 
-    __slots__ = ("_chunks", "_kept", "_limit", "_seen")
+    __slots__ = ("_chunks", "_kept", "_limit", "_seen", "_sink")
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, sink: Callable[[str], None] | None = None) -> None:
         self._limit = limit
         self._chunks: list[str] = []
         self._kept = 0
         self._seen = 0
+        self._sink = sink  # also gets each piece kept, as it is printed (streaming output)
 
     def write(self, text: str) -> int:
         size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
@@ -87,6 +90,8 @@ class OutputCollector:
             size = room
         self._chunks.append(text)
         self._kept += size
+        if self._sink is not None:
+            self._sink(text)
         return len(text)
 
     def flush(self) -> None:
@@ -147,7 +152,7 @@ class RunContext:
     def __init__(self, policy: SandboxPolicy, fs: FileAccess) -> None:
         self.policy = policy
         self.fs = fs
-        self.output = OutputCollector(policy.max_output_bytes)
+        self.output = OutputCollector(policy.max_output_bytes, getattr(fs, "output_sink", None))
         self.open_files: list[Any] = []
         self.violation: tuple[SecurityError, int | None] | None = None
         #: When the current run started (``time.monotonic``): ``time.sleep`` stays within it.
@@ -155,7 +160,9 @@ class RunContext:
 
     def reset(self) -> None:
         self.started = time.monotonic()
-        self.output = OutputCollector(self.policy.max_output_bytes)
+        self.output = OutputCollector(
+            self.policy.max_output_bytes, getattr(self.fs, "output_sink", None)
+        )
         self.open_files = []
         self.violation = None
 

@@ -256,6 +256,84 @@ _SELF_MATCHING: frozenset[type] = frozenset(
 _NAME_DUNDERS = frozenset({"__name__", "__qualname__", "__doc__", "__module__"})
 
 
+#: The pickling entry points host Python code (``copy``, also inside ``dataclasses.asdict`` and
+#: ``UserDict.copy``) looks up on an *instance* with ``getattr``, so an entry in the instance's
+#: own ``__dict__`` (which the code reaches through ``vars(obj)``/``obj.__dict__``) would win
+#: over the class: a planted ``__reduce_ex__`` made ``copy`` rebuild any object of the code's
+#: choosing with ``setattr``. Neither is a type slot, so a data descriptor on the class changes
+#: nothing else (``__getstate__``/``__setstate__`` are left alone: ``dataclass(slots=True)``
+#: adds its own unless the class dict has them; see :class:`ClassLevelHook` for how an
+#: instance's planted ``__getstate__`` is kept out).
+INSTANCE_HOOKS: frozenset[str] = frozenset({"__reduce_ex__", "__reduce__"})
+
+_ABSENT = object()
+
+
+#: Special names the host itself stores in the code's instances: ``typing`` records the alias
+#: an instance of a generic class was made from (``Box[int]()``).
+_HOST_SET_INSTANCE_NAMES = frozenset({"__orig_class__"})
+
+
+def _special_keys(obj: Any) -> bool:
+    """Whether ``obj``'s own ``__dict__`` holds a special name the host did not put there (or
+    a ``str`` subclass key)."""
+    found = getattr(obj, "__dict__", None)
+    if type(found) is not dict:
+        return False
+    return any(
+        isinstance(k, str)
+        and (type(k) is not str or (is_dunder(k) and k not in _HOST_SET_INSTANCE_NAMES))
+        for k in found
+    )
+
+
+class ClassLevelHook:
+    """A data descriptor the code's classes carry for each of :data:`INSTANCE_HOOKS`: the hook
+    is always the class's (the next definition along the MRO), never the instance's own
+    ``__dict__`` entry; it cannot be set or deleted on an instance. An instance whose
+    ``__dict__`` holds special names (a planted ``__getstate__``, which ``object.__reduce_ex__``
+    would call) cannot be pickled or copied at all."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        cls = owner if owner is not None else type(obj)
+        if obj is not None and _special_keys(obj):
+            raise TypeError(
+                f"cannot copy a {cls.__name__} object whose __dict__ holds special names"
+            )
+        for klass in cls.__mro__:
+            value = vars(klass).get(self.name, _ABSENT)
+            if value is _ABSENT or type(value) is ClassLevelHook:
+                continue
+            bind = getattr(type(value), "__get__", None)
+            return value if bind is None else bind(value, obj, cls)
+        raise AttributeError(f"{cls.__name__!r} object has no attribute {self.name!r}")
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        raise AttributeError(f"{self.name} cannot be set on an instance in the sandbox")
+
+    def __delete__(self, obj: Any) -> None:
+        raise AttributeError(f"{self.name} cannot be deleted in the sandbox")
+
+
+def without_traceback(exit_method: Any) -> Callable[..., Any]:
+    """The ``__exit__`` of a class of the code's: the interpreter hands an exit method the
+    exception's traceback, which must never reach the code (its frames hold the host's
+    globals); the code's method gets ``None`` in its place (the exception itself is intact,
+    and its ``__traceback__`` cannot be read)."""
+
+    def __exit__(self: Any, exc_type: Any, exc: Any, tb: Any, /) -> Any:
+        bind = getattr(type(exit_method), "__get__", None)
+        method = exit_method if bind is None else bind(exit_method, self, type(self))
+        return method(exc_type, exc, None)
+
+    return __exit__
+
+
 def own_class(klass: type) -> bool:
     """Whether ``klass`` itself was defined by the code (not merely derived from one)."""
     return SANDBOX_CLASS_MARKER in vars(klass)
@@ -647,10 +725,16 @@ class Guards:
                                     "module; give your attribute another name",
                                     "class",
                                 )
+            if "__exit__" in namespace:
+                dict.__setitem__(namespace, "__exit__", without_traceback(namespace["__exit__"]))
             # marked before it is built: an Enum runs its members' __init__ while it is built
             dict.__setitem__(namespace, SANDBOX_CLASS_MARKER, True)
             cls = type(name, bases, namespace)
             setattr(cls, SANDBOX_CLASS_MARKER, True)
+            if vars(cls).get("_is_protocol") is not True:  # a Protocol's names are its API
+                for hook in INSTANCE_HOOKS:
+                    if hook not in vars(cls) and hasattr(cls, hook):
+                        type.__setattr__(cls, hook, ClassLevelHook(hook))
             return cls
 
         def safe_getattr(obj: Any, name: Any, *default: Any) -> Any:

@@ -86,7 +86,7 @@ def _describe(value: Any) -> str:
         return "a file object"
     if callable(value):
         return "a function"
-    return f"a {type(value).__name__} object"
+    return f"an object of type {type(value).__name__!r}"
 
 
 def _copy_input(value: Any, where: str, depth: int) -> Any:
@@ -204,7 +204,7 @@ class _ResultWalk:
             self._count(max(len(items) - 1, 0))
             return _sorted_if_possible(items)
         raise ResultError(
-            f"{where} is a {kind.__name__} object, which is not JSON data; convert it "
+            f"{where} is an object of type {kind.__name__!r}, which is not JSON data; convert it "
             "(e.g. str(value), a dict of its fields, or value.isoformat() for dates)"
         )
 

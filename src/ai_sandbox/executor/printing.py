@@ -34,6 +34,12 @@ class Printer:
 
         return print_factory
 
+    def __copy__(self) -> Printer:
+        return self  # a handle on the run's output: a deep copy would copy the run's context
+
+    def __deepcopy__(self, memo: Any) -> Printer:
+        return self
+
     def __call__(self) -> str:
         """The ``printed`` variable: everything printed so far."""
         return self._ai_ctx.output.text()

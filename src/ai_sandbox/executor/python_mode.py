@@ -18,6 +18,7 @@ The payload has the same shape as the restricted executor's, plus ``images``.
 
 from __future__ import annotations
 
+import ast
 import builtins
 import contextlib
 import io
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from ai_sandbox.exceptions import ResourceLimitExceeded, SecurityError
 from ai_sandbox.executor.context import AI_FILENAME, OutputCollector, ai_line
 from ai_sandbox.executor.data_values import to_plain
+from ai_sandbox.executor.display import display_last_expression, is_displayed
 from ai_sandbox.executor.figures import SHOW_HANDLER, FigureCapture
 from ai_sandbox.executor.inputs import (
     ResultError,
@@ -193,7 +195,9 @@ class PythonSession:
         except SecurityError as exc:
             return _error("rejected", "SecurityError", _message(exc), None, exc.rule)
         try:
-            compiled = compile(code, AI_FILENAME, "exec", dont_inherit=True)
+            # A final bare expression is the result, as in restricted mode (notebook display).
+            tree = display_last_expression(ast.parse(code, AI_FILENAME, "exec"))
+            compiled = compile(tree, AI_FILENAME, "exec", dont_inherit=True)
         except (SyntaxError, ValueError) as exc:
             line = exc.lineno if isinstance(exc, SyntaxError) else None
             return _error("error", type(exc).__name__, _message(exc), line)
@@ -212,7 +216,9 @@ class PythonSession:
         except ResourceLimitExceeded as exc:
             return _error("limit", "ResourceLimitExceeded", _message(exc), None, exc.limit)
         except ResultError as exc:
-            return _error("error", "TypeError", _message(exc))
+            if not is_displayed(code):
+                return _error("error", "TypeError", _message(exc))
+            result = _shown(namespace.get("result"))  # a displayed value: its repr, as Out[n]
         except RecursionError:
             return _error("error", "TypeError", "result is nested too deeply")
         return {"status": "ok", "result": result, "error": None}
@@ -248,6 +254,19 @@ class PythonSession:
             if saved[2] is not None:
                 sys.modules["__main__"] = saved[2]
         return failure
+
+
+#: Longest repr a displayed value that is not JSON data is shown with.
+_MAX_SHOWN_CHARS = 2000
+
+
+def _shown(value: Any) -> str | None:
+    """A displayed value that is not JSON data, as a notebook shows it: its repr, cut."""
+    try:
+        text = replace_lone_surrogates(repr(value))
+    except BaseException:  # a repr that fails shows nothing
+        return None
+    return text if len(text) <= _MAX_SHOWN_CHARS else text[:_MAX_SHOWN_CHARS] + "..."
 
 
 def run_python_payload(

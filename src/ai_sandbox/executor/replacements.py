@@ -493,15 +493,22 @@ def _time(_owner: object, _refuse: Refuse, checks: Any) -> dict[str, Any]:
 
     def sleep(secs: float, /) -> None:
         """``time.sleep``, within the run's time limit."""
-        if not isinstance(secs, int | float):
+        # the plain number, read past the class's own operators (a subclass of int whose
+        # __gt__ answers False would otherwise pass the check and sleep for its real value)
+        seconds: float
+        if isinstance(secs, float):
+            seconds = float.__float__(secs)
+        elif isinstance(secs, int):
+            seconds = int.__index__(secs)
+        else:
             raise TypeError(f"'{type(secs).__name__}' object cannot be interpreted as a number")
         limit = ctx.policy.timeout_s
-        if secs > limit - (time.monotonic() - ctx.started):
+        if not seconds <= limit - (time.monotonic() - ctx.started):
             raise ResourceLimitExceeded(
                 "timeout",
-                f"time.sleep({secs}) would outlast the run's time limit of {limit} s",
+                f"time.sleep({seconds}) would outlast the run's time limit of {limit} s",
             )
-        time.sleep(secs)
+        time.sleep(seconds)
 
     return {"sleep": sleep}
 
@@ -623,6 +630,30 @@ def _enum(_owner: object, refuse: Refuse, _checks: Any) -> dict[str, Any]:
     return made
 
 
+class ExitStack(contextlib.ExitStack):
+    """``contextlib.ExitStack`` whose plain exit callbacks (``push(callback)``) get ``None``
+    for the traceback, as the code's own ``__exit__`` methods do (``guards.without_traceback``);
+    a context manager pushed or entered is exited through its class's ``__exit__``."""
+
+    def push(self, exit: Any) -> Any:
+        """Register an exit callback or a context manager's exit."""
+        if hasattr(type(exit), "__exit__"):
+            return super().push(exit)
+
+        def callback(exc_type: Any, exc: Any, tb: Any, /) -> Any:
+            return exit(exc_type, exc, None)
+
+        super().push(callback)
+        return exit
+
+
+ExitStack.__module__ = "contextlib"
+
+
+def _contextlib(_owner: object, _refuse: Refuse, _checks: Any) -> dict[str, Any]:
+    return {"ExitStack": ExitStack}
+
+
 def _legacy(
     factory: Callable[[object, Refuse], dict[str, Any]],
 ) -> Callable[[object, Refuse, Any], dict[str, Any]]:
@@ -647,6 +678,7 @@ _FACTORIES: Mapping[str, Callable[[object, Refuse, Any], dict[str, Any]]] = type
         "pprint": _pprint,
         "calendar": _calendar,
         "enum": _enum,
+        "contextlib": _contextlib,
     }
 )
 

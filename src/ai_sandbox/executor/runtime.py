@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from ai_sandbox.exceptions import ConfigurationError, ResourceLimitExceeded, SecurityError
 from ai_sandbox.executor.compiler import CompileCache, CompileRefusal
 from ai_sandbox.executor.context import AI_FILENAME, FileAccess, RunContext, ai_line
+from ai_sandbox.executor.display import is_displayed
 from ai_sandbox.executor.files import make_open
 from ai_sandbox.executor.guards import make_guards
 from ai_sandbox.executor.inputs import (
@@ -190,6 +191,10 @@ class RestrictedSession:
             result = to_json_result(namespace.get("result"), ctx.policy.max_result_bytes)
         except ResourceLimitExceeded as exc:
             return _error("limit", "ResourceLimitExceeded", _message(exc), None, exc.limit)
+        except ResultError:
+            if not is_displayed(code):  # a displayed value that is not JSON: shown as nothing
+                raise
+            result = None
         return {"status": "ok", "result": result, "error": None}
 
     def _close_files(self) -> None:

@@ -2,7 +2,7 @@
 
 The pieces, host side first:
 
-* :mod:`.backend` -- ``WorkerBackend`` (``execute``, ``session``) and ``WorkerSession``;
+* :mod:`.worker_backend` -- ``WorkerBackend`` (``execute``, ``session``) and ``WorkerSession``;
 * :mod:`.pool` -- ready workers, forked ahead and refilled in the background;
 * :mod:`.exchange` -- one job on one worker: wall-clock kill, file requests, result checks;
 * :mod:`.broker` -- the host answering a worker's file requests through ``SafeFS``;
@@ -23,7 +23,7 @@ from ai_sandbox.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
     # Imported lazily: the zygote imports this package and must stay small (no pydantic).
-    from ai_sandbox.backend import ExecutionBackend
+    from ai_sandbox.backend_protocol import ExecutionBackend
     from ai_sandbox.policy import SandboxPolicy
 
 __all__ = ["check_language", "check_preload", "create_backend"]
@@ -71,11 +71,11 @@ def create_backend(root: Path, policy: SandboxPolicy) -> ExecutionBackend:
     check_language(policy)
     check_preload(policy)
     if policy.isolation == "none":
-        from ai_sandbox.backend import InProcessBackend
+        from ai_sandbox.inprocess_backend import InProcessBackend
 
         return InProcessBackend(root, policy)
     if policy.isolation in ("strict", "process"):
-        from ai_sandbox.isolation.backend import WorkerBackend
+        from ai_sandbox.isolation.worker_backend import WorkerBackend
 
         return WorkerBackend(root, policy)
     raise ConfigurationError(f"unknown isolation level {policy.isolation!r}")

@@ -24,7 +24,6 @@ from typing import TextIO
 
 from ai_sandbox.exceptions import SandboxError
 from ai_sandbox.isolation._syscalls import ARCH
-from ai_sandbox.isolation.backend import WorkerBackend
 from ai_sandbox.isolation.doctor_report import (
     identity_lines,
     path_layer_lines,
@@ -34,6 +33,7 @@ from ai_sandbox.isolation.doctor_report import (
 from ai_sandbox.isolation.layers import LAYER_NAMES, probe_layers
 from ai_sandbox.isolation.protocol import wait_readable
 from ai_sandbox.isolation.read_rules import ReadRulePlan
+from ai_sandbox.isolation.worker_backend import WorkerBackend
 from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.results import ExecutionResult
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ai_sandbox.exceptions import SandboxError
-from ai_sandbox.isolation.backend import WorkerBackend
+from ai_sandbox.isolation.worker_backend import WorkerBackend
 from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.results import ExecutionResult
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from pydantic import ValidationError
@@ -58,6 +59,7 @@ from ai_sandbox.isolation.protocol import (
     parse_write_frame,
     wait_readable,
 )
+from ai_sandbox.isolation.streaming import OutputCallback, OutputRelay
 from ai_sandbox.isolation.zygote_client import ExitStatus, Worker, ZygoteClient
 from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.results import ErrorInfo, ExecutionResult, ExecutionStatus, FileAccessRecord
@@ -115,8 +117,16 @@ def run_job(
     timeout_s: float,
     isolation: str,
     layers: tuple[str, ...],
+    interrupt: Callable[[], None] | None = None,
+    grace_s: float = 0.0,
+    on_output: OutputCallback | None = None,
 ) -> Outcome:
     """Run ``job`` on ``worker`` within ``timeout_s``.
+
+    With ``interrupt`` (sessions), the deadline first calls it (a ``SIGINT`` to the worker)
+    and waits ``grace_s`` more for the worker's answer: if it comes, the run is a ``timeout``
+    and the worker lives on; if not, the worker is killed as without it. ``output`` frames (a
+    job that asked for streaming) go to ``on_output`` as they arrive.
 
     Never raises for the worker's behaviour: every ending is a result.
     """
@@ -126,6 +136,10 @@ def run_job(
     max_items = frame_item_cap(policy)
     small_cap = result_frame_cap(policy)
     serving = _Serving(policy)
+    relay = OutputRelay(on_output, job.id, policy.max_output_bytes)
+    # A reply is never cut off at the deadline (a frame half sent would break a session's
+    # channel): with an interrupt to come, replies may take the grace period too.
+    reply_deadline = deadline + grace_s if interrupt is not None else deadline
     try:
         worker.channel.send_bytes(job.body, deadline=deadline)
     except ResourceLimitExceeded as exc:  # the job itself is over the channel cap
@@ -145,14 +159,14 @@ def run_job(
                     raise WorkerError("the worker answered another job (a stale or forged frame)")
                 result = _from_payload(message.get("payload"), policy, isolation, layers, start)
                 return Outcome(serving.finish(result), worker_alive=True)
+            if message.get("type") == "output":
+                relay.deliver(message)
+                continue
             serving.admit()
             served = serving.over_write_total(message, broker) or broker.serve(message)
             del message  # a write's data: no longer needed once written
             serving.note(served)
-            if served.data is None:
-                worker.channel.send(served.reply, deadline=deadline)
-            else:
-                worker.channel.send_data(served.data, deadline=deadline)
+            _answer(worker, served, reply_deadline)
             del served
             serving.check_cpu()
             serving.pace(deadline)
@@ -163,6 +177,11 @@ def run_job(
         result = _result("limit", error, isolation, layers, start)
         return Outcome(serving.finish(result), worker_alive=False)
     except TimeoutError:
+        if interrupt is not None:
+            answer = _interrupted(worker, job, broker, serving, relay, interrupt, grace_s, policy)
+            stopped = _stopped(answer, policy, timeout_s, isolation, layers, start)
+            if stopped is not None:
+                return Outcome(serving.finish(stopped), worker_alive=True)
         worker.kill()
         zygote.kill(worker.pid)  # and its process group, in case it managed to fork
         error = ErrorInfo(type="ExecutionTimeout", message=str(ExecutionTimeout(timeout_s)))
@@ -172,6 +191,75 @@ def run_job(
         state, error = _ended(worker, zygote, exc, deadline, timeout_s)
         result = _result(state, error, isolation, layers, start)
         return Outcome(serving.finish(result), worker_alive=False)
+
+
+def _answer(worker: Worker, served: Served, deadline: float) -> None:
+    """Send the broker's reply to a file request."""
+    if served.data is None:
+        worker.channel.send(served.reply, deadline=deadline)
+    else:
+        worker.channel.send_data(served.data, deadline=deadline)
+
+
+def _interrupted(
+    worker: Worker,
+    job: Job,
+    broker: Broker,
+    serving: _Serving,
+    relay: OutputRelay,
+    interrupt: Callable[[], None],
+    grace_s: float,
+    policy: SandboxPolicy,
+) -> Any:
+    """Interrupt a run past its deadline: the payload it then answered with, or ``None`` if it
+    did not answer within ``grace_s``. Its file requests are served meanwhile, within the same
+    budgets (its ``finally`` blocks may save work); the worker holds the interrupt back while
+    a request of its own is on the channel."""
+    try:
+        interrupt()
+    except OSError:
+        return None
+    deadline = time.monotonic() + grace_s
+    max_items, small_cap = frame_item_cap(policy), result_frame_cap(policy)
+    try:
+        while True:
+            message = _receive(worker, deadline, max_items, small_cap, policy)
+            serving.check_cpu()
+            kind = message.get("type")
+            if kind == "result":
+                return message.get("payload") if message.get("job") == job.id else None
+            if kind == "output":
+                relay.deliver(message)
+                continue
+            serving.admit()
+            served = broker.serve(message)
+            del message
+            serving.note(served)
+            _answer(worker, served, deadline)
+            del served
+    except (TimeoutError, WorkerError, ResourceLimitExceeded):
+        return None
+
+
+def _stopped(
+    payload: Any,
+    policy: SandboxPolicy,
+    timeout_s: float,
+    isolation: str,
+    layers: tuple[str, ...],
+    start: float,
+) -> ExecutionResult | None:
+    """The ``timeout`` result of an interrupted run (its output kept), or ``None`` if it gave
+    no answer or a malformed one."""
+    if payload is None:
+        return None
+    try:
+        answered = _from_payload(payload, policy, isolation, layers, start)
+    except WorkerError:
+        return None
+    message = f"{ExecutionTimeout(timeout_s)}; it was interrupted and the session's state is kept"
+    error = ErrorInfo(type="ExecutionTimeout", message=message)
+    return answered.model_copy(update={"status": "timeout", "result": None, "error": error})
 
 
 class _Serving:
@@ -225,15 +313,19 @@ class _Serving:
         """Wait (idle, the GIL released) while the run's file requests are ahead of their pace
         (:data:`~.limits.FILE_REQUESTS_PER_S`, :data:`~.limits.FILE_BYTES_PER_S`, after a
         burst); never past the run's deadline."""
+        wait = self.wait_s(deadline)
+        if wait > 0:
+            time.sleep(wait)
+
+    def wait_s(self, deadline: float) -> float:
+        """How long :meth:`pace` waits now (the async driver sleeps it on the event loop)."""
         requests = len(self.files) + self.omitted
         due = max(
             (requests - FILE_BURST_REQUESTS) / FILE_REQUESTS_PER_S,
             (self._moved - FILE_BURST_BYTES) / FILE_BYTES_PER_S,
         )
         now = time.monotonic()
-        wait = min(due - (now - self._started), deadline - now)
-        if wait > 0:
-            time.sleep(wait)
+        return min(due - (now - self._started), deadline - now)
 
     def over_write_total(self, message: dict[str, Any], broker: Broker) -> Served | None:
         """A refusal (``rule="write_total"``) for a write that would take the run's written
@@ -298,10 +390,15 @@ def _receive(
     if len(body) > small_cap:
         raise _oversized(len(body), small_cap)
     message = decode_json(body, max_items=max_items, max_int_cost=INT_COST_BUDGET)
-    if not isinstance(message, dict) or message.get("type") not in ("read", "write", "result"):
+    if not isinstance(message, dict) or message.get("type") not in (
+        "read",
+        "write",
+        "result",
+        "output",
+    ):
         raise WorkerError("the worker sent an unexpected message")
     kind = message["type"]
-    if kind != "result" and len(body) > read_request_cap(policy):
+    if kind not in ("result", "output") and len(body) > read_request_cap(policy):
         cap = read_request_cap(policy)
         raise WorkerError(f"the worker sent a {len(body)}-byte {kind} request; the cap is {cap}")
     return message

@@ -370,7 +370,7 @@ def _plan_seccomp(planner: _Planner) -> bytes | None:
         planner.lack("seccomp", f"the kernel lacks seccomp: {exc.strerror}")
         return None
     planner.add("seccomp")
-    return seccomp.build_filter(ARCH)
+    return seccomp.build_filter(ARCH, pid=seccomp.PID_PLACEHOLDER)
 
 
 def lockdown_worker(plan: ZygotePlan, *, keep_fds: tuple[int, ...]) -> tuple[str, ...]:
@@ -392,6 +392,11 @@ def lockdown_worker(plan: ZygotePlan, *, keep_fds: tuple[int, ...]) -> tuple[str
                 os.close(plan.proc_fd)
 
 
+def _install_seccomp(plan: ZygotePlan) -> None:
+    """The zygote's filter, with this worker's pid put in (signals only to itself)."""
+    seccomp.install_filter(seccomp.with_pid(plan.seccomp_program or b"", os.getpid()))
+
+
 def _lockdown(plan: ZygotePlan, kept: tuple[int, ...]) -> tuple[str, ...]:
     steps: dict[str, Callable[[], object]] = {
         "clean_env": lambda: _clean_environment(plan),
@@ -404,7 +409,7 @@ def _lockdown(plan: ZygotePlan, kept: tuple[int, ...]) -> tuple[str, ...]:
         "no_privileges": lambda: _drop_privileges(plan),
         "no_new_privs": lambda: privileges.set_no_new_privs(),
         "landlock_fs": lambda: _restrict_landlock(plan),
-        "seccomp": lambda: seccomp.install_filter(plan.seccomp_program or b""),
+        "seccomp": lambda: _install_seccomp(plan),
     }
     active: list[str] = []
     for name in plan.layers:

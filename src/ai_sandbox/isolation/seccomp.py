@@ -8,7 +8,10 @@ Python raises a clean ``PermissionError``:
   a thread (``CLONE_THREAD``) without new namespaces; ``clone3`` gets ``ENOSYS`` so libc falls back
   to ``clone``, whose flags a filter can read (``clone3`` passes them in memory);
 - reaching other processes: ``ptrace``, ``process_vm_*``, ``pidfd_*``, ``kcmp``, ``move_pages``,
-  ``kill`` of a process group or of everything (pid < 0), ``prlimit64`` of another process,
+  a signal to any process but the worker itself (``kill``, ``tkill``, ``tgkill``,
+  ``rt_sigqueueinfo``, ``rt_tgsigqueueinfo``: the zygote builds the filter with
+  :data:`PID_PLACEHOLDER`, each worker puts its pid in with :func:`with_pid`; built without a
+  pid, only ``kill`` of a process group or of everything), ``prlimit64`` of another process,
   scheduling and I/O priority calls, System V and POSIX message-queue IPC;
 - namespaces and mounts, the new mount API, ``chroot``;
 - kernel attack surface: ``bpf``, keyrings, ``userfaultfd``, ``perf_event_open``, ``io_uring``,
@@ -60,6 +63,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import struct
+from collections.abc import Mapping
 from typing import Final
 
 from ai_sandbox.isolation import _bpf as bpf
@@ -79,8 +83,11 @@ __all__ = [
     "DENIED_IOCTL_REQUESTS",
     "DENIED_SYSCALLS",
     "MSG_OOB",
+    "PID_PLACEHOLDER",
+    "SIGNAL_CALLS",
     "build_filter",
     "install_filter",
+    "with_pid",
 ]
 
 #: Calls refused outright with ``EPERM`` (those an architecture lacks are skipped).
@@ -353,8 +360,11 @@ def _prlimit_rule(nr: int) -> list[bpf.Insn]:
     return bpf.allow_values(nr, 0, (0,), only_with={})
 
 
-def build_filter(arch: Arch | None = None) -> bytes:
+def build_filter(arch: Arch | None = None, *, pid: int | None = None) -> bytes:
     """The worker filter for ``arch`` (default: this machine) as ``struct sock_filter[]`` bytes.
+
+    With ``pid`` (or :data:`PID_PLACEHOLDER`, see :func:`with_pid`) the process may signal
+    only itself; without it, any process but a group (the filter alone, for tests and probes).
 
     Raises ``OSError(ENOSYS)`` on an architecture we have no syscall table for.
     """
@@ -377,7 +387,7 @@ def build_filter(arch: Arch | None = None) -> bytes:
     # Calls judged by an argument: each rule's body without its leading number check.
     rules = [
         _clone_rule(numbers["clone"]),
-        _kill_rule(numbers["kill"]),
+        *(_signal_rules(numbers, pid) if pid is not None else [_kill_rule(numbers["kill"])]),
         _prlimit_rule(numbers["prlimit64"]),
         bpf.allow_values(
             numbers["prctl"], 0, ALLOWED_PRCTL_OPTIONS, only_with=CONDITIONAL_PRCTL_OPTIONS
@@ -393,6 +403,38 @@ def build_filter(arch: Arch | None = None) -> bytes:
         targets[nr] = tuple(rule[1:])
     program += bpf.dispatch(targets, bpf.ALLOW)
     return b"".join(struct.pack("=HBBI", *insn) for insn in program)
+
+
+#: Calls that send a signal, each to the process (or thread group) named by its first argument.
+SIGNAL_CALLS: Final = ("kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")
+
+#: Stands for the worker's pid in a filter built before the worker exists (in the zygote);
+#: :func:`with_pid` puts the real one in. Above any ``pid_max`` (at most 2**22): it never
+#: names a process.
+PID_PLACEHOLDER: Final = 0x7FFFFFF0
+
+
+def _signal_rules(numbers: Mapping[str, int], pid: int) -> list[list[bpf.Insn]]:
+    """Signals only to the process ``pid`` itself (and ``kill(0, ...)``, its own process group,
+    which holds only itself): never to the zygote, a sibling or another process of the uid."""
+    own = pid & 0xFFFFFFFF
+    return [
+        bpf.allow_values(numbers[name], 0, (0, own) if name == "kill" else (own,), only_with={})
+        for name in SIGNAL_CALLS
+    ]
+
+
+def with_pid(program: bytes, pid: int) -> bytes:
+    """``program`` (built with ``pid=PID_PLACEHOLDER``) with the placeholder replaced by
+    ``pid``: the worker's filter, without building it again (or installing a second one)."""
+    placeholder = struct.pack("=I", PID_PLACEHOLDER)
+    patched = bytearray(program)
+    at = patched.find(placeholder)
+    while at != -1:
+        if at % 8 == 4 and struct.unpack_from("=H", patched, at - 4)[0] == bpf.JEQ:
+            struct.pack_into("=I", patched, at, pid & 0xFFFFFFFF)
+        at = patched.find(placeholder, at + 1)
+    return bytes(patched)
 
 
 class _SockFprog(ctypes.Structure):

@@ -14,9 +14,11 @@ import contextlib
 import math
 import os
 import resource
+import signal
 import socket
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol, cast
 
 from ai_sandbox.exceptions import (
@@ -57,6 +59,11 @@ class ChannelFS:
     def __init__(self, channel: Channel, policy: PolicyView) -> None:
         self._channel = channel
         self._policy = policy
+        #: Holds back an interrupt while a request is on the channel (sessions set it).
+        self.shield: Callable[[], contextlib.AbstractContextManager[None]] = contextlib.nullcontext
+        #: Gets printed output as it is printed, while a job asked for streaming (else None);
+        #: the executor's output collector reads it.
+        self.output_sink: Callable[[str], None] | None = None
 
     def read_bytes(self, path: str) -> bytes:
         reply = self._ask({"type": "read", "path": str(path)})
@@ -80,8 +87,9 @@ class ChannelFS:
         return written
 
     def _ask(self, request: dict[str, Any]) -> dict[str, Any]:
-        self._channel.send(request)
-        reply = self._channel.recv()
+        with self.shield():  # a frame half sent or half read would break the channel
+            self._channel.send(request)
+            reply = self._channel.recv()
         if not isinstance(reply, dict):
             raise WorkerError("the host sent a malformed file reply")
         if reply.get("ok") is True:
@@ -217,16 +225,17 @@ def _run_one(
         _reply(channel, MALFORMED_JOB, _job_id(job))
         return
     code, inputs = fields
-    if policy.language == "python":  # full CPython: the OS layers alone hold it
-        from ai_sandbox.executor.python_mode import run_python_payload
+    with _streaming(channel, fs, job):
+        if policy.language == "python":  # full CPython: the OS layers alone hold it
+            from ai_sandbox.executor.python_mode import run_python_payload
 
-        payload = run_python_payload(code, inputs, policy=policy)
-        if writes is not None:
-            payload = writes.apply(payload)
-    else:
-        payload = execute_payload(
-            code, inputs, policy=_as_policy(policy), fs=fs, language_guard=language_guard
-        )
+            payload = run_python_payload(code, inputs, policy=policy)
+            if writes is not None:
+                payload = writes.apply(payload)
+        else:
+            payload = execute_payload(
+                code, inputs, policy=_as_policy(policy), fs=fs, language_guard=language_guard
+            )
     _reply(channel, payload, _job_id(job))
 
 
@@ -246,6 +255,8 @@ def _serve_session(
         session = PythonSession(policy=policy)
     else:
         session = RestrictedSession(policy=_as_policy(policy), fs=fs, language_guard=language_guard)
+    interrupts = _Interrupts()
+    fs.shield = interrupts.shield
     while True:
         try:
             job = channel.recv()
@@ -257,9 +268,10 @@ def _serve_session(
                 return
             continue
         _arm_cpu_limit(policy)
-        payload = session.run(*fields)
-        if writes is not None:
-            payload = writes.apply(payload)
+        with _streaming(channel, fs, job):
+            payload = interrupts.run(session.run, *fields)
+            if writes is not None:
+                payload = writes.apply(payload)
         if not _reply(channel, payload, _job_id(job)):
             return
 
@@ -324,6 +336,136 @@ def _write_failure(payload: dict[str, Any], what: str) -> dict[str, Any]:
             "line": None,
         },
     }
+
+
+class _Interrupts:
+    """Turns the host's ``SIGINT`` at a run's deadline into a ``KeyboardInterrupt`` in the run.
+
+    Only while a run is executing: between runs, and while a file request is on the channel
+    (:meth:`shield`), the signal is held back, so a frame is never cut in half and the session
+    loop itself is never interrupted. The handler is installed again before every run, so code
+    that replaced it (with the language guard off) keeps it for one run at most; code that
+    ignores the interrupt is killed by the host when its grace period ends.
+    """
+
+    _IDLE, _RUNNING, _SHIELDED = 0, 1, 2
+
+    def __init__(self) -> None:
+        self.state = self._IDLE
+        self.pending = False
+
+    def _on_sigint(self, signum: int, frame: object) -> None:
+        if self.state == self._RUNNING:
+            raise KeyboardInterrupt
+        if self.state == self._SHIELDED:
+            self.pending = True
+
+    def run(self, run: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+        """``run(*args)``'s payload; an interrupt landing outside the executor is reported too."""
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(signal.SIGINT, self._on_sigint)
+        self.pending = False
+        try:
+            try:
+                self.state = self._RUNNING
+                payload = run(*args)
+            finally:
+                self.state = self._IDLE
+        except KeyboardInterrupt:
+            payload = dict(INTERRUPTED_RUN)
+        return payload
+
+    @contextlib.contextmanager
+    def shield(self) -> Iterator[None]:
+        if self.state != self._RUNNING:
+            yield
+            return
+        self.state = self._SHIELDED
+        try:
+            yield
+        finally:
+            self.state = self._RUNNING
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _streaming(channel: Channel, fs: ChannelFS, job: Any) -> Iterator[None]:
+    """While the job runs, send what it prints as ``output`` frames, if the job asked for it
+    (``"stream": true``); the rest is flushed when it ends, before the result."""
+    if not (isinstance(job, dict) and job.get("stream") is True):
+        yield
+        return
+    stream = _OutputStream(channel, _job_id(job), fs.shield)
+    fs.output_sink = stream.write
+    try:
+        yield
+    finally:
+        fs.output_sink = None
+        stream.flush()
+
+
+class _OutputStream:
+    """Batches printed text into ``output`` frames: a print after a quiet spell goes at once,
+    prints in quick succession at most every ``_STREAM_INTERVAL_S`` (or when ``_STREAM_CHUNK``
+    characters are waiting), and the rest when the run ends; each frame at most
+    ``_STREAM_CHUNK`` characters. (No timer thread: the worker runs none.)
+    The executor's collector passes on only what it keeps, so the stream stays within
+    ``max_output_bytes``; the host holds it to that again."""
+
+    def __init__(
+        self,
+        channel: Channel,
+        job_id: str | None,
+        shield: Callable[[], contextlib.AbstractContextManager[None]],
+    ) -> None:
+        self._channel = channel
+        self._job = job_id
+        self._shield = shield
+        self._parts: list[str] = []
+        self._size = 0
+        self._last = time.monotonic() - _STREAM_INTERVAL_S  # the first print goes at once
+        self._broken = False
+
+    def write(self, text: str) -> None:
+        self._parts.append(text)
+        self._size += len(text)
+        if self._size >= _STREAM_CHUNK or time.monotonic() - self._last >= _STREAM_INTERVAL_S:
+            self.flush()
+
+    def flush(self) -> None:
+        text, self._parts, self._size = "".join(self._parts), [], 0
+        self._last = time.monotonic()
+        if not text or self._broken:
+            return
+        from ai_sandbox.executor.inputs import replace_lone_surrogates
+
+        text = replace_lone_surrogates(text)
+        with self._shield():  # a frame is never cut in half by an interrupt
+            for start in range(0, len(text), _STREAM_CHUNK):
+                piece = text[start : start + _STREAM_CHUNK]
+                try:
+                    self._channel.send({"type": "output", "job": self._job, "text": piece})
+                except (SandboxError, OSError, TypeError, ValueError):
+                    self._broken = True  # the result still carries the whole output
+                    return
+
+
+#: Largest ``output`` frame text, and the batch size that sends one at once.
+_STREAM_CHUNK = 8192
+#: Longest a printed line waits before it is sent.
+_STREAM_INTERVAL_S = 0.05
+
+
+#: The payload of a run interrupted outside the executor's own error handling.
+INTERRUPTED_RUN: dict[str, Any] = {
+    "status": "error",
+    "result": None,
+    "stdout": "",
+    "error": {"type": "KeyboardInterrupt", "message": "interrupted", "line": None, "rule": None},
+    "duration_ms": 0.0,
+}
 
 
 class _Session(Protocol):

@@ -73,6 +73,8 @@ class WorkerPolicy:
     read_page_bytes: int
     list_max_entries: int
     list_max_depth: int
+    session_idle_s: float
+    session_lifetime_s: float
     language: str = "restricted"
     preload: tuple[str, ...] = ()
     max_images: int = 0
@@ -104,6 +106,8 @@ class WorkerPolicy:
             read_page_bytes=_field(data, "read_page_bytes", int),
             list_max_entries=_field(data, "list_max_entries", int),
             list_max_depth=_field(data, "list_max_depth", int),
+            session_idle_s=float(_field(data, "session_idle_s", (int, float))),
+            session_lifetime_s=float(_field(data, "session_lifetime_s", (int, float))),
             language=_language(data),
             preload=tuple(_strings(data, "preload")),
             max_images=_field(data, "max_images", int),

@@ -1,6 +1,6 @@
 """The host's handle on its zygote: start it, ask for workers, kill them, learn how they ended.
 
-One :class:`ZygoteClient` per :class:`~ai_sandbox.isolation.backend.WorkerBackend`. Requests
+One :class:`ZygoteClient` per :class:`~ai_sandbox.isolation.worker_backend.WorkerBackend`. Requests
 go out on a ``SOCK_SEQPACKET`` control socket from any thread; one reader thread matches the
 replies to their requests by id. A :class:`Worker` is what a spawn yields: a verified,
 locked-down process waiting for its job on its own channel.

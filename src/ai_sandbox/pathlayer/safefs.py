@@ -77,6 +77,12 @@ _O_DIR: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 #: Entries of a bare git repository refused wherever it lies (see ``_check_bare_repository``).
 _GIT_REPO_SECRETS: Final = frozenset({"config", "hooks"})
 
+#: Files git reads to recognise a repository (besides ``.git``, a deny pattern): a ``HEAD``
+#: beside ``objects/`` and ``refs/``, or a ``commondir`` naming where they are. Never written:
+#: an agent that could write them could plant a repository whose ``config`` (written first,
+#: before the layout made it a repository) holds commands git runs on the host.
+_GIT_LAYOUT_FILES: Final = frozenset({"head", "commondir"})
+
 
 class SafeFS:
     """File operations confined to ``root`` under ``policy``; one per ``Sandbox``, thread-safe.
@@ -324,7 +330,11 @@ class SafeFS:
 
     def _link_entry(self, entry: DirEntry) -> DirEntry:
         """``entry`` (a symbolic link) with where it leads: inside (target and its kind) or
-        outside the root. Resolved by the component walk, like any path the model could give."""
+        outside the root. Resolved like any path the model could give: by openat2 where the
+        kernel has it (one system call), else (or to explain a refusal) by the component walk."""
+        quick = self._link_by_openat2(entry)
+        if quick is not None:
+            return quick
         parts = entry.path.split("/")
         try:
             with self._walk(parts, entry.path, follow_final=True) as hit:
@@ -345,6 +355,31 @@ class SafeFS:
             return entry.model_copy(update={"target_type": "refused"})
         except OSError:
             return entry.model_copy(update={"target_type": "refused"})
+        target = "/".join(names) or "."
+        return entry.model_copy(update={"target": target, "target_type": kind, "size": size})
+
+    def _link_by_openat2(self, entry: DirEntry) -> DirEntry | None:
+        """:meth:`_link_entry` by one openat2 call (the kernel resolves the links, cheaply);
+        None when it cannot tell (no openat2, a refusal to explain, a missing target)."""
+        try:
+            found = self._beneath(entry.path.split("/"), os.O_PATH, entry.path)
+        except SecurityError:  # a pseudo file system or another mount
+            return entry.model_copy(update={"target_type": "refused"})
+        if found is None:
+            return None
+        fd, names = found
+        try:
+            self._check_resolved(names, entry.path)
+            st = os.fstat(fd)
+        except SecurityError:
+            return entry.model_copy(update={"target_type": "refused"})
+        finally:
+            os.close(fd)
+        if stat.S_ISDIR(st.st_mode):
+            kind: Literal["file", "dir", "other"] = "dir"
+        else:
+            kind = "file" if stat.S_ISREG(st.st_mode) else "other"
+        size = st.st_size if kind == "file" else None
         target = "/".join(names) or "."
         return entry.model_copy(update={"target": target, "target_type": kind, "size": size})
 
@@ -371,6 +406,13 @@ class SafeFS:
             )
 
     def _check_write_denied(self, names: list[str], raw: str) -> None:
+        if names and names[-1].casefold() in _GIT_LAYOUT_FILES:
+            raise refuse(
+                "deny_pattern",
+                raw,
+                f"refused: git reads a file named {names[-1]!r} to recognise a repository, and "
+                "version-control data is off limits; write another file",
+            )
         pattern = denied_by(names, self._write_deny)
         if pattern is not None:
             raise refuse(
@@ -571,6 +613,12 @@ def _kind(mode: int) -> Literal["file", "dir", "symlink", "other"]:
     return "file" if stat.S_ISREG(mode) else "other"
 
 
+#: Symbolic links a listing resolves to say where they lead (each may cost the kernel or the
+#: walk up to 40 links' worth of components: a crafted tree must not make a listing cost
+#: seconds per link); further links are listed without their target.
+MAX_LINKS_RESOLVED: Final = 256
+
+
 class _Tree:
     """One bounded, depth-first walk of a directory tree for :meth:`SafeFS.list_tree`."""
 
@@ -580,6 +628,8 @@ class _Tree:
         self.entries: list[DirEntry] = []
         self.truncated = False
         self.scanned = 0
+        #: Links whose target is still looked up; later ones are listed without it.
+        self.links_left = MAX_LINKS_RESOLVED
 
     def scan(self, fd: int, names: list[str], depth: int) -> None:
         found: list[tuple[str, os.stat_result]] = []
@@ -600,7 +650,10 @@ class _Tree:
             entry = DirEntry(
                 name=name, path=path, type=kind, size=st.st_size if kind == "file" else None
             )
-            self.entries.append(self.fs._link_entry(entry) if kind == "symlink" else entry)
+            if kind == "symlink" and self.links_left > 0:
+                self.links_left -= 1
+                entry = self.fs._link_entry(entry)
+            self.entries.append(entry)
             if kind == "dir" and depth > 0 and not self.truncated:
                 self._descend(fd, name, [*names, name], depth - 1)
 

@@ -30,13 +30,19 @@ from typing import Final
 
 from ai_sandbox.pathlayer.errors import refuse
 
-__all__ = ["MAX_DEPTH", "MAX_SYMLINKS", "FdCheck", "Walk", "make_dirs", "walk"]
+__all__ = ["MAX_DEPTH", "MAX_LINK_STEPS", "MAX_SYMLINKS", "FdCheck", "Walk", "make_dirs", "walk"]
 
 #: Symlinks followed per path, as the kernel allows (ELOOP beyond).
 MAX_SYMLINKS: Final = 40
 #: Directory levels held open at once (each costs one fd while the walk lasts). ``SafeFS``
 #: holds given and resolved paths to the same depth, so openat2 and the walk agree.
 MAX_DEPTH: Final = 128
+#: Components that links' targets may add to a path's resolution, all links together. The
+#: kernel allows 40 links of up to 4095 bytes each (about 80,000 components, ``a/../a/../``),
+#: cheap in C but seconds of host CPU here (several system calls per component): a project
+#: tree of crafted links (a cloned repository's) made each listing that shows where its links
+#: lead cost minutes. Natural link targets are a few components each.
+MAX_LINK_STEPS: Final = 512
 
 _TOO_DEEP: Final = f"refused: the path is nested more than {MAX_DEPTH} directories deep"
 _O_LOOK: Final = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -121,6 +127,7 @@ def _descend(
 ) -> None:
     pending = deque(p for p in parts if p not in ("", "."))
     links = 0
+    link_steps = 0
     escape = "outside_root"  # becomes "symlink_escape" once a link has been followed
     while pending:
         name = pending.popleft()
@@ -161,6 +168,14 @@ def _descend(
                 raise refuse("symlink_loop", raw)
             escape = "symlink_escape"
             target_parts = [p for p in target.split("/") if p not in ("", ".")]
+            link_steps += len(target_parts)
+            if link_steps > MAX_LINK_STEPS:
+                raise refuse(
+                    "symlink_loop",
+                    raw,
+                    f"refused: the links on this path lead through more than {MAX_LINK_STEPS} "
+                    "path components; use the path the links lead to",
+                )
             if target.startswith("/"):
                 target_parts = _rebase(target_parts, root, raw)
                 while len(result.dirs) > 1:

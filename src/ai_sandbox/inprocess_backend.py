@@ -1,44 +1,21 @@
-"""The one-method protocol every execution backend implements.
+"""``isolation="none"``: the in-process backend, RestrictedPython only.
 
-``Sandbox`` holds one backend, chosen from ``policy.isolation`` by
-:func:`ai_sandbox.isolation.create_backend`. The in-process backend (``isolation="none"``) lives
-here because it is the reference the isolated ones must agree with.
+It is the reference the isolated backends (:mod:`ai_sandbox.isolation.worker_backend`) must
+agree with, and implements the same protocol (:mod:`ai_sandbox.backend_protocol`).
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
+from ai_sandbox.backend_protocol import ExecutionSession
 from ai_sandbox.policy import SandboxPolicy
 from ai_sandbox.results import ExecutionResult
 
-__all__ = ["ExecutionBackend", "ExecutionSession", "InProcessBackend"]
-
-
-@runtime_checkable
-class ExecutionSession(Protocol):
-    """A long-lived execution context that keeps variables between runs."""
-
-    def run(self, code: str, inputs: Mapping[str, Any] | None = None) -> ExecutionResult: ...
-
-    def close(self) -> None: ...
-
-
-@runtime_checkable
-class ExecutionBackend(Protocol):
-    """Runs one snippet and reports what happened; never raises for the AI's mistakes."""
-
-    #: Isolation layers this backend applies to every run (reported in every result).
-    layers: tuple[str, ...]
-
-    def execute(self, code: str, inputs: Mapping[str, Any] | None = None) -> ExecutionResult: ...
-
-    def session(self) -> ExecutionSession: ...
-
-    def close(self) -> None: ...
+__all__ = ["InProcessBackend"]
 
 
 class InProcessBackend:
@@ -64,12 +41,24 @@ class InProcessBackend:
                 stacklevel=4,
             )
 
-    def execute(self, code: str, inputs: Mapping[str, Any] | None = None) -> ExecutionResult:
+    def execute(
+        self,
+        code: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        timeout_s: float | None = None,
+        on_output: Callable[[str], None] | None = None,
+    ) -> ExecutionResult:
+        """Run ``code`` here. ``timeout_s`` is accepted for the protocol's sake: nothing bounds
+        an in-process run's time; ``on_output`` gets the whole output once the run ends."""
         from ai_sandbox.executor.runtime import run_to_result
 
-        return run_to_result(
+        result = run_to_result(
             code, inputs, fs=self._fs, policy=self._policy, isolation="none", layers=self.layers
         )
+        if on_output is not None and result.stdout:
+            on_output(result.stdout)
+        return result
 
     def session(self) -> ExecutionSession:
         from ai_sandbox.executor.runtime import InProcessSession

@@ -8,22 +8,26 @@ parallel workers, at most ``max_parallel`` at a time.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import secrets
+import signal
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from ai_sandbox.backend import ExecutionSession
+from ai_sandbox.backend_protocol import ExecutionSession
 from ai_sandbox.exceptions import ConfigurationError, SandboxError, SecurityError
 from ai_sandbox.executor.inputs import copy_inputs
 from ai_sandbox.isolation.broker import Broker
 from ai_sandbox.isolation.exchange import Job, Outcome, run_job
 from ai_sandbox.isolation.pool import WorkerPool
 from ai_sandbox.isolation.protocol import encode_json
+from ai_sandbox.isolation.streaming import OutputCallback
 from ai_sandbox.isolation.supervisor import ZygoteSupervisor
 from ai_sandbox.isolation.zygote_client import Worker, ZygoteClient
 from ai_sandbox.policy import SandboxPolicy
@@ -102,9 +106,19 @@ class WorkerBackend:
         """The layers this policy's isolation level requires."""
         return self._zygotes.current.info.required
 
-    def execute(self, code: str, inputs: Mapping[str, Any] | None = None) -> ExecutionResult:
-        """Run ``code`` in a fresh worker; the outcome is in the result's ``status``."""
-        job = _job(code, inputs)
+    def execute(
+        self,
+        code: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        timeout_s: float | None = None,
+        on_output: OutputCallback | None = None,
+    ) -> ExecutionResult:
+        """Run ``code`` in a fresh worker; the outcome is in the result's ``status``.
+
+        ``timeout_s`` (checked by ``Sandbox``) shortens the policy's wall clock for this run;
+        ``on_output`` gets printed output in chunks as it happens."""
+        job = _job(code, inputs, stream=on_output is not None)
         if isinstance(job, ExecutionResult):
             return self._stamp(job)
         with self._slots:
@@ -115,7 +129,42 @@ class WorkerBackend:
                 except SandboxError as exc:
                     return self._stamp(_failure(exc))
                 try:
-                    outcome = self._run_on(worker, job)
+                    outcome = (
+                        self._run_on(worker, job)
+                        if timeout_s is None and on_output is None
+                        else self._run_on(worker, job, timeout_s, on_output=on_output)
+                    )
+                finally:
+                    self._discard(worker)
+                    self._pool.refill()
+                if outcome.delivered:
+                    break
+            return outcome.result
+
+    async def aexecute(
+        self,
+        code: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        timeout_s: float | None = None,
+        on_output: OutputCallback | None = None,
+    ) -> ExecutionResult:
+        """:meth:`execute` for asyncio: the event loop waits on the worker's channel (no thread
+        is parked while the code runs)."""
+        from ai_sandbox.isolation.async_exchange import arun_job
+
+        job = _job(code, inputs, stream=on_output is not None)
+        if isinstance(job, ExecutionResult):
+            return self._stamp(job)
+        async with _async_slot(self._slots):
+            for _attempt in range(self._policy.pool_size + 2):
+                try:
+                    worker = self._pool.take()
+                except SandboxError as exc:
+                    return self._stamp(_failure(exc))
+                try:
+                    options = self._job_options(worker, timeout_s, on_output=on_output)
+                    outcome = self._with_language(await arun_job(worker, job, **options), on_output)
                 finally:
                     self._discard(worker)
                     self._pool.refill()
@@ -128,8 +177,7 @@ class WorkerBackend:
         with self._lock:
             if self._closed:
                 raise ConfigurationError("this Sandbox is closed")
-        worker = self._zygotes.spawn(session=True)
-        session = WorkerSession(self, worker)
+        session = WorkerSession(self)
         with self._lock:
             self._sessions.add(session)
         return session
@@ -146,19 +194,61 @@ class WorkerBackend:
         self._finalizer()
 
     # -- internals used by sessions ----------------------------------------------------------
-    def _run_on(self, worker: Worker, job: Job) -> Outcome:
+    def _run_on(
+        self,
+        worker: Worker,
+        job: Job,
+        timeout_s: float | None = None,
+        *,
+        interrupt: bool = False,
+        on_output: OutputCallback | None = None,
+    ) -> Outcome:
+        """Run ``job`` on ``worker``; with ``interrupt`` (a session's worker), the deadline
+        sends ``SIGINT`` and waits a grace period before it kills."""
         outcome = run_job(
             worker,
             job,
             zygote=self._zygotes.current,
             broker=self._broker,
-            timeout_s=self._policy.timeout_s,
+            timeout_s=self._policy.timeout_s if timeout_s is None else timeout_s,
             isolation=self._policy.isolation,
             layers=self._layers_of(worker),
+            interrupt=(lambda: _interrupt(worker)) if interrupt else None,
+            grace_s=INTERRUPT_GRACE_S,
+            on_output=on_output,
         )
+        return self._with_language(outcome, on_output)
+
+    def _with_language(self, outcome: Outcome, on_output: OutputCallback | None = None) -> Outcome:
         if self._policy.language != "restricted":  # the host says which language ran
             outcome.result = outcome.result.model_copy(update={"language": self._policy.language})
+            # Full Python prints to its own collector, not yet streamed: the output arrives
+            # in one piece when the run ends.
+            if on_output is not None and outcome.result.stdout:
+                with contextlib.suppress(Exception):
+                    on_output(outcome.result.stdout)
         return outcome
+
+    def _job_options(
+        self,
+        worker: Worker,
+        timeout_s: float | None,
+        *,
+        interrupt: bool = False,
+        on_output: OutputCallback | None = None,
+    ) -> dict[str, Any]:
+        """What :func:`arun_job` needs besides the worker and the job (as ``_run_on`` passes
+        to ``run_job``)."""
+        return {
+            "zygote": self._zygotes.current,
+            "broker": self._broker,
+            "timeout_s": self._policy.timeout_s if timeout_s is None else timeout_s,
+            "isolation": self._policy.isolation,
+            "layers": self._layers_of(worker),
+            "interrupt": (lambda: _interrupt(worker)) if interrupt else None,
+            "grace_s": INTERRUPT_GRACE_S,
+            "on_output": on_output,
+        }
 
     def _layers_of(self, worker: Worker) -> tuple[str, ...]:
         """What a result from ``worker`` reports: its active OS layers, the wall clock, and
@@ -181,70 +271,164 @@ class WorkerBackend:
 class WorkerSession:
     """Runs on one long-lived worker, keeping variables; thread-safe (one run at a time).
 
-    A timeout or crash ends the session: that run reports what happened, and every later run
-    returns ``status="error"`` with ``error.type == "SessionClosed"``.
+    A run past its deadline is interrupted (``KeyboardInterrupt`` in the worker) and the
+    variables are kept. When the worker had to be killed instead (code ignoring the interrupt,
+    C code, a memory or CPU limit, a crash, a protocol violation) the next run starts a fresh
+    worker: that run, or the one that lost the state, carries a ``notice`` saying the Python
+    state was reset and why. Only :meth:`close` ends a session for good; runs after it return
+    ``status="error"`` with ``error.type == "SessionClosed"``.
     """
 
-    def __init__(self, backend: WorkerBackend, worker: Worker) -> None:
+    def __init__(self, backend: WorkerBackend) -> None:
         self._backend = backend
-        self._worker = worker
         self._lock = threading.Lock()
+        self._worker: Worker | None = None
         self._ended: str | None = None
         self._frozen_cpu: int | None = None  # CPU ticks when frozen; None while awake
-        try:
-            worker.channel.send({"type": "session"}, deadline=time.monotonic() + 5.0)
-        except (SandboxError, TimeoutError) as exc:
-            self._end(f"the session's worker could not start ({exc})")
+        self._lost: str | None = None  # why the state was lost, for the next run's notice
+        self._start()
 
     @property
     def closed(self) -> bool:
         return self._ended is not None
 
-    def run(self, code: str, inputs: Mapping[str, Any] | None = None) -> ExecutionResult:
+    def run(
+        self,
+        code: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        timeout_s: float | None = None,
+        on_output: OutputCallback | None = None,
+    ) -> ExecutionResult:
         """Run ``code`` in this session's worker; variables persist between runs."""
-        job = _job(code, inputs)
+        job = _job(code, inputs, stream=on_output is not None)
         if isinstance(job, ExecutionResult):
             return self._backend._stamp(job)
         with self._lock:
-            if self._ended is None and (broken := self._wake()) is not None:
-                self._end(broken)
             if self._ended is not None:
                 return self._closed_result()
-            outcome = self._backend._run_on(self._worker, job)
+            if self._worker is not None and (broken := self._wake()) is not None:
+                self._drop(broken)
+            worker = self._worker or self._start()
+            if worker is None:
+                return self._notified(self._backend._stamp(_failure(_NOT_STARTED)))
+            outcome = self._backend._run_on(
+                worker, job, timeout_s, interrupt=True, on_output=on_output
+            )
             result = outcome.result
             if not outcome.worker_alive:
-                self._end(f"the session ended after a {result.status} ({_why(result)})")
+                self._drop(f"its worker was stopped after a {result.status} ({_why(result)})")
             else:
                 self._sleep()
-            return result
+            return self._notified(result)
+
+    async def arun(
+        self,
+        code: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        timeout_s: float | None = None,
+        on_output: OutputCallback | None = None,
+    ) -> ExecutionResult:
+        """:meth:`run` for asyncio: the event loop waits on the worker (no parked thread)."""
+        from ai_sandbox.isolation.async_exchange import arun_job
+
+        job = _job(code, inputs, stream=on_output is not None)
+        if isinstance(job, ExecutionResult):
+            return self._backend._stamp(job)
+        async with _async_lock(self._lock):
+            if self._ended is not None:
+                return self._closed_result()
+            if self._worker is not None and (broken := self._wake()) is not None:
+                self._drop(broken)
+            worker = self._worker or self._start()
+            if worker is None:
+                return self._notified(self._backend._stamp(_failure(_NOT_STARTED)))
+            options = self._backend._job_options(
+                worker, timeout_s, interrupt=True, on_output=on_output
+            )
+            outcome = self._backend._with_language(
+                await arun_job(worker, job, **options), on_output
+            )
+            result = outcome.result
+            if not outcome.worker_alive:
+                self._drop(f"its worker was stopped after a {result.status} ({_why(result)})")
+            else:
+                self._sleep()
+            return self._notified(result)
 
     def close(self) -> None:
         """End the session and its worker. Idempotent."""
         with self._lock:
-            self._end("the session was closed")
+            if self._ended is None:
+                self._ended = "the session was closed"
+                self._discard()
+
+    # -- the worker: started on demand, dropped (and the state with it) when it fails ---------
+    def _start(self) -> Worker | None:
+        """A fresh session worker (``None``, and the reason noted, if none could start)."""
+        try:
+            worker = self._backend._zygotes.spawn(session=True)
+        except SandboxError as exc:
+            self._lost = self._lost or f"no worker could start ({exc})"
+            return None
+        try:
+            worker.channel.send({"type": "session"}, deadline=time.monotonic() + 5.0)
+        except (SandboxError, TimeoutError) as exc:
+            self._backend._discard(worker)
+            self._lost = self._lost or f"the session's worker could not start ({exc})"
+            return None
+        self._worker = worker
+        self._frozen_cpu = None
+        return worker
+
+    def _drop(self, reason: str) -> None:
+        """Kill the worker: the Python state is gone, and the next result says why."""
+        self._discard()
+        self._lost = self._lost or reason
+
+    def _discard(self) -> None:
+        if self._worker is not None:
+            self._backend._discard(self._worker)
+            self._worker = None
+            self._frozen_cpu = None
+
+    def _notified(self, result: ExecutionResult) -> ExecutionResult:
+        """``result`` with a notice of lost state, if the state was lost since the last one."""
+        reason, self._lost = self._lost, None
+        if reason is None:
+            return result
+        notice = (
+            f"the Python state was reset because {reason}; variables, imports and functions "
+            "defined before are gone"
+        )
+        return result.model_copy(update={"notice": notice})
 
     # Between runs the worker is frozen: timers or signal handlers its code left behind must
     # not burn CPU outside any run's wall clock, nor queue frames that a later run would read.
     # The CPU time it has used is noted when it is frozen and checked when it is woken, so a
     # worker that found a way to resume itself (seccomp refuses the one we know of, a POSIX
-    # timer sending SIGCONT) ends its session instead of going unnoticed.
+    # timer sending SIGCONT) loses its state instead of going unnoticed.
     def _sleep(self) -> None:
-        try:
-            self._worker.pause()
-        except OSError:
-            self._end("the session's worker has gone")
+        worker = self._worker
+        if worker is None:
             return
-        status = self._worker.status()
+        try:
+            worker.pause()
+        except OSError:
+            self._drop("the session's worker has gone")
+            return
+        status = worker.status()
         if status is None:
-            self._end("the session's worker has gone")
+            self._drop("the session's worker has gone")
             return
         self._frozen_cpu = status[1]
 
     def _wake(self) -> str | None:
         """Resume a frozen worker; the reason the session cannot go on, if it cannot."""
-        if self._frozen_cpu is None:
-            return None
         worker = self._worker
+        if self._frozen_cpu is None or worker is None:
+            return None
         deadline = time.monotonic() + _PAUSE_WAIT_S
         while (status := worker.status()) is None or not status[0]:
             if status is None or worker.exited():
@@ -269,17 +453,52 @@ class WorkerSession:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _end(self, reason: str) -> None:
-        if self._ended is None:
-            self._ended = reason
-            self._backend._discard(self._worker)
-
     def _closed_result(self) -> ExecutionResult:
         error = ErrorInfo(
             type="SessionClosed",
             message=f"{self._ended}; start a new session to keep working",
         )
         return self._backend._stamp(ExecutionResult(status="error", error=error))
+
+
+#: How long a session's worker has to answer after the interrupt at its deadline before it is
+#: killed (and its state lost). Code that catches ``KeyboardInterrupt`` and runs on, or sits
+#: in C code that never checks for signals, uses all of it: the wall clock is the authority.
+INTERRUPT_GRACE_S = 0.5
+
+#: Why a session could not run: no worker would start (the reason is in the notice).
+_NOT_STARTED = SandboxError("the session's worker could not start; try again")
+
+
+#: How often an async caller looks again for a free slot or session (the loop runs meanwhile).
+_ASYNC_POLL_S = 0.002
+
+
+@contextlib.asynccontextmanager
+async def _async_slot(slots: threading.BoundedSemaphore) -> AsyncIterator[None]:
+    """Hold one of the backend's run slots without blocking the event loop."""
+    while not slots.acquire(blocking=False):
+        await asyncio.sleep(_ASYNC_POLL_S)
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+@contextlib.asynccontextmanager
+async def _async_lock(lock: threading.Lock) -> AsyncIterator[None]:
+    """Hold a session's lock (shared with threads) without blocking the event loop."""
+    while not lock.acquire(blocking=False):
+        await asyncio.sleep(_ASYNC_POLL_S)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _interrupt(worker: Worker) -> None:
+    """``SIGINT`` to exactly this worker (through its pidfd: no pid-reuse race)."""
+    signal.pidfd_send_signal(worker.pidfd, signal.SIGINT)
 
 
 #: How long a frozen session worker may take to reach the stopped state (normally at once).
@@ -328,8 +547,11 @@ def _no_broker() -> SecurityError:
     )
 
 
-def _job(code: str, inputs: Mapping[str, Any] | None) -> Job | ExecutionResult:
-    """The encoded job message, or an error result when it cannot cross the channel."""
+def _job(
+    code: str, inputs: Mapping[str, Any] | None, *, stream: bool = False
+) -> Job | ExecutionResult:
+    """The encoded job message, or an error result when it cannot cross the channel.
+    ``stream`` asks the worker to send printed output as it happens."""
     if not isinstance(code, str):
         return _input_error("code must be a string of Python source")
     try:
@@ -340,9 +562,10 @@ def _job(code: str, inputs: Mapping[str, Any] | None) -> Job | ExecutionResult:
         return ExecutionResult(status="rejected", error=error)
     job_id = secrets.token_hex(16)
     try:
-        return Job(
-            job_id, encode_json({"type": "run", "job": job_id, "code": code, "inputs": plain})
-        )
+        message: dict[str, Any] = {"type": "run", "job": job_id, "code": code, "inputs": plain}
+        if stream:
+            message["stream"] = True
+        return Job(job_id, encode_json(message))
     except (TypeError, ValueError, RecursionError):
         return _input_error("inputs must be JSON data (dict, list, str, int, float, bool, None)")
 
