@@ -41,6 +41,7 @@ from ai_sandbox.executor.inputs import (
     replace_lone_surrogates,
     to_json_result,
 )
+from ai_sandbox.executor.payload import error_payload, message_of
 
 if TYPE_CHECKING:
     from ai_sandbox.isolation.worker_policy import PolicyView
@@ -60,8 +61,6 @@ THREAD_ENVIRONMENT: dict[str, str] = {
     "VECLIB_MAXIMUM_THREADS": "1",
     "MPLBACKEND": MPL_BACKEND,
 }
-
-_MAX_MESSAGE = 2000
 
 
 class _Output(io.TextIOBase):
@@ -97,31 +96,6 @@ class _Output(io.TextIOBase):
         return False
 
 
-def _message(exc: BaseException) -> str:
-    try:
-        text = str(exc)
-    except BaseException:  # a message that cannot even be printed
-        text = f"<unprintable {type(exc).__name__}>"
-    if len(text) > _MAX_MESSAGE:
-        text = text[:_MAX_MESSAGE] + "... [truncated]"
-    return text
-
-
-def _error(
-    status: str, type_name: str, message: str, line: int | None = None, rule: str | None = None
-) -> dict[str, Any]:
-    return {
-        "status": status,
-        "result": None,
-        "error": {
-            "type": replace_lone_surrogates(type_name),
-            "message": replace_lone_surrogates(message),
-            "line": line,
-            "rule": rule,
-        },
-    }
-
-
 def _type_name(exc: BaseException) -> str:
     try:
         return str(type(exc).__name__)
@@ -136,10 +110,10 @@ def _describe(exc: BaseException) -> dict[str, Any]:
     else:
         line = ai_line(exc.__traceback__)
     if isinstance(exc, MemoryError):
-        return _error("limit", "MemoryError", "the code ran out of memory", line, "memory")
+        return error_payload("limit", "MemoryError", "the code ran out of memory", line, "memory")
     if isinstance(exc, RecursionError):
-        return _error("error", "RecursionError", _message(exc), line)
-    return _error("error", _type_name(exc), _message(exc), line)
+        return error_payload("error", "RecursionError", message_of(exc), line)
+    return error_payload("error", _type_name(exc), message_of(exc), line)
 
 
 def _clean_exit(exc: SystemExit) -> bool:
@@ -189,18 +163,18 @@ class PythonSession:
         capture: FigureCapture,
     ) -> dict[str, Any]:
         if not isinstance(code, str):
-            return _error("error", "TypeError", "code must be a string of Python source")
+            return error_payload("error", "TypeError", "code must be a string of Python source")
         try:
             copied = copy_inputs(inputs)
         except SecurityError as exc:
-            return _error("rejected", "SecurityError", _message(exc), None, exc.rule)
+            return error_payload("rejected", "SecurityError", message_of(exc), None, exc.rule)
         try:
             # A final bare expression is the result, as in restricted mode (notebook display).
             tree = display_last_expression(ast.parse(code, AI_FILENAME, "exec"))
             compiled = compile(tree, AI_FILENAME, "exec", dont_inherit=True)
         except (SyntaxError, ValueError) as exc:
             line = exc.lineno if isinstance(exc, SyntaxError) else None
-            return _error("error", type(exc).__name__, _message(exc), line)
+            return error_payload("error", type(exc).__name__, message_of(exc), line)
         # Tracebacks the code prints itself (traceback.print_exc) show its own lines.
         linecache.cache[AI_FILENAME] = (len(code), None, code.splitlines(True), AI_FILENAME)
         namespace = self.namespace
@@ -214,13 +188,13 @@ class PythonSession:
                 to_plain(namespace.get("result")), self._policy.max_result_bytes
             )
         except ResourceLimitExceeded as exc:
-            return _error("limit", "ResourceLimitExceeded", _message(exc), None, exc.limit)
+            return error_payload("limit", "ResourceLimitExceeded", message_of(exc), None, exc.limit)
         except ResultError as exc:
             if not is_displayed(code):
-                return _error("error", "TypeError", _message(exc))
+                return error_payload("error", "TypeError", message_of(exc))
             result = _shown(namespace.get("result"))  # a displayed value: its repr, as Out[n]
         except RecursionError:
-            return _error("error", "TypeError", "result is nested too deeply")
+            return error_payload("error", "TypeError", "result is nested too deeply")
         return {"status": "ok", "result": result, "error": None}
 
     def _exec(
@@ -241,7 +215,7 @@ class PythonSession:
                 exec(compiled, namespace)  # noqa: S102  # nosec B102 - the OS layers hold it
             except SystemExit as exc:
                 if not _clean_exit(exc):
-                    failure = _error("error", "SystemExit", f"exit status {exc.code!r}")
+                    failure = error_payload("error", "SystemExit", f"exit status {exc.code!r}")
             except BaseException as exc:
                 failure = _describe(exc)
             with contextlib.suppress(BaseException):

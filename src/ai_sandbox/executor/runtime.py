@@ -37,6 +37,7 @@ from ai_sandbox.executor.inputs import (
     to_json_result,
 )
 from ai_sandbox.executor.modules import make_import
+from ai_sandbox.executor.payload import error_payload, message_of
 from ai_sandbox.executor.replacements import running
 from ai_sandbox.executor.safe_builtins import make_builtins
 
@@ -56,34 +57,9 @@ __all__ = [
 #: immutable code objects (not configuration): repeated calls pay compile once.
 COMPILE_CACHE = CompileCache(maxsize=256)
 
-_MAX_MESSAGE = 2000
-
-
-def _message(exc: BaseException) -> str:
-    try:
-        text = str(exc)
-    except BaseException:  # a message that cannot even be printed
-        text = f"<unprintable {type(exc).__name__}>"
-    if len(text) > _MAX_MESSAGE:
-        text = text[:_MAX_MESSAGE] + "... [truncated]"
-    return text
-
-
-def _error(
-    status: str, type_name: str, message: str, line: int | None = None, rule: str | None = None
-) -> dict[str, Any]:
-    # Lone surrogates (e.g. raise ValueError(chr(0xd800))) are not UTF-8: the text is for
-    # humans, so they become U+FFFD rather than break the result's serialisation.
-    type_name, message = replace_lone_surrogates(type_name), replace_lone_surrogates(message)
-    return {
-        "status": status,
-        "result": None,
-        "error": {"type": type_name, "message": message, "line": line, "rule": rule},
-    }
-
 
 def _refused(exc: SecurityError, line: int | None) -> dict[str, Any]:
-    return _error("rejected", "SecurityError", _message(exc), line, exc.rule)
+    return error_payload("rejected", "SecurityError", message_of(exc), line, exc.rule)
 
 
 def _describe_failure(exc: BaseException, ctx: RunContext) -> dict[str, Any]:
@@ -95,12 +71,12 @@ def _describe_failure(exc: BaseException, ctx: RunContext) -> dict[str, Any]:
     if isinstance(exc, SecurityError):
         return _refused(exc, line)
     if isinstance(exc, ResourceLimitExceeded):
-        return _error("limit", "ResourceLimitExceeded", _message(exc), line, exc.limit)
+        return error_payload("limit", "ResourceLimitExceeded", message_of(exc), line, exc.limit)
     if isinstance(exc, MemoryError):
-        return _error("limit", "MemoryError", "the code ran out of memory", line, "memory")
+        return error_payload("limit", "MemoryError", "the code ran out of memory", line, "memory")
     if isinstance(exc, ResultError):
-        return _error("error", "TypeError", _message(exc), None, None)
-    return _error("error", type(exc).__name__, _message(exc), line, None)
+        return error_payload("error", "TypeError", message_of(exc), None, None)
+    return error_payload("error", type(exc).__name__, message_of(exc), line, None)
 
 
 class RestrictedSession:
@@ -135,7 +111,7 @@ class RestrictedSession:
             return compile(code, AI_FILENAME, "exec", dont_inherit=True)
         except (SyntaxError, ValueError) as exc:
             line = getattr(exc, "lineno", None)
-            return CompileRefusal("error", type(exc).__name__, _message(exc), line, None)
+            return CompileRefusal("error", type(exc).__name__, message_of(exc), line, None)
 
     def run(self, code: str, inputs: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Run ``code`` in this session's namespace; never raises."""
@@ -154,14 +130,14 @@ class RestrictedSession:
     def _run(self, code: str, inputs: Mapping[str, Any] | None) -> dict[str, Any]:
         ctx = self._ctx
         if not isinstance(code, str):
-            return _error("error", "TypeError", "code must be a string of Python source")
+            return error_payload("error", "TypeError", "code must be a string of Python source")
         try:
             copied = copy_inputs(inputs)
         except SecurityError as exc:
             return _refused(exc, None)
         compiled = self._compile(code)
         if isinstance(compiled, CompileRefusal):
-            return _error(
+            return error_payload(
                 compiled.status, compiled.type, compiled.message, compiled.line, compiled.rule
             )
         namespace = self._namespace
@@ -190,7 +166,7 @@ class RestrictedSession:
         try:
             result = to_json_result(namespace.get("result"), ctx.policy.max_result_bytes)
         except ResourceLimitExceeded as exc:
-            return _error("limit", "ResourceLimitExceeded", _message(exc), None, exc.limit)
+            return error_payload("limit", "ResourceLimitExceeded", message_of(exc), None, exc.limit)
         except ResultError:
             if not is_displayed(code):  # a displayed value that is not JSON: shown as nothing
                 raise
