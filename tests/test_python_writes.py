@@ -329,3 +329,53 @@ def test_the_lower_layer_is_out_of_reach(sandbox: Sandbox, root: Path) -> None:
     )
     assert result.status == "ok", result
     assert all(isinstance(item, int) for item in result.result), result.result
+
+
+# -- modes and times: allowed inside the view, where nothing of the host's is writable ------------
+def test_shutil_copy_and_copy2_work(sandbox: Sandbox, root: Path) -> None:
+    """It runs ``shutil.copy``/``copy2`` (they copy a file's mode and times with chmod/utime),
+    and the host applies the copies' content."""
+    code = (
+        "import shutil\nshutil.copy('notes.json', 'copy.json')\n"
+        "shutil.copy2('notes.json', 'data/copy2.json')\nresult = 'done'"
+    )
+    res = sandbox.run(code)
+    assert res.status == "ok", res.error
+    assert (root / "copy.json").read_text(encoding="utf-8") == '{"k": 1}'
+    assert (root / "data" / "copy2.json").read_text(encoding="utf-8") == '{"k": 1}'
+
+
+@pytest.mark.parametrize("writes", [False, True], ids=["read-only", "allow_writes"])
+def test_changing_a_files_mode_never_reaches_the_host(root: Path, writes: bool) -> None:
+    """It lets code chmod/utime a file only in its private view: the host's file keeps its mode
+    and times (read-only root: refused; with writes: the overlay's copy changes, not the disk),
+    and changing an owner stays refused by seccomp."""
+    target = root / "notes.json"
+    target.chmod(0o644)
+    before = target.stat()
+    code = (
+        "import os, errno\nout = {}\n"
+        "for name, call in [('chmod', lambda: os.chmod('notes.json', 0o777)),\n"
+        "                   ('utime', lambda: os.utime('notes.json', (0, 0))),\n"
+        "                   ('chown', lambda: os.chown('notes.json', 0, 0))]:\n"
+        "    try:\n        call()\n        out[name] = 'ok'\n"
+        "    except OSError as exc:\n        out[name] = errno.errorcode[exc.errno]\n"
+        "result = out"
+    )
+    with Sandbox(
+        root, WRITES if writes else WRITES.model_copy(update={"allow_writes": False})
+    ) as sb:
+        res = sb.run(code)
+    assert res.status == "ok", res.error
+    assert res.result["chown"] == "EPERM"
+    if not writes:
+        assert res.result["chmod"] in {"EROFS", "EACCES", "EPERM"}
+    after = target.stat()
+    assert (after.st_mode, after.st_uid) == (before.st_mode, before.st_uid)
+    assert target.read_text(encoding="utf-8") == '{"k": 1}'
+    if writes:
+        # The copied-up file is written back whole by the host (same content, a fresh mtime):
+        # the code's utime((0, 0)) never reaches the disk.
+        assert after.st_mtime_ns != 0
+    else:
+        assert after.st_mtime_ns == before.st_mtime_ns

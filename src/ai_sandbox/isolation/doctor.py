@@ -106,6 +106,9 @@ def live_checks(targets: _Targets) -> tuple[Check, ...]:
         # Not just "no result": a successful exec would also end without one.
         return result.error is not None and result.error.type in ("PermissionError", "OSError")
 
+    def not_found(result: ExecutionResult, _elapsed: float) -> bool:
+        return result.error is not None and result.error.type == "FileNotFoundError"
+
     port = targets.listener.getsockname()[1]
     return (
         Check("read /etc/passwd", "result = open('/etc/passwd').read()", _refused),
@@ -134,7 +137,9 @@ def live_checks(targets: _Targets) -> tuple[Check, ...]:
         Check(
             "change a file's mode outside the root",
             f"import os\nos.chmod({str(targets.secret_file)!r}, 0o777)",
-            lambda r, e: os_refused(r, e) and mode_unchanged(),
+            # seccomp refuses it (EPERM), or, in python mode, where chmod is allowed inside the
+            # view, the view has no such file (ENOENT); either way the host's file is untouched.
+            lambda r, e: (os_refused(r, e) or not_found(r, e)) and mode_unchanged(),
         ),
         Check(
             "watch files outside the root (inotify)",

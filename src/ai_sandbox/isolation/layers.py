@@ -199,7 +199,10 @@ def prepare_zygote(policy: PolicyView, *, required: frozenset[str]) -> ZygotePla
     finally:
         if handles is not None:
             fsview.close_handles((handles.tmp_fd,))
-    program = _plan_seccomp(planner)
+    # Python mode always runs inside the view, where only its private overlay and /tmp are
+    # writable: changing a file's mode or times there touches nothing of the host's, and
+    # ordinary code (shutil.copy copies the mode) needs it.
+    program = _plan_seccomp(planner, file_modes=view is not None and view.mode == "python")
     plan = _plan(planner, policy, drop, ruleset, program, ids=ids)
     if handles is None:
         return plan
@@ -360,7 +363,7 @@ def _python_rules(
     landlock.add_read_paths(ruleset, fsview.python_read_paths())
 
 
-def _plan_seccomp(planner: _Planner) -> bytes | None:
+def _plan_seccomp(planner: _Planner, *, file_modes: bool = False) -> bytes | None:
     if ARCH is None:
         planner.lack("seccomp", "no syscall table for this CPU architecture")
         return None
@@ -370,7 +373,7 @@ def _plan_seccomp(planner: _Planner) -> bytes | None:
         planner.lack("seccomp", f"the kernel lacks seccomp: {exc.strerror}")
         return None
     planner.add("seccomp")
-    return seccomp.build_filter(ARCH, pid=seccomp.PID_PLACEHOLDER)
+    return seccomp.build_filter(ARCH, pid=seccomp.PID_PLACEHOLDER, file_modes=file_modes)
 
 
 def lockdown_worker(plan: ZygotePlan, *, keep_fds: tuple[int, ...]) -> tuple[str, ...]:

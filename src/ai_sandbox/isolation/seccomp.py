@@ -360,8 +360,20 @@ def _prlimit_rule(nr: int) -> list[bpf.Insn]:
     return bpf.allow_values(nr, 0, (0,), only_with={})
 
 
-def build_filter(arch: Arch | None = None, *, pid: int | None = None) -> bytes:
+#: Mode and time changes, allowed only to a worker whose filesystem view leaves nothing of the
+#: host's writable (python mode: read-only mounts, a private overlay and ``/tmp``).
+FILE_MODE_SYSCALLS: frozenset[str] = frozenset(
+    {"chmod", "fchmod", "fchmodat", "fchmodat2", "utime", "utimes", "futimesat", "utimensat"}
+)
+
+
+def build_filter(
+    arch: Arch | None = None, *, pid: int | None = None, file_modes: bool = False
+) -> bytes:
     """The worker filter for ``arch`` (default: this machine) as ``struct sock_filter[]`` bytes.
+
+    ``file_modes`` allows :data:`FILE_MODE_SYSCALLS` (only for a worker inside a filesystem
+    view whose every host path is a read-only mount); owners and xattrs stay refused.
 
     With ``pid`` (or :data:`PID_PLACEHOLDER`, see :func:`with_pid`) the process may signal
     only itself; without it, any process but a group (the filter alone, for tests and probes).
@@ -380,8 +392,9 @@ def build_filter(arch: Arch | None = None, *, pid: int | None = None) -> bytes:
     ]
     if arch.x32_bit:
         program += [bpf.jump(bpf.JGE, _X32_SYSCALL_BIT, 0, 1), bpf.ret(bpf.KILL_PROCESS)]
+    denied = [n for n in DENIED_SYSCALLS if not (file_modes and n in FILE_MODE_SYSCALLS)]
     targets: dict[int, bpf.Target] = {
-        numbers[name]: bpf.EPERM for name in DENIED_SYSCALLS if name in numbers
+        numbers[name]: bpf.EPERM for name in denied if name in numbers
     }
     targets[numbers["clone3"]] = bpf.ENOSYS
     # Calls judged by an argument: each rule's body without its leading number check.
