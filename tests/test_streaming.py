@@ -203,13 +203,20 @@ def test_mcp_sends_output_as_progress_notifications(project: Path) -> None:
     assert len(messages) >= 2
 
 
-def test_python_mode_hands_its_output_over_when_the_run_ends(tmp_path: Path) -> None:
-    """It gives on_output a language="python" run's output in one piece at the end (full
-    Python's prints are not streamed yet), in single runs and sessions."""
-    policy = POLICY.model_copy(update={"language": "python"})
-    with Sandbox(tmp_path, policy) as box:
-        seen: list[str] = []
-        assert box.run("print('one')", on_output=seen.append).stdout == "one\n"
+def test_python_mode_streams_too(tmp_path: Path) -> None:
+    """It delivers full Python's printed output while the code runs, in a run and a session."""
+    pytest.importorskip("numpy", reason="the data extra is not installed")
+    os.chmod(tmp_path, 0o755)
+    with Sandbox(tmp_path, POLICY.model_copy(update={"language": "python"})) as box:
+        seen = Recorder()
+        res = box.run(TICKS, on_output=seen)
+        assert res.status == "ok"
+        assert seen.text == res.stdout == "tick 0\ntick 1\ntick 2\n"
+        assert len(seen.chunks) >= 2
+        assert seen.chunks[0][0] < res.duration_ms / 1000  # the first line before the end
+        in_session = Recorder()
         with box.session() as live:
-            live.run("print('two')", on_output=seen.append)
-    assert seen == ["one\n", "two\n"]
+            live.run("word = 'kept'")
+            res = live.run("print(word)\n" + TICKS, on_output=in_session)
+        assert in_session.text == res.stdout
+        assert len(in_session.chunks) >= 2

@@ -124,8 +124,11 @@ def _clean_exit(exc: SystemExit) -> bool:
 class PythonSession:
     """One ``__main__`` module kept between runs (a one-shot run uses a fresh session)."""
 
-    def __init__(self, *, policy: PolicyView) -> None:
+    def __init__(self, *, policy: PolicyView, sinks: object = None) -> None:
+        """``sinks`` (the worker's channel file access) may carry an ``output_sink`` for the
+        run: printed text then also goes there as it is printed (streaming output)."""
         self._policy = policy
+        self._sinks = sinks
         self._module = types.ModuleType("__main__")
         self._module.__dict__["__builtins__"] = builtins
         for key, value in THREAD_ENVIRONMENT.items():  # for modules imported in the run
@@ -138,7 +141,9 @@ class PythonSession:
     def run(self, code: str, inputs: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Run ``code`` in this session's module; never raises."""
         started = time.perf_counter()
-        output = OutputCollector(self._policy.max_output_bytes)
+        output = OutputCollector(
+            self._policy.max_output_bytes, getattr(self._sinks, "output_sink", None)
+        )
         capture = FigureCapture(
             int(getattr(self._policy, "max_images", 0)),
             int(getattr(self._policy, "max_image_bytes", 0)),
@@ -244,7 +249,7 @@ def _shown(value: Any) -> str | None:
 
 
 def run_python_payload(
-    code: str, inputs: Mapping[str, Any] | None, *, policy: PolicyView
+    code: str, inputs: Mapping[str, Any] | None, *, policy: PolicyView, sinks: object = None
 ) -> dict[str, Any]:
     """Run ``code`` once in a fresh ``__main__`` and describe the outcome as JSON data."""
-    return PythonSession(policy=policy).run(code, inputs)
+    return PythonSession(policy=policy, sinks=sinks).run(code, inputs)

@@ -229,7 +229,7 @@ def _run_one(
         if policy.language == "python":  # full CPython: the OS layers alone hold it
             from ai_sandbox.executor.python_mode import run_python_payload
 
-            payload = run_python_payload(code, inputs, policy=policy)
+            payload = run_python_payload(code, inputs, policy=policy, sinks=fs)
             if writes is not None:
                 payload = writes.apply(payload)
         else:
@@ -252,7 +252,7 @@ def _serve_session(
     if policy.language == "python":
         from ai_sandbox.executor.python_mode import PythonSession
 
-        session = PythonSession(policy=policy)
+        session = PythonSession(policy=policy, sinks=fs)
     else:
         session = RestrictedSession(policy=_as_policy(policy), fs=fs, language_guard=language_guard)
     interrupts = _Interrupts()

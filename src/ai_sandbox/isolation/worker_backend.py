@@ -222,11 +222,6 @@ class WorkerBackend:
     def _with_language(self, outcome: Outcome, on_output: OutputCallback | None = None) -> Outcome:
         if self._policy.language != "restricted":  # the host says which language ran
             outcome.result = outcome.result.model_copy(update={"language": self._policy.language})
-            # Full Python prints to its own collector, not yet streamed: the output arrives
-            # in one piece when the run ends.
-            if on_output is not None and outcome.result.stdout:
-                with contextlib.suppress(Exception):
-                    on_output(outcome.result.stdout)
         return outcome
 
     def _job_options(
