@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
 import sys
 import sysconfig
 from pathlib import Path
@@ -13,7 +14,6 @@ import pytest
 import ai_sandbox
 from ai_sandbox.isolation.doctor import doctor_main
 from ai_sandbox.isolation.layers import LAYER_NAMES
-from ai_sandbox.isolation.read_rules import plan_read_rules
 
 
 @pytest.fixture(scope="module")
@@ -91,11 +91,21 @@ def test_lists_every_landlock_read_rule(report: tuple[int, str]) -> None:
 
 
 def test_every_listed_rule_matches_the_workers_ruleset(report: tuple[int, str]) -> None:
-    """It lists the same rules the worker's ruleset is built from (a -I interpreter's view)."""
+    """It lists the same rules the worker's ruleset is built from: what a fresh ``python -I``
+    computes, as the zygote does (this test process's ``sys.path`` may have grown: importing
+    ray adds its vendored packages to it)."""
     _, text = report
     listed = [line.split()[1] for line in _read_rule_lines(text) if line.split()[0] != "REFUSED"]
-    plan = plan_read_rules()
-    assert listed == [rule.path for rule in plan.rules]
+    program = (
+        "import importlib.util as u, sys; "
+        "sys.modules['ai_sandbox'] = u.module_from_spec(u.find_spec('ai_sandbox')); "
+        "from ai_sandbox.isolation.read_rules import plan_read_rules; "
+        "print('\\n'.join(r.path for r in plan_read_rules().rules))"
+    )
+    fresh = subprocess.run(
+        [sys.executable, "-I", "-c", program], env={}, capture_output=True, text=True, check=True
+    )
+    assert listed == fresh.stdout.splitlines()
 
 
 def test_says_who_the_host_runs_as(report: tuple[int, str]) -> None:
