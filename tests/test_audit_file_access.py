@@ -152,3 +152,33 @@ def test_audit_show_names_the_files(
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     (run,) = [r for r in rows if r.get("tool") == "run_python"]
     assert len(run["files"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("how", "in_session"),
+    [("call", False), ("call", True), ("acall", False), ("acall", True)],
+    ids=["call", "call-session", "acall", "acall-session"],
+)
+def test_every_call_path_audits_files_and_language(
+    root: Path, tmp_path: Path, how: str, in_session: bool
+) -> None:
+    """It records the run's files and language however run_python was called: sync or async
+    (the async OpenAI loop and LangChain's ainvoke), with or without a conversation."""
+    import asyncio
+
+    log_path = tmp_path / "audit.jsonl"
+    code = {"code": "result = open('data/in.txt').read()"}
+    with AuditLog(log_path) as log, Sandbox(root, POLICY, audit=log) as box:
+        session = box.session() if in_session else None
+        try:
+            if how == "call":
+                result = box.call("run_python", code, session=session)
+            else:
+                result = asyncio.run(box.acall("run_python", code, session=session))
+        finally:
+            if session is not None:
+                session.close()
+    assert result.ok, result
+    (run,) = _runs(log_path)
+    assert run["files"] == [{"op": "read", "path": "data/in.txt", "bytes": 11, "outcome": "ok"}]
+    assert run["language"] == "restricted"

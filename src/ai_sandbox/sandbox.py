@@ -412,10 +412,7 @@ class Sandbox:
             parsed = parse_arguments(arguments, tool, max_chars=self._max_argument_chars())
         except ToolInputError as exc:
             parsed = exc
-        if session is not None and (
-            not isinstance(session, Session) or session._sandbox is not self
-        ):
-            raise ConfigurationError("session must be a Session of this Sandbox")
+        self._check_session(session)
         python_session = session.id if session is not None else None
         with self._action(
             tool, self._call_arguments(parsed, arguments), "call", python_session=python_session
@@ -441,16 +438,7 @@ class Sandbox:
                 result = _internal_error_result(spec.name, exc)
                 act.finish(verdict_for_exception(exc), payload=result.content)
                 return result
-            data = result.data if isinstance(result.data, Mapping) else {}
-            act.finish(
-                verdict_for_tool_result(result),
-                payload=result.content,
-                isolation=data.get("isolation"),
-                layers=tuple(data["layers"]) if "layers" in data else None,
-                files=result.files,
-                files_omitted=result.files_omitted,
-                language=data.get("language"),
-            )
+            _finish_call(act, result)
             return result
 
     async def acall(
@@ -466,10 +454,7 @@ class Sandbox:
         tool = _tool_label(tool_name)
         if tool != "run_python":
             return self.call(tool_name, arguments, session=session)
-        if session is not None and (
-            not isinstance(session, Session) or session._sandbox is not self
-        ):
-            raise ConfigurationError("session must be a Session of this Sandbox")
+        self._check_session(session)
         parsed: dict[str, Any] | ToolInputError
         try:
             parsed = parse_arguments(arguments, tool, max_chars=self._max_argument_chars())
@@ -504,13 +489,14 @@ class Sandbox:
                 result = _internal_error_result(tool, exc)
                 act.finish(verdict_for_exception(exc), payload=result.content)
                 return result
-            act.finish(
-                verdict_for_tool_result(result),
-                payload=result.content,
-                isolation=res.isolation,
-                layers=res.layers,
-            )
+            _finish_call(act, result)
             return result
+
+    def _check_session(self, session: object) -> None:
+        if session is not None and (
+            not isinstance(session, Session) or session._sandbox is not self
+        ):
+            raise ConfigurationError("session must be a Session of this Sandbox")
 
     def _validate(
         self, tool: str, parsed: dict[str, Any] | ToolInputError
@@ -665,6 +651,21 @@ def _internal_error_result(tool: str, exc: Exception) -> ToolResult:
     )
     info = ErrorInfo(type="InternalError", message=message)
     return ToolResult(tool=tool, ok=False, content=f"Error: InternalError: {message}", error=info)
+
+
+def _finish_call(act: Action, result: ToolResult) -> None:
+    """The outcome record of a call that returned: its verdict, and for ``run_python`` the
+    layers, language and the files the code touched (``call`` and ``acall`` alike)."""
+    data = result.data if isinstance(result.data, Mapping) else {}
+    act.finish(
+        verdict_for_tool_result(result),
+        payload=result.content,
+        isolation=data.get("isolation"),
+        layers=tuple(data["layers"]) if "layers" in data else None,
+        files=result.files,
+        files_omitted=result.files_omitted,
+        language=data.get("language"),
+    )
 
 
 def _finish_run(act: Action, res: ExecutionResult) -> None:

@@ -300,22 +300,13 @@ class WorkerSession:
         if isinstance(job, ExecutionResult):
             return self._backend._stamp(job)
         with self._lock:
-            if self._ended is not None:
-                return self._closed_result()
-            if self._worker is not None and (broken := self._wake()) is not None:
-                self._drop(broken)
-            worker = self._worker or self._start()
-            if worker is None:
-                return self._notified(self._backend._stamp(_failure(_NOT_STARTED)))
+            worker = self._claim()
+            if isinstance(worker, ExecutionResult):
+                return worker
             outcome = self._backend._run_on(
                 worker, job, timeout_s, interrupt=True, on_output=on_output
             )
-            result = outcome.result
-            if not outcome.worker_alive:
-                self._drop(f"its worker was stopped after a {result.status} ({_why(result)})")
-            else:
-                self._sleep()
-            return self._notified(result)
+            return self._settle(outcome)
 
     async def arun(
         self,
@@ -332,25 +323,37 @@ class WorkerSession:
         if isinstance(job, ExecutionResult):
             return self._backend._stamp(job)
         async with _async_lock(self._lock):
-            if self._ended is not None:
-                return self._closed_result()
-            if self._worker is not None and (broken := self._wake()) is not None:
-                self._drop(broken)
-            worker = self._worker or self._start()
-            if worker is None:
-                return self._notified(self._backend._stamp(_failure(_NOT_STARTED)))
+            worker = self._claim()
+            if isinstance(worker, ExecutionResult):
+                return worker
             options = self._backend._job_options(
                 worker, timeout_s, interrupt=True, on_output=on_output
             )
             outcome = self._backend._with_language(
                 await arun_job(worker, job, **options), on_output
             )
-            result = outcome.result
-            if not outcome.worker_alive:
-                self._drop(f"its worker was stopped after a {result.status} ({_why(result)})")
-            else:
-                self._sleep()
-            return self._notified(result)
+            return self._settle(outcome)
+
+    def _claim(self) -> Worker | ExecutionResult:
+        """The worker for the next run (woken, or started anew), or the result that says why
+        there is none. Called with the session's lock held, by :meth:`run` and :meth:`arun`."""
+        if self._ended is not None:
+            return self._closed_result()
+        if self._worker is not None and (broken := self._wake()) is not None:
+            self._drop(broken)
+        worker = self._worker or self._start()
+        if worker is None:
+            return self._notified(self._backend._stamp(_failure(_NOT_STARTED)))
+        return worker
+
+    def _settle(self, outcome: Outcome) -> ExecutionResult:
+        """After a run: freeze the worker again, or drop it (and the state) if it was stopped."""
+        result = outcome.result
+        if not outcome.worker_alive:
+            self._drop(f"its worker was stopped after a {result.status} ({_why(result)})")
+        else:
+            self._sleep()
+        return self._notified(result)
 
     def close(self) -> None:
         """End the session and its worker. Idempotent."""
