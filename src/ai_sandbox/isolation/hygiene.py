@@ -16,6 +16,7 @@ from ai_sandbox.isolation._syscalls import clearenv, prctl
 
 __all__ = [
     "clean_environment",
+    "close_fds_above_stdio",
     "close_inherited_fds",
     "die_with_parent",
     "environment_block",
@@ -59,6 +60,17 @@ def close_inherited_fds(keep: tuple[int, ...]) -> None:
 
     ``keep`` must not contain 0, 1 or 2 (``ValueError`` otherwise).
     """
+    close_fds_above_stdio(keep)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        if null != fd:
+            os.dup2(null, fd)
+    if null > 2:
+        os.close(null)
+
+
+def close_fds_above_stdio(keep: tuple[int, ...]) -> None:
+    """Close every descriptor above stdio except ``keep`` (``ValueError`` if one is <= 2)."""
     if any(fd <= 2 for fd in keep):
         raise ValueError(f"descriptors to keep must be above stdio, got {sorted(keep)}")
     low = 3
@@ -69,12 +81,6 @@ def close_inherited_fds(keep: tuple[int, ...]) -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     high = hard if hard != resource.RLIM_INFINITY else os.sysconf("SC_OPEN_MAX")
     os.closerange(low, max(high, low))
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        if null != fd:
-            os.dup2(null, fd)
-    if null > 2:
-        os.close(null)
 
 
 def start_new_session() -> None:

@@ -42,8 +42,10 @@ __all__ = [
     "add_fd_rule",
     "add_read_paths",
     "create_ruleset",
+    "create_scope_ruleset",
     "interpreter_read_paths",
     "restrict_self",
+    "restrict_self_keep",
     "system_library_paths",
 ]
 
@@ -166,6 +168,29 @@ def create_ruleset(
         scoped=attr.scoped,
         read_paths=tuple(added),
     )
+
+
+def create_scope_ruleset(abi: int) -> LandlockRuleset:
+    """A ruleset that only scopes signals and abstract unix sockets (ABI >= 6, else
+    ``OSError``). A locked zygote's worker enforces it on top of the zygote's domain: a domain
+    of its own, nested in the zygote's, so it can signal neither the zygote nor a sibling,
+    while the zygote (its parent domain) can still signal it. Filesystem and network rules
+    stay those of the zygote's domain, inherited."""
+    if abi < 6:
+        raise OSError(errno.EOPNOTSUPP, f"scoped rulesets need Landlock ABI >= 6, not {abi}")
+    attr = _RulesetAttr(scoped=_SCOPE_ABSTRACT_UNIX_SOCKET | _SCOPE_SIGNAL)
+    fd = _above_stdio(
+        syscall("landlock_create_ruleset", ctypes.byref(attr), ctypes.sizeof(attr), 0)
+    )
+    return LandlockRuleset(
+        fd=fd, abi=abi, handled_fs=0, handled_net=0, scoped=attr.scoped, read_paths=()
+    )
+
+
+def restrict_self_keep(ruleset: LandlockRuleset) -> None:
+    """Enforce ``ruleset`` on the calling thread, keeping its descriptor open (for a ruleset
+    the zygote made once and every worker enforces)."""
+    syscall("landlock_restrict_self", ruleset.fd, 0)
 
 
 def _above_stdio(fd: int) -> int:

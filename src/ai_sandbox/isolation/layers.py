@@ -57,6 +57,7 @@ from ai_sandbox.isolation import fsview, fsview_writes, hygiene, landlock, privi
 from ai_sandbox.isolation._probe import POSIX_LAYERS, probe_layers
 from ai_sandbox.isolation._status import LAYER_NAMES, LayerStatus
 from ai_sandbox.isolation._syscalls import ARCH, capget, clearenv, prctl
+from ai_sandbox.isolation.landlock import LandlockRuleset
 from ai_sandbox.isolation.namespaces import enter_network_namespace
 from ai_sandbox.isolation.rlimits import ResourceLimit, apply_limits, worker_limits
 
@@ -67,6 +68,7 @@ __all__ = [
     "LAYER_NAMES",
     "LayerStatus",
     "ZygotePlan",
+    "lock_zygote",
     "lockdown_worker",
     "prepare_zygote",
     "probe_layers",
@@ -111,6 +113,13 @@ class ZygotePlan:
     #: Python mode with ``allow_writes``: the read and library paths of the ruleset, which
     #: each worker builds again with its own overlay root in it (see :func:`_writes_ruleset`).
     landlock_paths: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+    #: The layers a locked zygote applied to itself, which its workers inherit (empty: each
+    #: worker applies every layer itself); see :mod:`.zygote_lock`.
+    locked: tuple[str, ...] = ()
+    #: A locked zygote's scope-only Landlock ruleset, which each worker enforces (nested).
+    scope: LandlockRuleset | None = None
+    #: A locked zygote's worker filter, stacked by each worker with its pid put in.
+    worker_stack: bytes | None = None
 
 
 def required_layers(isolation: str, probe: dict[str, LayerStatus]) -> frozenset[str]:
@@ -385,6 +394,10 @@ def lockdown_worker(plan: ZygotePlan, *, keep_fds: tuple[int, ...]) -> tuple[str
     """
     if any(fd <= 2 for fd in keep_fds):
         raise ConfigurationError(f"keep_fds must be above stdio, got {sorted(keep_fds)}")
+    if plan.locked:
+        from ai_sandbox.isolation.zygote_lock import lockdown_locked_worker
+
+        return lockdown_locked_worker(plan, keep_fds=keep_fds)
     kept = keep_fds + ((plan.landlock.fd,) if plan.landlock is not None else ())
     kept += (plan.proc_fd,) if plan.proc_fd is not None else ()
     try:
@@ -432,7 +445,19 @@ def _lockdown(plan: ZygotePlan, kept: tuple[int, ...]) -> tuple[str, ...]:
     return tuple(active)
 
 
-def _drop_privileges(plan: ZygotePlan) -> None:
+def lock_zygote(plan: ZygotePlan) -> ZygotePlan:
+    """Lock a restricted-mode zygote down once (see :mod:`.zygote_lock`); the plan its
+    workers then follow. Call it last, after the zygote's warm-up, single-threaded."""
+    from ai_sandbox.isolation.zygote_lock import lock_zygote as lock
+
+    return lock(
+        plan,
+        clean_environment=lambda: _clean_environment(plan),
+        drop_privileges=lambda: _drop_privileges(plan, pdeathsig=False),
+    )
+
+
+def _drop_privileges(plan: ZygotePlan, *, pdeathsig: bool = True) -> None:
     if plan.privilege_drop == "setuid":
         privileges.drop_to_user(
             plan.uid,
@@ -444,7 +469,7 @@ def _drop_privileges(plan: ZygotePlan) -> None:
         privileges.drop_capabilities(
             last_cap=plan.last_capability, bounding_set_empty=plan.bounding_set_empty
         )
-    if "pdeathsig" in plan.layers:
+    if pdeathsig and "pdeathsig" in plan.layers:
         # The kernel clears the parent-death signal whenever the euid/egid change.
         hygiene.die_with_parent()
 

@@ -82,10 +82,13 @@ __all__ = [
     "DENIED_FCNTL_COMMANDS",
     "DENIED_IOCTL_REQUESTS",
     "DENIED_SYSCALLS",
+    "FORK_CLONE_FLAGS",
     "MSG_OOB",
     "PID_PLACEHOLDER",
     "SIGNAL_CALLS",
     "build_filter",
+    "build_worker_stack",
+    "build_zygote_filter",
     "install_filter",
     "with_pid",
 ]
@@ -338,6 +341,12 @@ _PR_SET_SECCOMP: Final = 22
 _SECCOMP_MODE_FILTER: Final = 2
 
 
+#: Stands for the worker's pid in a filter built before the worker exists (in the zygote);
+#: :func:`with_pid` puts the real one in. Above any ``pid_max`` (at most 2**22): it never
+#: names a process.
+PID_PLACEHOLDER: Final = 0x7FFFFFF0
+
+
 def _clone_rule(nr: int) -> list[bpf.Insn]:
     """Allow ``clone`` only for a thread that creates no namespace (flags are args[0])."""
     return [
@@ -380,9 +389,80 @@ def build_filter(
 
     Raises ``OSError(ENOSYS)`` on an architecture we have no syscall table for.
     """
+    arch = _arch(arch)
+    numbers = arch.numbers
+    denied = [n for n in DENIED_SYSCALLS if not (file_modes and n in FILE_MODE_SYSCALLS)]
+    rules = [
+        _clone_rule(numbers["clone"]),
+        *(_signal_rules(numbers, pid) if pid is not None else [_kill_rule(numbers["kill"])]),
+        *_common_rules(numbers),
+    ]
+    return _program(arch, denied, rules)
+
+
+#: What a locked zygote needs that its workers must not have (:func:`build_zygote_filter`).
+ZYGOTE_NEEDS: Final = ("socketpair", "pidfd_open")
+#: ``clone`` flags of a plain ``fork()`` (glibc's, on every architecture we build for):
+#: the only ``clone`` a locked zygote may make (no thread, no namespace, no shared memory).
+FORK_CLONE_FLAGS: Final = 0x01200011  # CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD
+
+
+def build_zygote_filter(arch: Arch | None = None) -> bytes:
+    """The filter a locked zygote installs on itself, once; every worker inherits it.
+
+    It is the worker filter with the zygote's own needs added back: ``socketpair`` (a
+    worker's channel), ``pidfd_open`` (the host's handle on it), ``clone`` with exactly
+    :data:`FORK_CLONE_FLAGS` (a fork: never a thread, so the zygote stays single-threaded and
+    safe to fork without CPython's after-fork work) and signals to other processes (killing its
+    workers; Landlock's signal scope and the uid still bound whom). Each worker stacks
+    :func:`build_worker_stack` on top, which takes exactly those back: the two filters together
+    allow a worker no more than :func:`build_filter` with its pid.
+    """
+    arch = _arch(arch)
+    numbers = arch.numbers
+    denied = [n for n in DENIED_SYSCALLS if n not in ZYGOTE_NEEDS]
+    rules = [
+        bpf.allow_values(numbers["clone"], 0, (FORK_CLONE_FLAGS,), only_with={}),
+        *_common_rules(numbers),
+    ]
+    return _program(arch, denied, rules)
+
+
+def build_worker_stack(arch: Arch | None = None, *, pid: int = PID_PLACEHOLDER) -> bytes:
+    """The small filter a locked zygote's worker stacks on the zygote's (:func:`with_pid`
+    puts the worker's pid in): no ``clone`` at all (no process, no thread), no ``socketpair``
+    or ``pidfd_open``, and signals only to itself. Short, so installing it is cheap (the kernel
+    runs a new filter for every call number at install time, to cache what it always allows).
+    """
+    arch = _arch(arch)
+    numbers = arch.numbers
+    denied = [*ZYGOTE_NEEDS, "clone"]
+    return _program(arch, denied, _signal_rules(numbers, pid))
+
+
+def _arch(arch: Arch | None) -> Arch:
     arch = arch or ARCH
     if arch is None:
         raise OSError(errno.ENOSYS, "seccomp filters are only built for Linux x86_64/aarch64")
+    return arch
+
+
+def _common_rules(numbers: Mapping[str, int]) -> list[list[bpf.Insn]]:
+    """The argument rules the worker and the zygote filter share."""
+    return [
+        _prlimit_rule(numbers["prlimit64"]),
+        bpf.allow_values(
+            numbers["prctl"], 0, ALLOWED_PRCTL_OPTIONS, only_with=CONDITIONAL_PRCTL_OPTIONS
+        ),
+        bpf.deny_values(numbers["fcntl"], 1, DENIED_FCNTL_COMMANDS),
+        bpf.deny_values(numbers["ioctl"], 1, DENIED_IOCTL_REQUESTS),
+        *(bpf.deny_flags(numbers[name], arg, MSG_OOB) for name, arg in _SOCKET_FLAG_ARGUMENT),
+    ]
+
+
+def _program(arch: Arch, denied: list[str], rules: list[list[bpf.Insn]]) -> bytes:
+    """Kill on a foreign ABI; ``denied`` get EPERM, ``clone3`` ENOSYS, each rule its own
+    checks; everything else is allowed."""
     numbers = arch.numbers
     program: list[bpf.Insn] = [
         bpf.load(bpf.OFFSET_ARCH),
@@ -392,23 +472,11 @@ def build_filter(
     ]
     if arch.x32_bit:
         program += [bpf.jump(bpf.JGE, _X32_SYSCALL_BIT, 0, 1), bpf.ret(bpf.KILL_PROCESS)]
-    denied = [n for n in DENIED_SYSCALLS if not (file_modes and n in FILE_MODE_SYSCALLS)]
     targets: dict[int, bpf.Target] = {
         numbers[name]: bpf.EPERM for name in denied if name in numbers
     }
     targets[numbers["clone3"]] = bpf.ENOSYS
     # Calls judged by an argument: each rule's body without its leading number check.
-    rules = [
-        _clone_rule(numbers["clone"]),
-        *(_signal_rules(numbers, pid) if pid is not None else [_kill_rule(numbers["kill"])]),
-        _prlimit_rule(numbers["prlimit64"]),
-        bpf.allow_values(
-            numbers["prctl"], 0, ALLOWED_PRCTL_OPTIONS, only_with=CONDITIONAL_PRCTL_OPTIONS
-        ),
-        bpf.deny_values(numbers["fcntl"], 1, DENIED_FCNTL_COMMANDS),
-        bpf.deny_values(numbers["ioctl"], 1, DENIED_IOCTL_REQUESTS),
-        *(bpf.deny_flags(numbers[name], arg, MSG_OOB) for name, arg in _SOCKET_FLAG_ARGUMENT),
-    ]
     for rule in rules:
         nr = rule[0][3]
         if nr in targets:
@@ -420,11 +488,6 @@ def build_filter(
 
 #: Calls that send a signal, each to the process (or thread group) named by its first argument.
 SIGNAL_CALLS: Final = ("kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")
-
-#: Stands for the worker's pid in a filter built before the worker exists (in the zygote);
-#: :func:`with_pid` puts the real one in. Above any ``pid_max`` (at most 2**22): it never
-#: names a process.
-PID_PLACEHOLDER: Final = 0x7FFFFFF0
 
 
 def _signal_rules(numbers: Mapping[str, int], pid: int) -> list[list[bpf.Insn]]:

@@ -33,6 +33,7 @@ from typing import Any
 
 from ai_sandbox.exceptions import IsolationUnavailable, SandboxError
 from ai_sandbox.isolation.protocol import recv_message, send_message
+from ai_sandbox.isolation.zygote_lock import fast_fork
 
 __all__ = ["BOOTSTRAP", "CONTROL_MAX_BYTES", "main"]
 
@@ -103,6 +104,12 @@ def _setup(config: Any) -> tuple[Any, Any, bool, dict[str, Any]]:
     warm_up(policy, language_guard)
     if baseline is not None:
         plan = _above_baseline(plan, baseline)
+    if policy.language == "restricted":
+        # Last: from here on the zygote holds what every worker would apply the same way
+        # (its uid, capabilities, Landlock domain, seccomp filter...), before it reads another
+        # message from the host. Python mode's workers mount their own /tmp: they need the
+        # zygote's privileges, and lock themselves down after the fork.
+        plan = layers.lock_zygote(plan)
     hello = {
         "type": "ready",
         "required": sorted(required),
@@ -234,7 +241,7 @@ class _Zygote:
             self._reply({"id": req_id, "error": f"too many live workers ({MAX_CHILDREN})"})
             return
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        pid = os.fork()
+        pid = fast_fork() if "seccomp" in self.plan.locked else os.fork()
         if pid == 0:  # pragma: no cover - runs in the worker
             plan = _session_plan(self.plan) if session else self.plan
             self._become_worker(plan, parent_end, child_end)

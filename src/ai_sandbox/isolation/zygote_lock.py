@@ -1,0 +1,254 @@
+"""Locking the zygote once: what every worker would apply the same way, applied to the zygote.
+
+A worker forked from a locked zygote inherits its environment wipe, its resource limits, its
+uid and empty capability sets, ``no_new_privs``, its Landlock domain and its seccomp filter
+(the kernel copies all of them on ``fork``), so each worker applies only what is its own:
+
+==================  ============================================================================
+layer               locked zygote (once)               worker (every fork)
+==================  ============================================================================
+clean_env           environment emptied and wiped      inherited
+close_fds           stdio on ``/dev/null``             every descriptor but the channel closed
+new_session                                            ``setsid``
+pdeathsig                                              SIGKILL when the zygote dies
+rlimits             memory, file size, core, memlock   CPU, processes (0), open files
+network_namespace   entered when the plan was made     inherited
+fs_view             entered when the plan was made     inherited
+no_privileges       uid ``nobody`` / no capabilities   inherited
+no_new_privs        set                                inherited
+landlock_fs/net     the read-only, no-TCP domain       inherited
+landlock_scope      the domain scopes signals/sockets  a nested scope-only domain of its own
+seccomp             :func:`.seccomp.build_zygote_filter`  :func:`.seccomp.build_worker_stack`
+==================  ============================================================================
+
+No layer is moved out of a worker's reach: the worker holds every one, and its own nested
+Landlock domain and stacked filter keep it from signalling the zygote or a sibling (which now
+share its uid), from forking, and from making sockets or pidfds, exactly as before. The zygote
+itself stops running as root before it parses another message from the host.
+
+Only the restricted language is locked this way: a python-mode worker mounts its own private
+``/tmp`` and overlay after the fork, which needs the zygote's privileges (it locks itself down
+after the fork, as before).
+
+Because the locked zygote's filter lets it ``clone`` with a plain fork's flags only, it can never
+start a thread; it then forks with libc's ``fork`` directly (:func:`fast_fork`), skipping
+CPython's after-fork work, which exists for the threads and locks a multi-threaded parent leaves
+behind (about half a millisecond of CPU per worker here).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import dataclasses
+import os
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Final
+
+from ai_sandbox.exceptions import IsolationUnavailable
+from ai_sandbox.isolation import hygiene, landlock, privileges, seccomp
+from ai_sandbox.isolation._syscalls import ARCH
+from ai_sandbox.isolation.rlimits import ResourceLimit, apply_limits
+
+if TYPE_CHECKING:
+    from ai_sandbox.isolation.layers import ZygotePlan
+
+__all__ = [
+    "WORKER_LIMITS",
+    "fast_fork",
+    "lock_zygote",
+    "lockdown_locked_worker",
+    "thread_count",
+]
+
+#: Limits each worker sets itself: the CPU budget (a session's differs from a run's), no
+#: processes (counted per uid, which the zygote shares), and open files (the zygote needs a few
+#: more than a worker may have). The others are the zygote's, inherited.
+WORKER_LIMITS: Final = frozenset({"RLIMIT_CPU", "RLIMIT_NPROC", "RLIMIT_NOFILE"})
+#: Layers the zygote applies to itself; every worker inherits them.
+_ZYGOTE_STEPS: Final = (
+    "clean_env",
+    "close_fds",
+    "rlimits",
+    "no_privileges",
+    "no_new_privs",
+    "landlock_fs",
+    "seccomp",
+)
+_LANDLOCK_LAYERS: Final = ("landlock_fs", "landlock_net", "landlock_scope")
+
+
+def lock_zygote(
+    plan: ZygotePlan,
+    *,
+    clean_environment: Callable[[], None],
+    drop_privileges: Callable[[], None],
+) -> ZygotePlan:
+    """Lock the calling (single-threaded) zygote down; the plan its workers then follow.
+
+    Returns ``plan`` unchanged (workers lock themselves down, as before) where locking does not
+    apply: not Linux, no seccomp, or more than one thread. The zygote forks with
+    :func:`fast_fork` only once its filter is in place (``"seccomp"`` in ``plan.locked``).
+    A layer ``plan`` requires that cannot be applied raises ``IsolationUnavailable``: the
+    zygote may be half locked and must not serve. ``clean_environment`` and
+    ``drop_privileges`` are the worker's own steps (:mod:`.layers`), run here instead.
+    """
+    if sys.platform != "linux" or ARCH is None or "seccomp" not in plan.layers:
+        return plan
+    if thread_count(plan.proc_fd) != 1:
+        return plan
+    scope = _scope_ruleset(plan)
+    steps: dict[str, Callable[[], object]] = {
+        "clean_env": clean_environment,
+        "close_fds": _stdio_to_null,
+        "rlimits": lambda: apply_limits(_limits(plan, zygote=True)),
+        "no_privileges": drop_privileges,
+        "no_new_privs": privileges.set_no_new_privs,
+        "landlock_fs": lambda: _restrict(plan),
+        "seccomp": lambda: seccomp.install_filter(seccomp.build_zygote_filter(ARCH)),
+    }
+    inherited: list[str] = []
+    for name in plan.layers:
+        if name not in steps:
+            if name in ("network_namespace", "fs_view"):
+                inherited.append(name)  # entered when the plan was made
+            elif name in _LANDLOCK_LAYERS[1:] and "landlock_fs" in inherited:
+                inherited.append(name)  # one domain, applied with landlock_fs
+            continue
+        try:
+            steps[name]()
+        except (OSError, ValueError) as exc:
+            group = _LANDLOCK_LAYERS if name == "landlock_fs" else (name,)
+            failed = next((n for n in group if n in plan.required), None)
+            if failed is not None:
+                raise IsolationUnavailable(failed, f"locking the zygote failed: {exc}") from None
+            continue
+        inherited.append(name)
+    if plan.proc_fd is not None:  # the host's /proc: no use once the threads are counted
+        with contextlib.suppress(OSError):
+            os.close(plan.proc_fd)
+    return dataclasses.replace(
+        plan,
+        landlock=None,
+        proc_fd=None,
+        locked=tuple(inherited),
+        scope=scope if "landlock_scope" in inherited else None,
+        worker_stack=seccomp.build_worker_stack(ARCH),
+    )
+
+
+def _scope_ruleset(plan: ZygotePlan) -> landlock.LandlockRuleset | None:
+    """The scope-only ruleset every worker enforces (made before the zygote's own domain)."""
+    if plan.landlock is None or not plan.landlock.scoped:
+        return None
+    try:
+        return landlock.create_scope_ruleset(plan.landlock.abi)
+    except OSError:
+        return None
+
+
+def _restrict(plan: ZygotePlan) -> None:
+    if plan.landlock is None:
+        raise OSError(95, "no Landlock ruleset was prepared")  # EOPNOTSUPP
+    landlock.restrict_self(plan.landlock)
+
+
+def _stdio_to_null() -> None:
+    """Point 0-2 at ``/dev/null`` (started that way; made sure of before the domain forbids
+    opening it): workers inherit them and only close the rest."""
+    null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+    try:
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+    finally:
+        os.close(null)
+
+
+def _limits(plan: ZygotePlan, *, zygote: bool) -> tuple[ResourceLimit, ...]:
+    return tuple(limit for limit in plan.limits if (limit.name in WORKER_LIMITS) != zygote)
+
+
+def thread_count(proc_fd: int | None) -> int:
+    """Threads of this process, through the host's ``/proc`` kept open when a view hides it."""
+    if proc_fd is None:
+        return len(os.listdir("/proc/self/task"))
+    fd = os.open("self/task", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=proc_fd)
+    try:
+        return len(os.listdir(fd))
+    finally:
+        os.close(fd)
+
+
+def lockdown_locked_worker(plan: ZygotePlan, *, keep_fds: tuple[int, ...]) -> tuple[str, ...]:
+    """A locked zygote's freshly forked worker: its own part of the lockdown (see the table).
+
+    Returns the layers now active, in order: those the zygote holds (inherited) and those this
+    worker applied. A required layer that fails raises ``IsolationUnavailable``.
+    """
+    scope = plan.scope
+    kept = keep_fds + ((scope.fd,) if scope is not None else ())
+    own: dict[str, Callable[[], object]] = {
+        "close_fds": lambda: hygiene.close_fds_above_stdio(kept),
+        "new_session": hygiene.start_new_session,
+        "pdeathsig": hygiene.die_with_parent,
+        "rlimits": lambda: apply_limits(_limits(plan, zygote=False)),
+        "landlock_scope": lambda: _nested_scope(scope),
+        "seccomp": lambda: seccomp.install_filter(
+            seccomp.with_pid(plan.worker_stack or b"", os.getpid())
+        ),
+    }
+    active: list[str] = []
+    try:
+        for name in plan.layers:
+            step = own.get(name)
+            if step is not None:
+                try:
+                    step()
+                except (OSError, ValueError) as exc:
+                    if name in plan.required:
+                        raise IsolationUnavailable(name, f"applying it failed: {exc}") from None
+                    continue
+                if name in plan.locked or name in ("new_session", "pdeathsig"):
+                    active.append(name)
+            elif name in plan.locked:
+                active.append(name)
+    finally:
+        if scope is not None:
+            with contextlib.suppress(OSError):
+                os.close(scope.fd)
+    missing = [name for name in plan.required if name not in active]
+    if missing:
+        raise IsolationUnavailable(missing[0], "the locked zygote does not hold it")
+    return tuple(active)
+
+
+def _nested_scope(scope: landlock.LandlockRuleset | None) -> None:
+    if scope is None:
+        raise OSError(95, "no scope ruleset was prepared")  # EOPNOTSUPP
+    landlock.restrict_self_keep(scope)
+
+
+# -- forking without CPython's after-fork work -----------------------------------------------
+#: libc's ``fork`` through ``PyDLL``: called with the GIL held, as ``os.fork`` calls it.
+_LIBC: Final = ctypes.PyDLL(None, use_errno=True)
+
+
+def fast_fork() -> int:
+    """``fork()`` without CPython's before/after-fork hooks; for a locked zygote only.
+
+    Those hooks reset what other threads leave behind in a forked child (locks they held,
+    their thread states) and run ``os.register_at_fork`` callbacks. A locked zygote has no
+    other thread and can never start one (its seccomp filter refuses every ``clone`` but a
+    fork's), so the one callback that matters here is done by hand: the ``random`` module's
+    shared generator is reseeded from the OS, so no two workers share its sequence.
+    """
+    pid: int = _LIBC.fork()
+    if pid < 0:
+        error = ctypes.get_errno()
+        raise OSError(error, os.strerror(error))
+    if pid == 0:
+        module = sys.modules.get("random")
+        if module is not None:
+            module.seed(os.urandom(32))
+    return pid
