@@ -278,9 +278,11 @@ def test_worker_dies_with_its_zygote(tmp_path: Path) -> None:
 def _stray_sandbox_processes() -> list[int]:
     """Processes running as the sandbox uid that no zygote started: a worker's own children.
 
-    Pool workers are children of a zygote (which runs as the host's uid); anything running as
-    the sandbox uid whose parent also does (or that was orphaned to pid 1) escaped the worker.
-    Other tests' processes do not count, so this stays exact when the machine is busy.
+    Pool workers are children of a zygote (a python-mode zygote runs as the host's uid; a
+    restricted-mode one locks itself down to the sandbox uid, as its workers); anything running
+    as the sandbox uid whose parent is a sandbox process other than a zygote (or that was
+    orphaned to pid 1) escaped the worker. Other tests' processes do not count, so this stays
+    exact when the machine is busy.
     """
     time.sleep(0.2)  # let exits settle
     # As root, workers drop to nobody; any other host user's workers keep its uid, and so does
@@ -306,7 +308,12 @@ def _stray_sandbox_processes() -> list[int]:
         if info is None or info[0] != sandbox_uid:
             continue
         parent = status(str(info[1]))
-        root_stray = os.geteuid() == 0 and parent is not None and parent[0] == sandbox_uid
+        root_stray = (
+            os.geteuid() == 0
+            and parent is not None
+            and parent[0] == sandbox_uid
+            and not _is_a_zygote(info[1], status)
+        )
         orphan = info[1] == 1 and (os.geteuid() == 0 or _forked_from_a_zygote(name))
         if orphan or root_stray or _below_a_worker(info[1], status):
             strays.append(int(name))
@@ -330,6 +337,17 @@ def _forked_from_a_zygote(pid: str) -> bool:
         return b"ai_sandbox.isolation.zygote" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
+
+
+def _is_a_zygote(pid: int, status: Callable[[str], tuple[int, int] | None]) -> bool:
+    """Whether ``pid`` is a zygote: it runs the zygote's command line and its parent does not
+    (a worker, or a worker's fork, has a parent that does)."""
+    info = status(str(pid))
+    return (
+        info is not None
+        and _forked_from_a_zygote(str(pid))
+        and not _forked_from_a_zygote(str(info[1]))
+    )
 
 
 def _below_a_worker(pid: int, status: Callable[[str], tuple[int, int] | None]) -> bool:

@@ -104,6 +104,15 @@ class RestrictedSession:
         guards.namespace_globals = namespace  # what typing.get_type_hints resolves names in
         return namespace
 
+    def warm_up(self, code: str, inputs: Mapping[str, Any] | None = None) -> None:
+        """Run our own ``code`` (never the AI's) and remove every name it left behind: the
+        pages its run touches are warm, and the namespace is as if it never ran."""
+        before = set(self._namespace)
+        self.run(code, inputs)
+        for name in [name for name in self._namespace if name not in before]:
+            del self._namespace[name]
+        self._ctx.reset()
+
     def _compile(self, code: str) -> CodeType | CompileRefusal:
         if self._guarded:
             return COMPILE_CACHE.get(code)

@@ -253,6 +253,8 @@ def doctor_main(root: Path | None = None, out: TextIO = sys.stdout) -> int:
                 held, summary = _attempt(backend, check)
                 failures += 0 if held else 1
                 _verdict(out, held, check.name, summary)
+            if backend._zygote.info.locked:
+                failures += _locked_zygote_report(backend, out)
             held, summary = _outlive_zygote(backend)  # last: it kills the zygote
             failures += 0 if held else 1
             _verdict(out, held, "die with its parent (the zygote)", summary)
@@ -267,6 +269,22 @@ def doctor_main(root: Path | None = None, out: TextIO = sys.stdout) -> int:
         return 1
     out.write("\nEvery required layer is active and held.\n")
     return 0
+
+
+def _locked_zygote_report(backend: WorkerBackend, out: TextIO) -> int:
+    """The zygote locked itself down once (see :mod:`.zygote_lock`): prove its state, a
+    worker's stacked filter, and that a worker reaches neither the zygote nor a sibling."""
+    from ai_sandbox.isolation.doctor_zygote import worker_attacks, zygote_state_checks
+
+    out.write(
+        "\nThe zygote locked itself down once (workers inherit it, and add their own filter and"
+        " Landlock domain):\n"
+    )
+    failures = 0
+    for held, name, summary in (*zygote_state_checks(backend), *worker_attacks(backend)):
+        failures += 0 if held else 1
+        _verdict(out, held, name, summary)
+    return failures
 
 
 def _start(root: Path, policy: SandboxPolicy) -> tuple[WorkerBackend | None, str]:

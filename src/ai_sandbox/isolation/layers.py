@@ -60,6 +60,7 @@ from ai_sandbox.isolation._syscalls import ARCH, capget, clearenv, prctl
 from ai_sandbox.isolation.landlock import LandlockRuleset
 from ai_sandbox.isolation.namespaces import enter_network_namespace
 from ai_sandbox.isolation.rlimits import ResourceLimit, apply_limits, worker_limits
+from ai_sandbox.isolation.seccomp import PreparedFilter
 
 if TYPE_CHECKING:
     from ai_sandbox.isolation.worker_policy import PolicyView
@@ -119,7 +120,7 @@ class ZygotePlan:
     #: A locked zygote's scope-only Landlock ruleset, which each worker enforces (nested).
     scope: LandlockRuleset | None = None
     #: A locked zygote's worker filter, stacked by each worker with its pid put in.
-    worker_stack: bytes | None = None
+    worker_stack: PreparedFilter | None = None
 
 
 def required_layers(isolation: str, probe: dict[str, LayerStatus]) -> frozenset[str]:

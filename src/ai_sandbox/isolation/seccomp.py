@@ -86,6 +86,8 @@ __all__ = [
     "MSG_OOB",
     "PID_PLACEHOLDER",
     "SIGNAL_CALLS",
+    "ZYGOTE_NEEDS",
+    "PreparedFilter",
     "build_filter",
     "build_worker_stack",
     "build_zygote_filter",
@@ -503,18 +505,48 @@ def _signal_rules(numbers: Mapping[str, int], pid: int) -> list[list[bpf.Insn]]:
 def with_pid(program: bytes, pid: int) -> bytes:
     """``program`` (built with ``pid=PID_PLACEHOLDER``) with the placeholder replaced by
     ``pid``: the worker's filter, without building it again (or installing a second one)."""
-    placeholder = struct.pack("=I", PID_PLACEHOLDER)
     patched = bytearray(program)
-    at = patched.find(placeholder)
-    while at != -1:
-        if at % 8 == 4 and struct.unpack_from("=H", patched, at - 4)[0] == bpf.JEQ:
-            struct.pack_into("=I", patched, at, pid & 0xFFFFFFFF)
-        at = patched.find(placeholder, at + 1)
+    for at in _pid_offsets(program):
+        struct.pack_into("=I", patched, at, pid & 0xFFFFFFFF)
     return bytes(patched)
+
+
+def _pid_offsets(program: bytes) -> list[int]:
+    """Where :data:`PID_PLACEHOLDER` is the value a ``JEQ`` compares with."""
+    placeholder = struct.pack("=I", PID_PLACEHOLDER)
+    found = []
+    at = program.find(placeholder)
+    while at != -1:
+        if at % 8 == 4 and struct.unpack_from("=H", program, at - 4)[0] == bpf.JEQ:
+            found.append(at)
+        at = program.find(placeholder, at + 1)
+    return found
 
 
 class _SockFprog(ctypes.Structure):
     _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.c_void_p))
+
+
+class PreparedFilter:
+    """A filter built with :data:`PID_PLACEHOLDER`, laid out once (in the zygote) for installing
+    in each worker with its pid: the worker only writes its pid into the buffer and makes one
+    call, instead of copying and searching the program and building the C structures anew
+    (every page a forked worker touches costs it a copy-on-write fault)."""
+
+    __slots__ = ("_buffer", "_fprog", "_offsets")
+
+    def __init__(self, program: bytes) -> None:
+        if not program or len(program) % 8:
+            raise OSError(errno.EINVAL, "not a BPF program")
+        self._offsets = tuple(_pid_offsets(program))
+        self._buffer = ctypes.create_string_buffer(program, len(program))
+        self._fprog = _SockFprog(len(program) // 8, ctypes.cast(self._buffer, ctypes.c_void_p))
+
+    def install(self, pid: int) -> None:
+        """Put ``pid`` in and install the filter (as :func:`install_filter`); irreversible."""
+        for offset in self._offsets:
+            struct.pack_into("=I", self._buffer, offset, pid & 0xFFFFFFFF)
+        _install(self._fprog)
 
 
 def install_filter(program: bytes) -> None:
@@ -525,7 +557,10 @@ def install_filter(program: bytes) -> None:
     if not program or len(program) % 8:
         raise OSError(errno.EINVAL, "not a BPF program")
     buffer = ctypes.create_string_buffer(program, len(program))
-    fprog = _SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
+    _install(_SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p)))
+
+
+def _install(fprog: _SockFprog) -> None:
     try:
         syscall(
             "seccomp", _SECCOMP_SET_MODE_FILTER, _SECCOMP_FILTER_FLAG_TSYNC, ctypes.byref(fprog)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import gc
 import math
 import os
 import resource
@@ -32,6 +33,7 @@ from ai_sandbox.isolation.limits import host_recv_cap, worker_recv_cap
 from ai_sandbox.isolation.protocol import Channel, decode_json, encode_json
 
 if TYPE_CHECKING:
+    from ai_sandbox.executor.runtime import RestrictedSession
     from ai_sandbox.isolation.worker_policy import PolicyView
     from ai_sandbox.policy import SandboxPolicy
 
@@ -127,22 +129,45 @@ def run_worker(
         message = f"lockdown failed: {type(exc).__name__}: {exc}"
         _say(channel, {"type": "failed", "layer": "lockdown", "message": message})
         os._exit(_EXIT_LOCKDOWN_FAILED)
-    with contextlib.suppress(Exception):  # a cold worker is slower, not less safe
-        warm_up(policy, language_guard)
+    fs = ChannelFS(channel, policy)
+    # The job's namespace is built, and our own job run in it, before the worker says hello:
+    # the pages a job touches are then this worker's own (copied on write) before the AI's
+    # job arrives, and the AI's job finds its namespace ready.
+    ready = _prepare(policy, fs, language_guard)
     if not _say(channel, {"type": "hello", "layers": list(active)}):
         os._exit(_EXIT_CHANNEL_LOST)
     try:
         job = channel.recv()
     except (SandboxError, OSError):
         os._exit(_EXIT_CHANNEL_LOST)
-    fs = ChannelFS(channel, policy)
     view = getattr(plan, "view", None)
     writes = _Writes(fs, policy) if view is not None and getattr(view, "writes", False) else None
     if isinstance(job, dict) and job.get("type") == "session":
-        _serve_session(channel, fs, policy, language_guard, writes)
+        _serve_session(channel, fs, policy, language_guard, writes, ready)
     elif isinstance(job, dict) and job.get("type") == "run":
-        _run_one(channel, fs, policy, language_guard, job, writes)
+        _run_one(channel, fs, policy, language_guard, job, writes, ready)
     os._exit(_EXIT_OK)
+
+
+def _prepare(policy: PolicyView, fs: ChannelFS, language_guard: bool) -> RestrictedSession | None:
+    """Warm this worker up; for the restricted language, the session its job will run in.
+
+    The restricted session runs :data:`WORKER_WARM_UP_CODE` (ours, never the AI's: a source
+    the zygote never compiled, so the compiler's pages are copied too), then everything that
+    run left in the namespace is removed and the collector's counts are cleared, so a small
+    job triggers no collection. A failure leaves a cold worker (slower, not less safe).
+    """
+    if policy.language != "restricted":
+        with contextlib.suppress(Exception):
+            warm_up(policy, language_guard)
+        return None
+    from ai_sandbox.executor.runtime import RestrictedSession
+
+    session = RestrictedSession(policy=_as_policy(policy), fs=fs, language_guard=language_guard)
+    with contextlib.suppress(Exception):
+        session.warm_up(WORKER_WARM_UP_CODE, {"warm": [1]})
+    gc.freeze()  # what the warm-up left behind is not traversed again by the job's collections
+    return session
 
 
 class _NoFiles:
@@ -168,6 +193,11 @@ def warm_up(items):
 
 result = warm_up([1, 2, 3, 4, 5])
 """
+
+
+#: The worker's own warm-up job: :data:`WARM_UP_CODE` as a source text the zygote never
+#: compiled (its compile cache misses, so the compiler runs once before the AI's job).
+WORKER_WARM_UP_CODE = WARM_UP_CODE + "# in the worker\n"
 
 
 #: Our own pandas job, for python-mode workers whose zygote preloaded pandas: a frame, a
@@ -217,6 +247,7 @@ def _run_one(
     language_guard: bool,
     job: Any,
     writes: _Writes | None = None,
+    ready: RestrictedSession | None = None,
 ) -> None:
     from ai_sandbox.executor.runtime import execute_payload
 
@@ -232,6 +263,8 @@ def _run_one(
             payload = run_python_payload(code, inputs, policy=policy, sinks=fs)
             if writes is not None:
                 payload = writes.apply(payload)
+        elif ready is not None:
+            payload = ready.run(code, inputs)
         else:
             payload = execute_payload(
                 code, inputs, policy=_as_policy(policy), fs=fs, language_guard=language_guard
@@ -245,6 +278,7 @@ def _serve_session(
     policy: PolicyView,
     language_guard: bool,
     writes: _Writes | None = None,
+    ready: RestrictedSession | None = None,
 ) -> None:
     from ai_sandbox.executor.runtime import RestrictedSession
 
@@ -253,6 +287,8 @@ def _serve_session(
         from ai_sandbox.executor.python_mode import PythonSession
 
         session = PythonSession(policy=policy, sinks=fs)
+    elif ready is not None:
+        session = ready
     else:
         session = RestrictedSession(policy=_as_policy(policy), fs=fs, language_guard=language_guard)
     interrupts = _Interrupts()

@@ -117,6 +117,9 @@ def _setup(config: Any) -> tuple[Any, Any, bool, dict[str, Any]]:
             name: {"available": bool(status.available), "detail": str(status.detail)}
             for name, status in probe.items()
         },
+        # What the zygote holds itself (and every worker inherits); empty when each worker
+        # locks itself down whole.
+        "locked": list(plan.locked),
     }
     return plan, policy, language_guard, hello
 

@@ -41,6 +41,9 @@ class ZygoteInfo:
 
     required: frozenset[str]
     probe: dict[str, tuple[bool, str]]
+    #: The layers the zygote applied to itself once, which its workers inherit (see
+    #: :mod:`.zygote_lock`); empty when every worker locks itself down whole.
+    locked: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +203,7 @@ class ZygoteClient:
                 for name, v in probe.items()
                 if isinstance(v, dict)
             },
+            locked=tuple(str(x) for x in hello.get("locked") or ()),
         )
 
     def close(self) -> None:

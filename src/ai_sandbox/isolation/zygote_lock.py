@@ -134,7 +134,7 @@ def lock_zygote(
         proc_fd=None,
         locked=tuple(inherited),
         scope=scope if "landlock_scope" in inherited else None,
-        worker_stack=seccomp.build_worker_stack(ARCH),
+        worker_stack=seccomp.PreparedFilter(seccomp.build_worker_stack(ARCH)),
     )
 
 
@@ -194,9 +194,7 @@ def lockdown_locked_worker(plan: ZygotePlan, *, keep_fds: tuple[int, ...]) -> tu
         "pdeathsig": hygiene.die_with_parent,
         "rlimits": lambda: apply_limits(_limits(plan, zygote=False)),
         "landlock_scope": lambda: _nested_scope(scope),
-        "seccomp": lambda: seccomp.install_filter(
-            seccomp.with_pid(plan.worker_stack or b"", os.getpid())
-        ),
+        "seccomp": lambda: _stack_filter(plan.worker_stack),
     }
     active: list[str] = []
     try:
@@ -221,6 +219,12 @@ def lockdown_locked_worker(plan: ZygotePlan, *, keep_fds: tuple[int, ...]) -> tu
     if missing:
         raise IsolationUnavailable(missing[0], "the locked zygote does not hold it")
     return tuple(active)
+
+
+def _stack_filter(prepared: seccomp.PreparedFilter | None) -> None:
+    if prepared is None:
+        raise OSError(95, "no worker filter was prepared")  # EOPNOTSUPP
+    prepared.install(os.getpid())
 
 
 def _nested_scope(scope: landlock.LandlockRuleset | None) -> None:
