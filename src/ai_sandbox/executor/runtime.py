@@ -104,6 +104,12 @@ class RestrictedSession:
         guards.namespace_globals = namespace  # what typing.get_type_hints resolves names in
         return namespace
 
+    def attach(self, fs: FileAccess) -> None:
+        """Give the namespace its file access: a worker's channel, for a session the zygote
+        built before the worker existed (nothing has run in it yet)."""
+        self._ctx.fs = fs
+        self._ctx.reset()
+
     def warm_up(self, code: str, inputs: Mapping[str, Any] | None = None) -> None:
         """Run our own ``code`` (never the AI's) and remove every name it left behind: the
         pages its run touches are warm, and the namespace is as if it never ran."""

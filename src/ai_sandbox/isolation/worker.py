@@ -114,9 +114,18 @@ def _error_from_reply(error: Any) -> Exception:
 
 
 def run_worker(
-    plan: Any, sock: socket.socket, policy: PolicyView, *, language_guard: bool
+    plan: Any,
+    sock: socket.socket,
+    policy: PolicyView,
+    *,
+    language_guard: bool,
+    namespace: RestrictedSession | None = None,
 ) -> NoReturn:
-    """The worker's whole life, from just after ``fork`` to ``_exit``."""
+    """The worker's whole life, from just after ``fork`` to ``_exit``.
+
+    ``namespace`` is the job's restricted namespace, built by the zygote before the fork
+    (:func:`prepare_namespace`); this worker's copy is its own, and nothing ran in it yet.
+    """
     from ai_sandbox.isolation.layers import lockdown_worker
 
     channel = Channel(sock, max_send=host_recv_cap(policy), max_recv=worker_recv_cap(policy))
@@ -129,45 +138,56 @@ def run_worker(
         message = f"lockdown failed: {type(exc).__name__}: {exc}"
         _say(channel, {"type": "failed", "layer": "lockdown", "message": message})
         os._exit(_EXIT_LOCKDOWN_FAILED)
-    fs = ChannelFS(channel, policy)
-    # The job's namespace is built, and our own job run in it, before the worker says hello:
-    # the pages a job touches are then this worker's own (copied on write) before the AI's
-    # job arrives, and the AI's job finds its namespace ready.
-    ready = _prepare(policy, fs, language_guard)
+    if policy.language != "restricted" or namespace is None:
+        with contextlib.suppress(Exception):  # a cold worker is slower, not less safe
+            warm_up(policy, language_guard)
     if not _say(channel, {"type": "hello", "layers": list(active)}):
         os._exit(_EXIT_CHANNEL_LOST)
+    if namespace is not None:
+        _warm_while_idle(channel, namespace)
     try:
         job = channel.recv()
     except (SandboxError, OSError):
         os._exit(_EXIT_CHANNEL_LOST)
+    fs = ChannelFS(channel, policy)
+    if namespace is not None:
+        namespace.attach(fs)
     view = getattr(plan, "view", None)
     writes = _Writes(fs, policy) if view is not None and getattr(view, "writes", False) else None
     if isinstance(job, dict) and job.get("type") == "session":
-        _serve_session(channel, fs, policy, language_guard, writes, ready)
+        _serve_session(channel, fs, policy, language_guard, writes, namespace)
     elif isinstance(job, dict) and job.get("type") == "run":
-        _run_one(channel, fs, policy, language_guard, job, writes, ready)
+        _run_one(channel, fs, policy, language_guard, job, writes, namespace)
     os._exit(_EXIT_OK)
 
 
-def _prepare(policy: PolicyView, fs: ChannelFS, language_guard: bool) -> RestrictedSession | None:
-    """Warm this worker up; for the restricted language, the session its job will run in.
-
-    The restricted session runs :data:`WORKER_WARM_UP_CODE` (ours, never the AI's: a source
-    the zygote never compiled, so the compiler's pages are copied too), then everything that
-    run left in the namespace is removed and the collector's counts are cleared, so a small
-    job triggers no collection. A failure leaves a cold worker (slower, not less safe).
-    """
+def prepare_namespace(policy: PolicyView, language_guard: bool) -> RestrictedSession | None:
+    """The restricted language's namespace for one job (``None`` in python mode), with no file
+    access until a worker attaches its channel. The zygote builds it once: each worker then
+    finds its own copy ready instead of building one per call."""
     if policy.language != "restricted":
-        with contextlib.suppress(Exception):
-            warm_up(policy, language_guard)
         return None
     from ai_sandbox.executor.runtime import RestrictedSession
 
-    session = RestrictedSession(policy=_as_policy(policy), fs=fs, language_guard=language_guard)
-    with contextlib.suppress(Exception):
-        session.warm_up(WORKER_WARM_UP_CODE, {"warm": [1]})
-    gc.freeze()  # what the warm-up left behind is not traversed again by the job's collections
-    return session
+    return RestrictedSession(
+        policy=_as_policy(policy), fs=_NoFiles(), language_guard=language_guard
+    )
+
+
+def _warm_while_idle(channel: Channel, namespace: RestrictedSession) -> None:
+    """While no job has arrived: run our own job in the namespace, then compile a source the
+    zygote never saw, so the pages the AI's job touches are already this worker's (copied on
+    write) when it arrives. A worker whose job is already waiting skips what is left (under
+    load the job would touch those pages anyway; warming them first would only cost CPU).
+    Then the collector's counts are cleared, so a small job triggers no collection."""
+    with contextlib.suppress(Exception):  # a cold worker is slower, not less safe
+        if not channel.pending():
+            namespace.warm_up(WARM_UP_CODE, {"warm": [1]})
+        if not channel.pending():
+            from ai_sandbox.executor.runtime import COMPILE_CACHE
+
+            COMPILE_CACHE.get(WORKER_WARM_UP_CODE)
+    gc.freeze()
 
 
 class _NoFiles:
@@ -195,9 +215,9 @@ result = warm_up([1, 2, 3, 4, 5])
 """
 
 
-#: The worker's own warm-up job: :data:`WARM_UP_CODE` as a source text the zygote never
-#: compiled (its compile cache misses, so the compiler runs once before the AI's job).
-WORKER_WARM_UP_CODE = WARM_UP_CODE + "# in the worker\n"
+#: A small source the zygote never compiled: the worker compiles it while idle (its compile
+#: cache misses, so the compiler's pages are copied before the AI's job needs them).
+WORKER_WARM_UP_CODE = "warm = [1, 2]\nresult = {'total': sum(warm)}\n# in the worker\n"
 
 
 #: Our own pandas job, for python-mode workers whose zygote preloaded pandas: a frame, a

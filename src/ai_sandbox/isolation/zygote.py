@@ -75,12 +75,17 @@ def main(argv: list[str]) -> int:
         _send_quietly(ctl, {"type": "error", "message": f"{type(exc).__name__}: {exc}"})
         return 1
     plan, policy, language_guard, hello = ready
+    # A single-use worker's namespace, built once here (after the warm-up, never run in):
+    # every worker gets its own copy with the fork, so none builds one per call.
+    from ai_sandbox.isolation.worker import prepare_namespace
+
+    namespace = prepare_namespace(policy, language_guard)
     send_message(ctl, hello)
     # Everything imported so far is shared with every worker: keep the collector off it, so a
     # worker's GC passes do not dirty (copy) the zygote's pages.
     gc.collect()
     gc.freeze()
-    _Zygote(ctl, plan, policy, language_guard).serve()
+    _Zygote(ctl, plan, policy, language_guard, namespace).serve()
     return 0
 
 
@@ -190,8 +195,11 @@ def _above_baseline(plan: Any, baseline: dict[str, int]) -> Any:
 class _Zygote:
     """The serving loop: one thread, a poll over the control socket and a SIGCHLD pipe."""
 
-    def __init__(self, ctl: socket.socket, plan: Any, policy: Any, language_guard: bool) -> None:
+    def __init__(
+        self, ctl: socket.socket, plan: Any, policy: Any, language_guard: bool, namespace: Any
+    ) -> None:
         self.ctl = ctl
+        self.namespace = namespace
         self.plan = plan
         self.policy = policy
         self.language_guard = language_guard
@@ -275,7 +283,13 @@ class _Zygote:
             parent_end.close()
             from ai_sandbox.isolation.worker import run_worker
 
-            run_worker(plan, child_end, self.policy, language_guard=self.language_guard)
+            run_worker(
+                plan,
+                child_end,
+                self.policy,
+                language_guard=self.language_guard,
+                namespace=self.namespace,
+            )
         except BaseException:  # noqa: S110 - nothing can be reported from here; exit
             pass
         finally:
