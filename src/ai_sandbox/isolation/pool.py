@@ -29,8 +29,12 @@ class WorkerPool:
         discard: Callable[[Worker], None],
         *,
         size: int,
+        standby: Callable[[], Worker] | None = None,
     ) -> None:
         self._spawn = spawn
+        #: How the refill thread spawns (a worker that will wait in the pool); ``spawn`` by
+        #: default. ``spawn`` itself is for a caller that takes the worker at once.
+        self._standby = standby or spawn
         self._discard = discard
         self._size = size
         self._ready: collections.deque[Worker] = collections.deque()
@@ -91,7 +95,7 @@ class WorkerPool:
                 self._refilling += 1
             worker: Worker | None = None
             try:
-                worker = self._spawn()
+                worker = self._standby()
             except (SandboxError, OSError, TimeoutError):
                 worker = None
             with self._cond:

@@ -46,15 +46,17 @@ class ZygoteSupervisor:
         """The zygote new workers come from (it may have died since)."""
         return self._current
 
-    def spawn(self, *, session: bool = False) -> Worker:
-        """A new worker; if the zygote has died, start a new zygote first (within budget)."""
+    def spawn(self, *, session: bool = False, standby: bool = False) -> Worker:
+        """A new worker; if the zygote has died, start a new zygote first (within budget).
+
+        A ``standby`` worker will wait in the pool: it warms up while no job has come."""
         zygote = self._current
         try:
-            return zygote.spawn(session=session)
+            return zygote.spawn(session=session, standby=standby)
         except WorkerError:
             if zygote.alive:
                 raise  # the zygote is fine; this worker failed
-        return self._replace(zygote).spawn(session=session)
+        return self._replace(zygote).spawn(session=session, standby=standby)
 
     def _replace(self, dead: ZygoteClient) -> ZygoteClient:
         with self._lock:

@@ -120,11 +120,13 @@ def run_worker(
     *,
     language_guard: bool,
     namespace: RestrictedSession | None = None,
+    standby: bool = True,
 ) -> NoReturn:
     """The worker's whole life, from just after ``fork`` to ``_exit``.
 
     ``namespace`` is the job's restricted namespace, built by the zygote before the fork
     (:func:`prepare_namespace`); this worker's copy is its own, and nothing ran in it yet.
+    A ``standby`` worker (for the pool) warms up after its hello while no job has come.
     """
     from ai_sandbox.isolation.layers import lockdown_worker
 
@@ -143,8 +145,10 @@ def run_worker(
             warm_up(policy, language_guard)
     if not _say(channel, {"type": "hello", "layers": list(active)}):
         os._exit(_EXIT_CHANNEL_LOST)
-    if namespace is not None:
+    if namespace is not None and standby:
         _warm_while_idle(channel, namespace)
+    elif namespace is not None:
+        gc.freeze()
     try:
         job = channel.recv()
     except (SandboxError, OSError):

@@ -70,7 +70,7 @@ class WorkerBackend:
             raise
         try:
             # Spawn one worker now: a layer that cannot be applied fails here (fail closed).
-            first = self._zygotes.spawn()
+            first = self._zygotes.spawn(standby=True)
         except BaseException:
             self._zygotes.close()
             fs.close()
@@ -87,7 +87,12 @@ class WorkerBackend:
         self.max_parallel = min(_MAX_PARALLEL_CAP, 2 * max(cpus, policy.pool_size, 1))
         self._slots = threading.BoundedSemaphore(self.max_parallel)
         self.layers = self._layers_of(first)
-        self._pool = WorkerPool(self._zygotes.spawn, self._discard, size=policy.pool_size)
+        self._pool = WorkerPool(
+            self._zygotes.spawn,
+            self._discard,
+            size=policy.pool_size,
+            standby=lambda: self._zygotes.spawn(standby=True),
+        )
         self._pool.start(first)
         self._finalizer = weakref.finalize(self, _shutdown, self._pool, self._zygotes, fs)
 

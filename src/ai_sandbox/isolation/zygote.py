@@ -239,7 +239,11 @@ class _Zygote:
             return True
         op = request.get("op")
         if op == "spawn":
-            self._spawn(request.get("id"), session=request.get("session") is True)
+            self._spawn(
+                request.get("id"),
+                session=request.get("session") is True,
+                standby=request.get("standby") is True,
+            )
         elif op == "kill":
             self._kill(request.get("pid"))
         elif op == "status":
@@ -247,7 +251,7 @@ class _Zygote:
         return True
 
     # -- requests ---------------------------------------------------------------------------
-    def _spawn(self, req_id: Any, *, session: bool) -> None:
+    def _spawn(self, req_id: Any, *, session: bool, standby: bool) -> None:
         if len(self.children) >= MAX_CHILDREN:
             self._reply({"id": req_id, "error": f"too many live workers ({MAX_CHILDREN})"})
             return
@@ -255,7 +259,7 @@ class _Zygote:
         pid = fast_fork() if "seccomp" in self.plan.locked else os.fork()
         if pid == 0:  # pragma: no cover - runs in the worker
             plan = _session_plan(self.plan) if session else self.plan
-            self._become_worker(plan, parent_end, child_end)
+            self._become_worker(plan, parent_end, child_end, standby)
         child_end.close()
         self.children.add(pid)
         # A pidfd lets the host kill exactly this process later without asking us, and without
@@ -270,7 +274,7 @@ class _Zygote:
             os.close(pidfd)
 
     def _become_worker(
-        self, plan: Any, parent_end: socket.socket, child_end: socket.socket
+        self, plan: Any, parent_end: socket.socket, child_end: socket.socket, standby: bool
     ) -> None:
         """In the forked child: drop the zygote's resources and run the worker; never returns."""
         code = 70
@@ -289,6 +293,7 @@ class _Zygote:
                 self.policy,
                 language_guard=self.language_guard,
                 namespace=self.namespace,
+                standby=standby,
             )
         except BaseException:  # noqa: S110 - nothing can be reported from here; exit
             pass

@@ -230,13 +230,15 @@ class ZygoteClient:
         return self._dead is None and self._proc.poll() is None
 
     # -- requests ---------------------------------------------------------------------------
-    def spawn(self, *, session: bool = False) -> Worker:
+    def spawn(self, *, session: bool = False, standby: bool = False) -> Worker:
         """A new worker, locked down and verified to hold every required layer.
 
-        A ``session`` worker gets a whole-session CPU budget instead of one run's.
+        A ``session`` worker gets a whole-session CPU budget instead of one run's. A
+        ``standby`` worker (one for the pool, or a session's) warms up while no job has come;
+        any other gets its job at once, and warming up first would only delay it.
         """
         deadline = time.monotonic() + SPAWN_TIMEOUT_S
-        request = {"op": "spawn", "session": session}
+        request = {"op": "spawn", "session": session, "standby": standby or session}
         reply, fds = self._request(request, timeout=SPAWN_TIMEOUT_S)
         pid = reply.get("pid")
         if not isinstance(pid, int) or len(fds) != 2:
