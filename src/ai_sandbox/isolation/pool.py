@@ -2,7 +2,9 @@
 
 Workers are single use: :meth:`WorkerPool.take` hands one out and the caller discards it after
 its job. A background thread keeps ``size`` workers forked, locked down and waiting, so a call
-pays only the channel round trip; when the pool is empty a call forks one on demand.
+pays only the channel round trip; when the pool is empty a call starts workers on demand: its
+own, and (in the same request to the zygote, which forks them back to back) what the pool
+lacks. A worker is verified (its hello names every required layer) when it is taken.
 """
 
 from __future__ import annotations
@@ -11,30 +13,28 @@ import collections
 import threading
 from collections.abc import Callable
 
-from ai_sandbox.exceptions import ConfigurationError, SandboxError
+from ai_sandbox.exceptions import ConfigurationError, IsolationUnavailable, SandboxError
 from ai_sandbox.isolation.zygote_client import Worker
 
 __all__ = ["WorkerPool"]
 
 #: After a failed refill, wait this long before trying again (the zygote may be gone).
 _RETRY_DELAY_S = 0.5
+#: At most this many workers asked for at once (the zygote forks them back to back).
+_MAX_BATCH = 8
+#: Pooled workers that may turn out dead (e.g. with their zygote) before one call gives up.
+_MAX_STALE = 16
+
+#: ``start(count, now=...)``: up to ``count`` unverified workers (at least one, or an error),
+#: the first ``now`` of them for a caller that runs its job at once.
+Start = Callable[..., list[Worker]]
 
 
 class WorkerPool:
-    """Ready workers from ``spawn``; thread-safe."""
+    """Ready workers from ``start``; thread-safe."""
 
-    def __init__(
-        self,
-        spawn: Callable[[], Worker],
-        discard: Callable[[Worker], None],
-        *,
-        size: int,
-        standby: Callable[[], Worker] | None = None,
-    ) -> None:
-        self._spawn = spawn
-        #: How the refill thread spawns (a worker that will wait in the pool); ``spawn`` by
-        #: default. ``spawn`` itself is for a caller that takes the worker at once.
-        self._standby = standby or spawn
+    def __init__(self, start: Start, discard: Callable[[Worker], None], *, size: int) -> None:
+        self._start = start
         self._discard = discard
         self._size = size
         self._ready: collections.deque[Worker] = collections.deque()
@@ -52,17 +52,43 @@ class WorkerPool:
             self._thread.start()
 
     def take(self) -> Worker:
-        """A ready worker, or a freshly spawned one if none is waiting.
+        """A verified worker: a waiting one, or a freshly started one if none is waiting.
 
         Taking does not wake the refill thread: call :meth:`refill` once the worker's job is
-        done, so forking its replacement does not compete with the job for the CPU.
+        done, so forking its replacement does not compete with the job for the CPU. A worker
+        that fails its check for a missing layer raises ``IsolationUnavailable`` (fail closed);
+        a waiting worker that died meanwhile is dropped and the next one tried.
         """
-        with self._cond:
-            if self._closed:
-                raise ConfigurationError("this Sandbox is closed")
-            if self._ready:
-                return self._ready.popleft()
-        return self._spawn()
+        for _ in range(_MAX_STALE):
+            with self._cond:
+                if self._closed:
+                    raise ConfigurationError("this Sandbox is closed")
+                waiting = self._ready.popleft() if self._ready else None
+                lacking = self._size - len(self._ready) - self._refilling
+            if waiting is None:
+                return self._start_for_caller(min(max(lacking, 0), _MAX_BATCH - 1))
+            try:
+                return waiting.ready()
+            except IsolationUnavailable:
+                raise
+            except SandboxError:
+                continue  # it died before its hello (its zygote, say): try another
+        return self._start_for_caller(0)
+
+    def _start_for_caller(self, extra: int) -> Worker:
+        """One worker for the caller, and ``extra`` more for the pool in the same request."""
+        started = self._start(1 + extra, now=1)
+        mine, spare = started[0], started[1:]
+        if spare:
+            with self._cond:
+                closed = self._closed
+                if not closed:
+                    self._ready.extend(spare)
+                    self._cond.notify_all()
+            if closed:
+                for worker in spare:
+                    self._discard(worker)
+        return mine.ready()
 
     def refill(self) -> None:
         """Wake the refill thread to top the pool up in the background."""
@@ -92,20 +118,21 @@ class WorkerPool:
                     self._cond.wait()
                 if self._closed:
                     return
-                self._refilling += 1
-            worker: Worker | None = None
+                wanted = min(self._size - len(self._ready) - self._refilling, _MAX_BATCH)
+                self._refilling += wanted
+            workers: list[Worker] = []
             try:
-                worker = self._standby()
+                workers = self._start(wanted, now=0)
             except (SandboxError, OSError, TimeoutError):
-                worker = None
+                workers = []
             with self._cond:
-                self._refilling -= 1
-                if worker is not None and not self._closed:
-                    self._ready.append(worker)
-                    self._cond.notify_all()
-                    continue
+                self._refilling -= wanted
                 closed = self._closed
                 if not closed:
-                    self._cond.wait(_RETRY_DELAY_S)
-            if worker is not None:
-                self._discard(worker)
+                    self._ready.extend(workers)
+                    self._cond.notify_all()
+                    if not workers:
+                        self._cond.wait(_RETRY_DELAY_S)
+            if closed:
+                for worker in workers:
+                    self._discard(worker)

@@ -58,6 +58,24 @@ class ZygoteSupervisor:
                 raise  # the zygote is fine; this worker failed
         return self._replace(zygote).spawn(session=session, standby=standby)
 
+    def start_workers(self, count: int, *, now: int = 0) -> list[Worker]:
+        """Up to ``count`` new workers from one request, not yet verified (see
+        :meth:`ZygoteClient.start_workers`): at least one, or the error. If the zygote has
+        died, start a new zygote first (within budget)."""
+        zygote = self._current
+        try:
+            workers, failure = zygote.start_workers(count, now=now)
+        except WorkerError as exc:  # the zygote was gone before the request left
+            workers, failure = [], exc
+        if failure is None or workers:
+            return workers
+        if zygote.alive:
+            raise failure
+        workers, failure = self._replace(zygote).start_workers(count, now=now)
+        if not workers and failure is not None:
+            raise failure
+        return workers
+
     def _replace(self, dead: ZygoteClient) -> ZygoteClient:
         with self._lock:
             if self._closed:

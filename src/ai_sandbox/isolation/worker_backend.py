@@ -87,12 +87,7 @@ class WorkerBackend:
         self.max_parallel = min(_MAX_PARALLEL_CAP, 2 * max(cpus, policy.pool_size, 1))
         self._slots = threading.BoundedSemaphore(self.max_parallel)
         self.layers = self._layers_of(first)
-        self._pool = WorkerPool(
-            self._zygotes.spawn,
-            self._discard,
-            size=policy.pool_size,
-            standby=lambda: self._zygotes.spawn(standby=True),
-        )
+        self._pool = WorkerPool(self._zygotes.start_workers, self._discard, size=policy.pool_size)
         self._pool.start(first)
         self._finalizer = weakref.finalize(self, _shutdown, self._pool, self._zygotes, fs)
 

@@ -52,6 +52,8 @@ BOOTSTRAP = (
 CONTROL_MAX_BYTES = 1024 * 1024
 #: At most this many live workers per zygote; a spawn beyond it is refused.
 MAX_CHILDREN = 512
+#: At most this many workers forked for one request (the host's pool asks for what it lacks).
+MAX_BATCH = 8
 #: Total CPU seconds a session's worker may use over its life (each run is held to one
 #: run's limit by its soft limit and by the wall clock).
 SESSION_CPU_S = 3600
@@ -239,10 +241,14 @@ class _Zygote:
             return True
         op = request.get("op")
         if op == "spawn":
+            ids = request.get("ids")
+            if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_BATCH:
+                ids = [request.get("id")]
+            now = request.get("now")
             self._spawn(
-                request.get("id"),
+                ids,
                 session=request.get("session") is True,
-                standby=request.get("standby") is True,
+                now=now if isinstance(now, int) else 0,
             )
         elif op == "kill":
             self._kill(request.get("pid"))
@@ -251,17 +257,38 @@ class _Zygote:
         return True
 
     # -- requests ---------------------------------------------------------------------------
-    def _spawn(self, req_id: Any, *, session: bool, standby: bool) -> None:
-        if len(self.children) >= MAX_CHILDREN:
+    def _spawn(self, req_ids: list[Any], *, session: bool, now: int) -> None:
+        """Fork one worker per id, back to back, then hand each to the host.
+
+        Every fork write-protects the zygote's memory: each page the zygote writes afterwards
+        is copied while the new worker lives. Forking a batch with nothing in between but the
+        fork itself, and doing the bookkeeping once after the last, copies those pages once
+        per batch instead of once per worker.
+        """
+        room = MAX_CHILDREN - len(self.children)
+        for req_id in req_ids[max(room, 0) :]:
             self._reply({"id": req_id, "error": f"too many live workers ({MAX_CHILDREN})"})
-            return
-        parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        pid = fast_fork() if "seccomp" in self.plan.locked else os.fork()
-        if pid == 0:  # pragma: no cover - runs in the worker
-            plan = _session_plan(self.plan) if session else self.plan
-            self._become_worker(plan, parent_end, child_end, standby)
-        child_end.close()
-        self.children.add(pid)
+        req_ids = req_ids[: max(room, 0)]
+        pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) for _ in req_ids]
+        plan = _session_plan(self.plan) if session else self.plan
+        fast = "seccomp" in self.plan.locked
+        pids = []
+        for index, (parent_end, child_end) in enumerate(pairs):
+            pid = fast_fork() if fast else os.fork()
+            if pid == 0:  # pragma: no cover - runs in the worker
+                for pair in pairs:  # the others' sockets: closed with every inherited fd
+                    if pair[1] is not child_end:
+                        pair[0].detach()
+                        pair[1].detach()
+                # The first ``now`` get a job at once; the others wait in the host's pool.
+                self._become_worker(plan, parent_end, child_end, standby=index >= now)
+            pids.append(pid)
+        for req_id, pid, (parent_end, child_end) in zip(req_ids, pids, pairs, strict=True):
+            child_end.close()
+            self.children.add(pid)
+            self._hand_over(req_id, pid, parent_end)
+
+    def _hand_over(self, req_id: Any, pid: int, parent_end: socket.socket) -> None:
         # A pidfd lets the host kill exactly this process later without asking us, and without
         # a pid-reuse race: it is opened here, before the child can have been reaped.
         pidfd = os.pidfd_open(pid)
@@ -274,7 +301,12 @@ class _Zygote:
             os.close(pidfd)
 
     def _become_worker(
-        self, plan: Any, parent_end: socket.socket, child_end: socket.socket, standby: bool
+        self,
+        plan: Any,
+        parent_end: socket.socket,
+        child_end: socket.socket,
+        *,
+        standby: bool,
     ) -> None:
         """In the forked child: drop the zygote's resources and run the worker; never returns."""
         code = 70

@@ -17,6 +17,7 @@ import subprocess  # nosec B404 - starts our own interpreter, never a shell
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,21 @@ class Worker:
     channel: Channel
     layers: tuple[str, ...]
     closed: bool = field(default=False)
+    #: Until :meth:`ready` ran: checks the worker's hello (its layers) by this deadline.
+    check: Callable[[Worker], tuple[str, ...]] | None = field(default=None, repr=False)
+
+    def ready(self) -> Worker:
+        """This worker, once its hello said it holds every required layer (waiting for the
+        hello if it has not come yet). A worker that fails the check is closed and the error
+        raised (``IsolationUnavailable`` names the missing layer: fail closed)."""
+        check, self.check = self.check, None
+        if check is not None:
+            try:
+                self.layers = check(self)
+            except BaseException:
+                self.close()
+                raise
+        return self
 
     def close(self) -> None:
         """Kill the process (if it still runs) and release the channel. Idempotent."""
@@ -237,9 +253,39 @@ class ZygoteClient:
         ``standby`` worker (one for the pool, or a session's) warms up while no job has come;
         any other gets its job at once, and warming up first would only delay it.
         """
+        workers, failure = self.start_workers(
+            1, now=0 if standby or session else 1, session=session
+        )
+        if failure is not None:
+            raise failure
+        return workers[0].ready()
+
+    def start_workers(
+        self, count: int, *, now: int = 0, session: bool = False
+    ) -> tuple[list[Worker], SandboxError | None]:
+        """Up to ``count`` new workers from one request: the zygote forks them back to back,
+        which costs it less than a request each. The first ``now`` are for callers waiting to
+        run a job at once; the others will wait in the pool and warm up meanwhile.
+
+        Returns the workers the zygote started, not yet verified (each is checked by
+        :meth:`Worker.ready` before its first job, when its hello has usually come), and the
+        error that stopped the others (``None`` if none did)."""
         deadline = time.monotonic() + SPAWN_TIMEOUT_S
-        request = {"op": "spawn", "session": session, "standby": standby or session}
-        reply, fds = self._request(request, timeout=SPAWN_TIMEOUT_S)
+        request = {"op": "spawn", "session": session, "now": now}
+        replies = self._request_many(request, count, timeout=SPAWN_TIMEOUT_S)
+        workers: list[Worker] = []
+        failure: SandboxError | None = None
+        for reply, fds in replies:
+            if failure is not None:
+                _close_all(fds)
+                continue
+            try:
+                workers.append(self._worker(reply, fds, deadline))
+            except SandboxError as exc:
+                failure = exc
+        return workers, failure
+
+    def _worker(self, reply: dict[str, Any], fds: list[int], deadline: float) -> Worker:
         pid = reply.get("pid")
         if not isinstance(pid, int) or len(fds) != 2:
             _close_all(fds)
@@ -248,13 +294,13 @@ class ZygoteClient:
         channel = Channel(
             sock, max_send=worker_recv_cap(self._policy), max_recv=host_recv_cap(self._policy)
         )
-        worker = Worker(pid=pid, pidfd=fds[1], channel=channel, layers=())
-        try:
-            worker.layers = self._verify(channel, deadline)
-        except BaseException:
-            worker.close()
-            raise
-        return worker
+        return Worker(
+            pid=pid,
+            pidfd=fds[1],
+            channel=channel,
+            layers=(),
+            check=lambda worker: self._verify(worker.channel, deadline),
+        )
 
     def _verify(self, channel: Channel, deadline: float) -> tuple[str, ...]:
         try:
@@ -292,6 +338,37 @@ class ZygoteClient:
             signal=sig if isinstance(sig, int) else None,
             code=code if isinstance(code, int) else None,
         )
+
+    def _request_many(
+        self, message: dict[str, Any], count: int, *, timeout: float
+    ) -> list[tuple[dict[str, Any], list[int]]]:
+        """Send ``message`` once with ``count`` request ids; each id's reply, in order. A reply
+        that does not come in time is an error reply (its descriptors, if it comes later, are
+        closed by the reader)."""
+        ids = [next(self._ids) for _ in range(count)]
+        pending = [_Pending() for _ in ids]
+        with self._lock:
+            if self._dead is not None:
+                raise WorkerError(self._dead)
+            self._pending.update(zip(ids, pending, strict=True))
+        try:
+            self._send({**message, "ids": ids})
+            end = time.monotonic() + timeout
+            for waiting in pending:
+                waiting.done.wait(max(0.0, end - time.monotonic()))
+        finally:
+            with self._lock:
+                for req_id in ids:
+                    self._pending.pop(req_id, None)
+        replies: list[tuple[dict[str, Any], list[int]]] = []
+        for waiting in pending:
+            if waiting.reply is None:
+                _close_all(waiting.fds)
+                reason = self._dead or "the isolation zygote did not answer in time"
+                replies.append(({"error": reason}, []))
+            else:
+                replies.append((waiting.reply, waiting.fds))
+        return replies
 
     def _request(
         self, message: dict[str, Any], *, timeout: float
