@@ -23,8 +23,10 @@ sys.modules["ai_sandbox"] = importlib.util.module_from_spec(
     importlib.util.find_spec("ai_sandbox")  # type: ignore[arg-type]
 )
 
+import contextlib  # noqa: E402
 import ctypes  # noqa: E402
 import gc  # noqa: E402
+import importlib  # noqa: E402
 import json  # noqa: E402
 import mmap  # noqa: E402
 import os  # noqa: E402
@@ -32,6 +34,7 @@ import resource  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
+from typing import Any  # noqa: E402
 
 ROUNDS = 3  # alternating os.fork / libc fork rounds; medians are reported
 PAGE = mmap.PAGESIZE
@@ -48,20 +51,35 @@ def _rss_anon_kb() -> int:
 def _load_like_the_zygote(policy_json: str) -> list[str]:
     """Import and warm up what the zygote does; the steps that failed (named, not fatal)."""
     missed: list[str] = []
-    from ai_sandbox.isolation import layers, zygote
-    from ai_sandbox.isolation.worker import warm_up
+    import ai_sandbox.executor.runtime
+    import ai_sandbox.isolation.layers
+    import ai_sandbox.isolation.worker
+    from ai_sandbox.isolation import zygote
     from ai_sandbox.isolation.worker_policy import WorkerPolicy
 
-    del layers  # imported, as the zygote does before it preloads
     policy = WorkerPolicy.from_json(json.loads(policy_json))
-    zygote._preload(policy)  # what the zygote imports, whatever it imports today
+    preload = getattr(zygote, "_preload", None)
+    if callable(preload):
+        preload(policy)  # what the zygote imports, whatever it imports today
+    else:
+        missed.append("zygote._preload (gone: the allowed imports and PRELOAD_MODULES instead)")
+        _preload_by_hand(policy)
     try:
-        warm_up(policy, True)
+        ai_sandbox.isolation.worker.warm_up(policy, True)
     except Exception as exc:  # the floor only needs the memory it leaves behind
         missed.append(f"warm_up: {type(exc).__name__}: {exc}")
     gc.collect()
     gc.freeze()
     return missed
+
+
+def _preload_by_hand(policy: Any) -> None:
+    from ai_sandbox.executor.modules import PRELOAD_MODULES
+
+    names = (*sorted(policy.allowed_imports), *PRELOAD_MODULES, *policy.preload)
+    for name in names:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
 
 
 def _pad(to_kb: int) -> mmap.mmap | None:
