@@ -409,7 +409,8 @@ def _measure(
 ) -> None:
     for mode in modes:
         samples = _latency(mode.run, workload, calls, mode.gap_s)
-        rate: float | None = None
+        # without a calls/s run: one thread's rate back to back (1 / mean latency)
+        rate = None if mode.gap_s else 1 / statistics.mean(samples)
         if mode.throughput and mode.sandbox is not None:
             rate, split = _split_throughput(mode.run, workload, mode, args.threads, seconds)
             results.splits.append(split)
@@ -561,11 +562,11 @@ def _print_tables(results: Results, args: argparse.Namespace) -> None:
     floor_cpu = {z: f.forks[FLOOR_FORK]["cpu_ms"] for z, f in results.floors.items()}
     cpus = os.cpu_count() or 1
     print(
-        f"\nPython {sys.version.split()[0]}, {cpus} CPUs. Latency: isolated (default) and python "
-        f"mode's isolated with calls {args.gap_ms:g} ms apart, every other row back to back "
-        f"(one thread); calls/s with {args.threads} threads back to back; floor rows: one "
-        f"fork+exit+wait at a time. vs floor: against fork+exit ({FLOOR_FORK}) of a process the "
-        "size of the row's zygote.\n"
+        f"\nPython {sys.version.split()[0]}, {cpus} CPUs. Latency: the isolated rows with calls "
+        f"{args.gap_ms:g} ms apart, every other row back to back (one thread). calls/s: "
+        f"{args.threads} threads back to back; in the back to back rows one thread's (1 / mean "
+        "latency); in the floor rows one fork+exit+wait at a time. vs floor: against "
+        f"fork+exit ({FLOOR_FORK}) of a process the size of the row's zygote.\n"
     )
     print("| workload | mode | p50 ms | p95 ms | calls/s | p50 vs exec | p50 vs floor |")
     print("|---|---|---:|---:|---:|---:|---:|")
