@@ -6,8 +6,11 @@ measures, in one run:
 * ``exec``      plain ``compile`` + ``exec`` in this process;
 * ``none``      ``Sandbox(isolation="none")``: RestrictedPython in this process;
 * ``isolated``  the default ``Sandbox()``: a fresh locked-down worker process per call, with
-                calls spaced ``--gap-ms`` apart (arriving slower than the pool refills) and
-                ``isolated, back to back`` (one thread, one call after another);
+                calls spaced ``--gap-ms`` apart (arriving slower than the pool refills),
+                ``isolated, back to back`` (one thread, one call after another: bound by how
+                fast the pool refills) and ``isolated, back to back, pool full`` (each call
+                waits, spinning, not sleeping, until the pool is full again: the call path
+                alone, on warm caches);
 * ``session``   ``Sandbox().session()``: one long-lived locked-down worker, back to back;
 
 then, for the trivial workload, the same through a ``language="python"`` zygote that preloads
@@ -125,6 +128,8 @@ FORKS = ("os.fork", "libc fork")
 FLOOR_FORK = "os.fork"
 #: After a calls/s run, time for the zygote to reap the last workers before it is read.
 REAP_WAIT_S = 0.2
+#: Longest wait for a full pool before a "pool full" call.
+POOL_WAIT_S = 1.0
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
 
@@ -136,6 +141,7 @@ class Mode:
     throughput: bool = True  # measure calls/s too
     sandbox: Sandbox | None = None  # split the calls/s run's CPU through its zygote
     zygote: str = ""  # the floor the row is read against ("" for none)
+    wait: Callable[[], None] | None = None  # before each timed call, instead of the gap
 
 
 @dataclass(frozen=True)
@@ -226,11 +232,19 @@ def _session_runner(sandbox: Sandbox) -> tuple[Runner, Callable[[], None]]:
     return run, session.close
 
 
-def _latency(run: Runner, workload: Workload, calls: int, gap_s: float) -> list[float]:
+def _latency(
+    run: Runner,
+    workload: Workload,
+    calls: int,
+    gap_s: float,
+    wait: Callable[[], None] | None = None,
+) -> list[float]:
     run(_source(workload.code, -1))  # warm up
     samples = []
     for n in range(calls):
-        if gap_s:
+        if wait is not None:
+            wait()
+        elif gap_s:
             time.sleep(gap_s)
         start = time.perf_counter()
         run(_source(workload.code, n))
@@ -261,6 +275,23 @@ def _throughput(run: Runner, workload: Workload, threads: int, seconds: float) -
     for worker in workers:
         worker.join()
     return done, time.perf_counter() - start
+
+
+def _pool_full(sandbox: Sandbox) -> Callable[[], None] | None:
+    """Waits, without sleeping, until ``sandbox``'s pool is full again (private attributes:
+    ``None`` if they have moved). Calls then follow one another with warm caches, but each
+    takes a ready worker instead of waiting for one to be forked."""
+    pool = getattr(getattr(sandbox, "_backend", None), "_pool", None)
+    ready, size = getattr(pool, "ready_count", None), getattr(pool, "_size", None)
+    if not callable(ready) or not isinstance(size, int):
+        return None
+
+    def wait() -> None:
+        deadline = time.perf_counter() + POOL_WAIT_S
+        while ready() < size and time.perf_counter() < deadline:
+            time.sleep(0)  # lets the pool's thread run; no timer, no idle CPU
+
+    return wait
 
 
 # -- the CPU split: worker / zygote / host ------------------------------------------------------
@@ -408,9 +439,9 @@ def _measure(
     seconds: float,
 ) -> None:
     for mode in modes:
-        samples = _latency(mode.run, workload, calls, mode.gap_s)
+        samples = _latency(mode.run, workload, calls, mode.gap_s, mode.wait)
         # without a calls/s run: one thread's rate back to back (1 / mean latency)
-        rate = None if mode.gap_s else 1 / statistics.mean(samples)
+        rate = None if mode.gap_s or mode.wait else 1 / statistics.mean(samples)
         if mode.throughput and mode.sandbox is not None:
             rate, split = _split_throughput(mode.run, workload, mode, args.threads, seconds)
             results.splits.append(split)
@@ -428,6 +459,14 @@ def _measure(
             )
         )
         print(f"  measured {workload.name} / {mode.name}", file=sys.stderr)
+
+
+def _pool_full_mode(sandbox: Sandbox, run: Runner, zygote: str) -> list[Mode]:
+    wait = _pool_full(sandbox)
+    if wait is None:
+        return []
+    name = "isolated, back to back, pool full"
+    return [Mode(name, run, 0.0, throughput=False, zygote=zygote, wait=wait)]
 
 
 def _restricted(results: Results, root: Path, args: argparse.Namespace) -> int | None:
@@ -449,6 +488,7 @@ def _restricted(results: Results, root: Path, args: argparse.Namespace) -> int |
             zygote=RESTRICTED,
         ),
         Mode("isolated, back to back", isolated_run, 0.0, throughput=False, zygote=RESTRICTED),
+        *_pool_full_mode(isolated, isolated_run, RESTRICTED),
         Mode("session", session_run, 0.0),
     ]
     try:
@@ -489,6 +529,7 @@ def _python_mode(results: Results, root: Path, args: argparse.Namespace) -> int 
         Mode("exec", _exec_runner(), 0.0),
         Mode("isolated", run, args.gap_ms / 1000, sandbox=sandbox, zygote=PYTHON),
         Mode("isolated, back to back", run, 0.0, throughput=False, zygote=PYTHON),
+        *_pool_full_mode(sandbox, run, PYTHON),
     ]
     try:
         calls = max(5, int(PYTHON_WORKLOAD.calls * scale))
@@ -563,7 +604,8 @@ def _print_tables(results: Results, args: argparse.Namespace) -> None:
     cpus = os.cpu_count() or 1
     print(
         f"\nPython {sys.version.split()[0]}, {cpus} CPUs. Latency: the isolated rows with calls "
-        f"{args.gap_ms:g} ms apart, every other row back to back (one thread). calls/s: "
+        f"{args.gap_ms:g} ms apart, every other row back to back (one thread; pool full: each "
+        "call first waits, spinning, for a full pool). calls/s: "
         f"{args.threads} threads back to back; in the back to back rows one thread's (1 / mean "
         "latency); in the floor rows one fork+exit+wait at a time. vs floor: against "
         f"fork+exit ({FLOOR_FORK}) of a process the size of the row's zygote.\n"
