@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +17,7 @@ from layers_support import FIND_CHANNEL
 from ai_sandbox import Sandbox, SandboxPolicy
 from ai_sandbox.backend_protocol import ExecutionSession
 from ai_sandbox.exceptions import ConfigurationError
+from ai_sandbox.isolation import worker_backend
 from ai_sandbox.isolation.layers import LAYER_NAMES
 from ai_sandbox.isolation.worker_backend import WorkerBackend, WorkerSession
 from ai_sandbox.session import Session
@@ -392,6 +394,69 @@ def test_a_worker_gone_between_runs_is_reported_as_gone(
     assert later.result == 2
     assert later.notice is not None
     assert "has gone" in later.notice
+
+
+def _not_yet_stopped(session: WorkerSession) -> int:
+    """Let the session's frozen worker run again (state ``S``), as if the ``SIGSTOP`` of the
+    last run had not landed yet; its pid."""
+    assert session._worker is not None
+    pid = session._worker.pid
+    assert _wait_until(lambda: _proc_stat(pid)[0] == "T")
+    os.kill(pid, signal.SIGCONT)
+    assert _wait_until(lambda: _proc_stat(pid)[0] != "T")
+    return pid
+
+
+def test_a_stop_not_landed_yet_is_awaited_without_sleeping_a_millisecond(
+    unguarded_session: WorkerSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It looks again at once (yielding the CPU, then pauses growing from microseconds), not
+    after sleeping a millisecond, when a run comes before the last one's stop has landed; and
+    it still waits for the stop before it resumes the worker."""
+    assert unguarded_session.run("kept = 7").ok
+    pid = _not_yet_stopped(unguarded_session)
+    caller = threading.get_ident()
+    pauses: list[float] = []
+    real_sleep, real_yield = time.sleep, os.sched_yield
+
+    def noted(seconds: float) -> None:
+        if threading.get_ident() == caller:
+            pauses.append(seconds)
+            if len(pauses) == 5:
+                os.kill(pid, signal.SIGSTOP)  # the stop lands only now
+
+    def sleep(seconds: float) -> None:
+        noted(seconds)
+        real_sleep(seconds)
+
+    def sched_yield() -> None:
+        noted(0.0)
+        real_yield()
+
+    monkeypatch.setattr(time, "sleep", sleep)
+    monkeypatch.setattr(os, "sched_yield", sched_yield)
+    result = unguarded_session.run("result = kept")
+    monkeypatch.undo()
+    assert result.result == 7
+    assert result.notice is None
+    assert len(pauses) >= 5
+    assert sum(pauses[:5]) < 0.001  # five looks before a millisecond's worth of sleep
+
+
+def test_a_worker_that_never_stops_resets_the_session(
+    unguarded_session: WorkerSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It gives up on a worker that does not show it stopped within the wait (the stop never
+    lands) and runs the next code in a new worker, saying why."""
+    monkeypatch.setattr(worker_backend, "_PAUSE_WAIT_S", 0.3)
+    assert unguarded_session.run("kept = 1").ok
+    pid = _not_yet_stopped(unguarded_session)
+    later = unguarded_session.run("result = 'kept' in globals()")
+    assert later.result is False
+    assert later.notice is not None
+    assert "could not be frozen between runs" in later.notice
+    assert unguarded_session._worker is not None
+    assert unguarded_session._worker.pid != pid
 
 
 def _wait_until(predicate: Callable[[], bool], timeout_s: float = 3.0) -> bool:
