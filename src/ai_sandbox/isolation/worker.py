@@ -126,7 +126,8 @@ def run_worker(
 
     ``namespace`` is the job's restricted namespace, built by the zygote before the fork
     (:func:`prepare_namespace`); this worker's copy is its own, and nothing ran in it yet.
-    A ``standby`` worker (for the pool) warms up after its hello while no job has come.
+    A ``standby`` worker (for the pool) warms up after its hello while no job has come;
+    one started for a waiting call takes its job at once.
     """
     from ai_sandbox.isolation.layers import lockdown_worker
 
@@ -140,15 +141,15 @@ def run_worker(
         message = f"lockdown failed: {type(exc).__name__}: {exc}"
         _say(channel, {"type": "failed", "layer": "lockdown", "message": message})
         os._exit(_EXIT_LOCKDOWN_FAILED)
-    if policy.language != "restricted" or namespace is None:
-        with contextlib.suppress(Exception):  # a cold worker is slower, not less safe
-            warm_up(policy, language_guard)
     if not _say(channel, {"type": "hello", "layers": list(active)}):
         os._exit(_EXIT_CHANNEL_LOST)
-    if namespace is not None and standby:
-        _warm_while_idle(channel, namespace)
+    if not standby:
+        gc.freeze()  # its job comes at once: warming up first would only delay it
     elif namespace is not None:
-        gc.freeze()
+        _warm_while_idle(channel, namespace)
+    elif not channel.pending():
+        with contextlib.suppress(Exception):  # a cold worker is slower, not less safe
+            warm_up(policy, language_guard, stop=channel.pending)
     try:
         job = channel.recv()
     except (SandboxError, OSError):
@@ -234,13 +235,17 @@ result = frame.groupby('key')['value'].agg(['sum', 'mean']).reset_index()
 """
 
 
-def warm_up(policy: PolicyView, language_guard: bool) -> None:
+def warm_up(
+    policy: PolicyView, language_guard: bool, *, stop: Callable[[], bool] | None = None
+) -> None:
     """Run :data:`WARM_UP_CODE` once, through the same path a job takes.
 
     The zygote calls it before forking, so the lazy one-time work (first imports, caches)
-    is done once and shared; each worker calls it again before saying hello, so the pages a
-    job needs are already its own (copy-on-write done) when the AI's job arrives. No AI code
-    has run yet in either process, so nothing of it can leak into a job.
+    is done once and shared; a python-mode worker waiting in the pool calls it again after its
+    hello, while no job has come (``stop`` says when one has: the pandas part is then
+    skipped), so the pages a job needs are already its own (copy-on-write done) when the AI's
+    job arrives. No AI code has run yet in either process, so nothing of it can leak into a
+    job.
     """
     from ai_sandbox.executor.runtime import execute_payload
 
@@ -250,6 +255,8 @@ def warm_up(policy: PolicyView, language_guard: bool) -> None:
         from ai_sandbox.executor.python_mode import run_python_payload
 
         payload = run_python_payload(code, inputs, policy=policy)
+        if stop is not None and stop():
+            return  # a job came meanwhile (a pool worker warming up while idle)
         if "pandas" in sys.modules:  # preloaded: copy the pages a pandas job touches first
             encode_json(run_python_payload(PANDAS_WARM_UP_CODE, None, policy=policy))
     else:
