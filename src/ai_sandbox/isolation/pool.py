@@ -76,8 +76,12 @@ class WorkerPool:
         return self._start_for_caller(0)
 
     def _start_for_caller(self, extra: int) -> Worker:
-        """One worker for the caller, and ``extra`` more for the pool in the same request."""
-        started = self._start(1 + extra, now=1)
+        """One worker for the caller, and ``extra`` more for the pool in the same request.
+
+        None of them warms up: a caller finding the pool empty means calls come faster than
+        the pool refills, so the extra ones will be taken soon (a warm-up would cost more CPU
+        than it saves the job)."""
+        started = self._start(1 + extra, now=1 + extra)
         mine, spare = started[0], started[1:]
         if spare:
             with self._cond:
