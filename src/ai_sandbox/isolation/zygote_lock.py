@@ -11,7 +11,7 @@ clean_env           environment emptied and wiped      inherited
 close_fds           stdio on ``/dev/null``             every descriptor but the channel closed
 new_session                                            ``setsid``
 pdeathsig                                              SIGKILL when the zygote dies
-rlimits             memory, file size, core, memlock   CPU, processes (0), open files
+rlimits             file size, core, memlock, mqueue   CPU, memory, processes (0), open files
 network_namespace   entered when the plan was made     inherited
 fs_view             entered when the plan was made     inherited
 no_privileges       uid ``nobody`` / no capabilities   inherited
@@ -63,9 +63,13 @@ __all__ = [
 ]
 
 #: Limits each worker sets itself: the CPU budget (a session's differs from a run's), no
-#: processes (counted per uid, which the zygote shares), and open files (the zygote needs a few
-#: more than a worker may have). The others are the zygote's, inherited.
-WORKER_LIMITS: Final = frozenset({"RLIMIT_CPU", "RLIMIT_NPROC", "RLIMIT_NOFILE"})
+#: processes (counted per uid, which the zygote shares), open files (the zygote needs a few
+#: more than a worker may have) and memory (a small ``memory_limit_mb`` is close to what the
+#: zygote itself holds: it must not run out while serving). The others are the zygote's
+#: (file size, core dumps, locked memory, message queues), inherited.
+WORKER_LIMITS: Final = frozenset(
+    {"RLIMIT_CPU", "RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_AS", "RLIMIT_DATA"}
+)
 #: Layers the zygote applies to itself; every worker inherits them.
 _ZYGOTE_STEPS: Final = (
     "clean_env",
