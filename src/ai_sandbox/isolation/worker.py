@@ -150,13 +150,15 @@ def run_worker(
     elif not channel.pending():
         with contextlib.suppress(Exception):  # a cold worker is slower, not less safe
             warm_up(policy, language_guard, stop=channel.pending)
+    # Before the job is read (the warm-up ran with no file access): the namespace's files are
+    # the host's, over the channel, from here on.
+    fs = ChannelFS(channel, policy)
+    if namespace is not None:
+        namespace.attach(fs)
     try:
         job = channel.recv()
     except (SandboxError, OSError):
         os._exit(_EXIT_CHANNEL_LOST)
-    fs = ChannelFS(channel, policy)
-    if namespace is not None:
-        namespace.attach(fs)
     view = getattr(plan, "view", None)
     writes = _Writes(fs, policy) if view is not None and getattr(view, "writes", False) else None
     if isinstance(job, dict) and job.get("type") == "session":
