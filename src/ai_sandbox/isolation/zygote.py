@@ -62,6 +62,8 @@ _STATUS_MEMORY = 1024
 #: A worker cannot import them itself: once its uid is dropped it may not be able to read
 #: the interpreter's directory at all (e.g. under /root), and Landlock limits reads anyway.
 _POLL_MS = 1000
+#: The C signal module under :mod:`signal` (whose wrappers convert to and from enums).
+_RAW_SIGNAL: Any = importlib.import_module("_signal")
 
 
 def main(argv: list[str]) -> int:
@@ -312,7 +314,8 @@ class _Zygote:
         code = 70
         try:
             signal.set_wakeup_fd(-1)
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            # The C function: signal.signal's enum wrapper would copy its pages for nothing.
+            _RAW_SIGNAL.signal(_RAW_SIGNAL.SIGCHLD, _RAW_SIGNAL.SIG_DFL)
             os.close(self.wake_r)
             os.close(self.wake_w)
             self.ctl.close()

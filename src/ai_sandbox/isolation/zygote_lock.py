@@ -38,13 +38,15 @@ behind (about half a millisecond of CPU per worker here).
 
 from __future__ import annotations
 
+import _random
 import contextlib
 import ctypes
 import dataclasses
 import os
+import random
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from ai_sandbox.exceptions import IsolationUnavailable
 from ai_sandbox.isolation import hygiene, landlock, privileges, seccomp
@@ -240,6 +242,9 @@ def _nested_scope(scope: landlock.LandlockRuleset | None) -> None:
 # -- forking without CPython's after-fork work -----------------------------------------------
 #: libc's ``fork`` through ``PyDLL``: called with the GIL held, as ``os.fork`` calls it.
 _LIBC: Final = ctypes.PyDLL(None, use_errno=True)
+#: The generator behind the ``random`` module's functions, and its C-level ``seed``.
+_SHARED_RANDOM: Final[Any] = random._inst
+_C_SEED: Final = _random.Random.seed
 
 
 def fast_fork() -> int:
@@ -256,7 +261,8 @@ def fast_fork() -> int:
         error = ctypes.get_errno()
         raise OSError(error, os.strerror(error))
     if pid == 0:
-        module = sys.modules.get("random")
-        if module is not None:
-            module.seed(os.urandom(32))
+        # What random.seed() does, at C level: the Python-level wrapper's pages would be
+        # copied for nothing (each page a fresh worker touches costs it a fault).
+        _C_SEED(_SHARED_RANDOM, int.from_bytes(os.urandom(16), "little"))
+        _SHARED_RANDOM.gauss_next = None
     return pid
