@@ -62,8 +62,8 @@ _STATUS_MEMORY = 1024
 #: A worker cannot import them itself: once its uid is dropped it may not be able to read
 #: the interpreter's directory at all (e.g. under /root), and Landlock limits reads anyway.
 _POLL_MS = 1000
-#: The C signal module under :mod:`signal` (whose wrappers convert to and from enums).
-_RAW_SIGNAL: Any = importlib.import_module("_signal")
+#: How often exited workers are reaped while the host waits for one's exit status.
+_STATUS_POLL_MS = 2
 
 
 def main(argv: list[str]) -> int:
@@ -197,7 +197,7 @@ def _above_baseline(plan: Any, baseline: dict[str, int]) -> Any:
 
 
 class _Zygote:
-    """The serving loop: one thread, a poll over the control socket and a SIGCHLD pipe."""
+    """The serving loop: one thread, a poll over the control socket (see :meth:`serve`)."""
 
     def __init__(
         self, ctl: socket.socket, plan: Any, policy: Any, language_guard: bool, namespace: Any
@@ -210,24 +210,23 @@ class _Zygote:
         self.children: set[int] = set()
         self.statuses: OrderedDict[int, dict[str, Any]] = OrderedDict()
         self.waiting: dict[int, list[int]] = {}
-        self.wake_r, self.wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
 
     def serve(self) -> None:
+        # No SIGCHLD wake-up: a worker's exit does not wake the zygote (each wake-up would copy
+        # the pages its loop touches while other workers share them). Exited workers are reaped
+        # after every request and at least every second, and every few milliseconds while the
+        # host waits for an exit status.
         parent = os.getppid()
-        signal.signal(signal.SIGCHLD, _ignore_signal)
-        signal.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
         poller = select.poll()
         poller.register(self.ctl.fileno(), select.POLLIN)
-        poller.register(self.wake_r, select.POLLIN)
         try:
             while True:
-                events = poller.poll(_POLL_MS)
-                self._drain_wakeups()
+                events = poller.poll(_STATUS_POLL_MS if self.waiting else _POLL_MS)
+                if events and not self._serve_one():
+                    return
                 self._reap()
                 if os.getppid() != parent:
                     return  # the host died without closing the socket
-                if any(fd == self.ctl.fileno() for fd, _ in events) and not self._serve_one():
-                    return
         finally:
             self._kill_all()
 
@@ -267,6 +266,7 @@ class _Zygote:
         fork itself, and doing the bookkeeping once after the last, copies those pages once
         per batch instead of once per worker.
         """
+        self._reap()  # workers that exited since the last request no longer count
         room = MAX_CHILDREN - len(self.children)
         for req_id in req_ids[max(room, 0) :]:
             self._reply({"id": req_id, "error": f"too many live workers ({MAX_CHILDREN})"})
@@ -313,11 +313,6 @@ class _Zygote:
         """In the forked child: drop the zygote's resources and run the worker; never returns."""
         code = 70
         try:
-            signal.set_wakeup_fd(-1)
-            # The C function: signal.signal's enum wrapper would copy its pages for nothing.
-            _RAW_SIGNAL.signal(_RAW_SIGNAL.SIGCHLD, _RAW_SIGNAL.SIG_DFL)
-            os.close(self.wake_r)
-            os.close(self.wake_w)
             self.ctl.close()
             parent_end.close()
             from ai_sandbox.isolation.worker import run_worker
@@ -346,6 +341,7 @@ class _Zygote:
             os.killpg(pid, signal.SIGKILL)  # the worker's group, once it has called setsid()
 
     def _status(self, req_id: Any, pid: Any) -> None:
+        self._reap()
         if isinstance(pid, int) and pid in self.statuses:
             self._reply({"id": req_id, **self.statuses[pid]})
         elif isinstance(pid, int) and pid in self.children:
@@ -373,11 +369,6 @@ class _Zygote:
                 self.statuses.popitem(last=False)
             for req_id in self.waiting.pop(pid, []):
                 self._reply({"id": req_id, **status})
-
-    def _drain_wakeups(self) -> None:
-        with contextlib.suppress(BlockingIOError):
-            while os.read(self.wake_r, 4096):
-                pass
 
     def _kill_all(self) -> None:
         for pid in list(self.children):
@@ -407,10 +398,6 @@ def _session_plan(plan: Any) -> Any:
         for limit in plan.limits
     )
     return dataclasses.replace(plan, limits=limits)
-
-
-def _ignore_signal(signum: int, frame: object) -> None:
-    """SIGCHLD only needs to wake the poll (through the wakeup pipe)."""
 
 
 def _send_quietly(ctl: socket.socket, message: dict[str, Any]) -> None:
