@@ -99,8 +99,9 @@ def test_a_call_on_an_empty_pool_fills_it_in_the_same_request(tmp_path: Path) ->
 
 
 def test_a_pooled_worker_missing_a_layer_fails_closed_when_taken(tmp_path: Path) -> None:
-    """It refuses (IsolationUnavailable) a pooled worker whose hello lacks a required layer,
-    when the worker is taken: verification moved from the spawn to the take, not away."""
+    """It refuses (IsolationUnavailable) to run on a worker whose hello lacks a required layer:
+    verification moved from the spawn to the take, not away. Waiting workers that fail it are
+    dropped, and the fresh one started instead fails it too and says which layer."""
     backend = WorkerBackend(tmp_path, POLICY)
     try:
         assert _wait_for(lambda: backend._pool.ready_count() == POLICY.pool_size)
@@ -123,13 +124,23 @@ def test_a_pooled_worker_missing_a_layer_fails_closed_when_taken(tmp_path: Path)
     assert "imaginary_layer" in result.error.message
 
 
-def test_a_pooled_worker_that_died_before_its_hello_is_skipped(unguarded: WorkerBackend) -> None:
-    """It drops a waiting worker whose check finds it gone (a WorkerError, not a missing
-    layer) and hands out the next one."""
+@pytest.mark.parametrize(
+    "failure",
+    [
+        WorkerError("a new worker sent a malformed greeting"),
+        IsolationUnavailable("fs_view", "the walk of the root took longer than its budget"),
+    ],
+    ids=["died", "lockdown-failed"],
+)
+def test_a_waiting_worker_that_fails_its_check_is_dropped(
+    unguarded: WorkerBackend, failure: Exception
+) -> None:
+    """It drops a waiting worker that fails its check (it died, or could not apply a layer
+    this time) and hands out the next one, which passed it: as a failed refill always was."""
     gone, good = unguarded._zygotes.start_workers(2)
 
     def died(worker: Worker) -> tuple[str, ...]:
-        raise WorkerError("a new worker sent a malformed greeting")
+        raise failure
 
     gone.check = died
     served = iter([[gone, good]])

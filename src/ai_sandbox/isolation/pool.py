@@ -13,7 +13,7 @@ import collections
 import threading
 from collections.abc import Callable
 
-from ai_sandbox.exceptions import ConfigurationError, IsolationUnavailable, SandboxError
+from ai_sandbox.exceptions import ConfigurationError, SandboxError
 from ai_sandbox.isolation.zygote_client import Worker
 
 __all__ = ["WorkerPool"]
@@ -55,9 +55,11 @@ class WorkerPool:
         """A verified worker: a waiting one, or a freshly started one if none is waiting.
 
         Taking does not wake the refill thread: call :meth:`refill` once the worker's job is
-        done, so forking its replacement does not compete with the job for the CPU. A worker
-        that fails its check for a missing layer raises ``IsolationUnavailable`` (fail closed);
-        a waiting worker that died meanwhile is dropped and the next one tried.
+        done, so forking its replacement does not compete with the job for the CPU. A waiting
+        worker that fails its check (it died, or a layer could not be applied: a view's walk
+        past its time budget on a busy machine, say) is dropped and the next one tried, as a
+        failed refill always was; a worker started for this call that fails its check raises
+        (``IsolationUnavailable`` names the layer: fail closed).
         """
         for _ in range(_MAX_STALE):
             with self._cond:
@@ -69,10 +71,8 @@ class WorkerPool:
                 return self._start_for_caller(min(max(lacking, 0), _MAX_BATCH - 1))
             try:
                 return waiting.ready()
-            except IsolationUnavailable:
-                raise
             except SandboxError:
-                continue  # it died before its hello (its zygote, say): try another
+                continue  # closed by ready(); the next one, or a fresh one, is checked too
         return self._start_for_caller(0)
 
     def _start_for_caller(self, extra: int) -> Worker:
