@@ -25,6 +25,7 @@ __all__ = [
     "orphan_dies_with_its_parent",
     "outcome",
     "run_in_child",
+    "wait_for",
 ]
 
 _TIMEOUT_S = 20.0
@@ -148,3 +149,13 @@ def orphan_dies_with_its_parent(arm: Callable[[int], None]) -> bool:
     finally:
         os.close(ready_read)
     return dies_within(pid, 5.0)
+
+
+def wait_for(predicate: Callable[[], bool], timeout_s: float = 5.0) -> bool:
+    """Whether ``predicate()`` became true within ``timeout_s`` (polled every 10 ms)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from layers_support import wait_for
 
 from ai_sandbox import SandboxPolicy
 from ai_sandbox.exceptions import IsolationUnavailable, WorkerError
@@ -36,15 +37,6 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerBackend]
     backend = WorkerBackend(tmp_path_factory.mktemp("guarded"), POLICY)
     yield backend
     backend.close()
-
-
-def _wait_for(predicate: Any, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def test_one_request_forks_a_batch_of_verified_workers(unguarded: WorkerBackend) -> None:
@@ -104,10 +96,10 @@ def test_a_pooled_worker_missing_a_layer_fails_closed_when_taken(tmp_path: Path)
     dropped, and the fresh one started instead fails it too and says which layer."""
     backend = WorkerBackend(tmp_path, POLICY)
     try:
-        assert _wait_for(lambda: backend._pool.ready_count() == POLICY.pool_size)
+        assert wait_for(lambda: backend._pool.ready_count() == POLICY.pool_size)
         backend._pool.take().close()  # the first worker, verified when the backend started
         backend._pool.refill()
-        assert _wait_for(lambda: backend._pool.ready_count() == POLICY.pool_size)
+        assert wait_for(lambda: backend._pool.ready_count() == POLICY.pool_size)
         info = backend._zygote.info
         backend._zygote.info = ZygoteInfo(
             info.required | {"imaginary_layer"}, info.probe, info.locked
@@ -162,7 +154,7 @@ def test_nothing_of_the_warm_up_is_left_in_the_jobs_namespace(
     """It gives the job a namespace holding exactly what a namespace built for it holds: the
     warm-up's names are gone (a warmed pool worker, RestrictedPython off)."""
     code = "result = sorted(k for k in globals() if k not in ('__builtins__',))"
-    assert _wait_for(lambda: unguarded._pool.ready_count() == POLICY.pool_size)
+    assert wait_for(lambda: unguarded._pool.ready_count() == POLICY.pool_size)
     time.sleep(0.2)  # the pooled workers have warmed up meanwhile
     warmed = unguarded.execute(code)
     from ai_sandbox.executor.runtime import execute_payload

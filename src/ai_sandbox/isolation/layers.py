@@ -434,16 +434,26 @@ def _lockdown(plan: ZygotePlan, kept: tuple[int, ...]) -> tuple[str, ...]:
             if "landlock_fs" in active:  # one ruleset, applied with landlock_fs
                 active.append(name)
             continue
-        try:
-            steps[name]()
-        except (OSError, ValueError) as exc:  # setrlimit reports refusals as ValueError
-            group = _LANDLOCK_LAYERS if name == "landlock_fs" else (name,)
-            failed = next((n for n in group if n in plan.required), None)
-            if failed is not None:
-                raise IsolationUnavailable(failed, f"applying it failed: {exc}") from None
-            continue
-        active.append(name)
+        if apply_step(name, steps[name], plan.required, "applying it failed"):
+            active.append(name)
     return tuple(active)
+
+
+def apply_step(
+    name: str, step: Callable[[], object], required: frozenset[str], failure: str
+) -> bool:
+    """Run layer ``name``'s ``step``: whether it took. A failure is ``IsolationUnavailable``
+    (naming the layer, or for Landlock the first required one of its ruleset) when the layer
+    is required, else the layer is left out. setrlimit reports refusals as ``ValueError``."""
+    try:
+        step()
+    except (OSError, ValueError) as exc:
+        group = _LANDLOCK_LAYERS if name == "landlock_fs" else (name,)
+        failed = next((n for n in group if n in required), None)
+        if failed is not None:
+            raise IsolationUnavailable(failed, f"{failure}: {exc}") from None
+        return False
+    return True
 
 
 def lock_zygote(plan: ZygotePlan) -> ZygotePlan:

@@ -100,6 +100,8 @@ def lock_zygote(
     zygote may be half locked and must not serve. ``clean_environment`` and
     ``drop_privileges`` are the worker's own steps (:mod:`.layers`), run here instead.
     """
+    from ai_sandbox.isolation.layers import apply_step
+
     if sys.platform != "linux" or ARCH is None or "seccomp" not in plan.layers:
         return plan
     if thread_count(plan.proc_fd) != 1:
@@ -122,15 +124,8 @@ def lock_zygote(
             elif name in _LANDLOCK_LAYERS[1:] and "landlock_fs" in inherited:
                 inherited.append(name)  # one domain, applied with landlock_fs
             continue
-        try:
-            steps[name]()
-        except (OSError, ValueError) as exc:
-            group = _LANDLOCK_LAYERS if name == "landlock_fs" else (name,)
-            failed = next((n for n in group if n in plan.required), None)
-            if failed is not None:
-                raise IsolationUnavailable(failed, f"locking the zygote failed: {exc}") from None
-            continue
-        inherited.append(name)
+        if apply_step(name, steps[name], plan.required, "locking the zygote failed"):
+            inherited.append(name)
     if plan.proc_fd is not None:  # the host's /proc: no use once the threads are counted
         with contextlib.suppress(OSError):
             os.close(plan.proc_fd)
