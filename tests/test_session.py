@@ -12,7 +12,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
-from layers_support import FIND_CHANNEL
+from layers_support import FIND_CHANNEL, wait_for
 
 from ai_sandbox import Sandbox, SandboxPolicy
 from ai_sandbox.backend_protocol import ExecutionSession
@@ -460,12 +460,7 @@ def test_a_worker_that_never_stops_resets_the_session(
 
 
 def _wait_until(predicate: Callable[[], bool], timeout_s: float = 3.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
+    return wait_for(predicate, timeout_s)
 
 
 # -- lifetime, idle time, audit ------------------------------------------------------------------
