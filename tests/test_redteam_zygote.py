@@ -15,9 +15,10 @@ import resource
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from layers_support import run_in_child
+from layers_support import FIND_CHANNEL, run_in_child
 
 from ai_sandbox.isolation import zygote_client
 from ai_sandbox.isolation._syscalls import ARCH
@@ -118,3 +119,161 @@ def test_a_failed_fork_fails_the_spawn_not_the_zygote(tmp_path: Path) -> None:
         assert backend._zygotes.restarts == 0
     finally:
         backend.close()
+
+
+# -- attacks that held: a worker against the zygote or a sibling -----------------------------
+
+_LIBC = "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+
+
+def _call(name: str, args: str, setup: str = "") -> str:
+    """Code making the raw system call ``name(args)``; raises ``OSError`` if refused."""
+    return (
+        f"{_LIBC}{setup}if libc.syscall({_nr(name)}, {args}) < 0:\n"
+        f"    raise OSError(ctypes.get_errno(), {name!r})\n"
+        "result = 'escaped'"
+    )
+
+
+_SIGINFO = (
+    "info = ctypes.create_string_buffer(b'\\x0a\\0\\0\\0\\0\\0\\0\\0\\xff\\xff\\xff\\xff', 128)\n"
+)
+_IOVEC = (
+    "class Iov(ctypes.Structure):\n"
+    "    _fields_ = [('base', ctypes.c_void_p), ('len', ctypes.c_size_t)]\n"
+    "buf = ctypes.create_string_buffer(64)\n"
+    "local = Iov(ctypes.addressof(buf), 64)\nremote = Iov(0x400000, 64)\n"
+)
+
+#: ``(id, code)``: ``{T}`` is the target's pid (the zygote, or an idle sibling worker).
+TARGETED = [
+    ("kill", "import os\nos.kill({T}, 9)\nresult = 'escaped'"),
+    ("kill-probe", "import os\nos.kill({T}, 0)\nresult = 'escaped'"),
+    ("sigstop", "import os\nos.kill({T}, 19)\nresult = 'escaped'"),
+    ("killpg", "import os\nos.killpg({T}, 9)\nresult = 'escaped'"),
+    ("tkill", _call("tkill", "{T}, 19")),
+    ("tgkill", _call("tgkill", "{T}, {T}, 19")),
+    ("rt_sigqueueinfo", _call("rt_sigqueueinfo", "{T}, 10, info", _SIGINFO)),
+    ("rt_tgsigqueueinfo", _call("rt_tgsigqueueinfo", "{T}, {T}, 10, info", _SIGINFO)),
+    ("pidfd_open", _call("pidfd_open", "{T}, 0")),
+    ("ptrace-attach", _call("ptrace", "16, {T}, 0, 0")),
+    ("ptrace-seize", _call("ptrace", "0x4206, {T}, 0, 0")),
+    (
+        "process_vm_readv",
+        _call(
+            "process_vm_readv", "{T}, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0", _IOVEC
+        ),
+    ),
+    (
+        "prlimit",
+        "import resource\nresource.prlimit({T}, resource.RLIMIT_NOFILE, (3, 3))\n"
+        "result = 'escaped'",
+    ),
+    ("sched_setaffinity", "import os\nos.sched_setaffinity({T}, {{0}})\nresult = 'escaped'"),
+    ("setpriority", "import os\nos.setpriority(os.PRIO_PROCESS, {T}, 19)\nresult = 'escaped'"),
+    ("ioprio_set", _call("ioprio_set", "1, {T}, (3 << 13)")),
+    ("kcmp", _call("kcmp", "os.getpid(), {T}, 0, 0, 0")),
+    ("migrate_pages", _call("migrate_pages", "{T}, 64, 0, 0")),
+    ("proc-mem", "open('/proc/{T}/mem', 'rb').read(1)\nresult = 'escaped'"),
+    ("proc-environ", "open('/proc/{T}/environ', 'rb').read()\nresult = 'escaped'"),
+    ("proc-fd", "import os\nresult = os.listdir('/proc/{T}/fd')"),
+    ("setpgid-join", "import os\nos.setpgid(0, os.getpgid({T}))\nresult = 'escaped'"),
+]
+
+
+#: How a refused attack ends: the kernel said no (EPERM, ENOSYS for clone3), or the path is
+#: not there (``/proc`` is outside the worker's view). Anything else means the attack's code
+#: is broken, not that it was refused.
+_REFUSALS = frozenset({"PermissionError", "OSError", "FileNotFoundError"})
+
+
+def _assert_refused(attack: str, result: Any) -> None:
+    assert result.status == "error", (attack, result.result)
+    assert result.error is not None
+    assert result.error.type in _REFUSALS, (attack, result.error)
+
+
+@pytest.fixture(scope="module")
+def sibling(unguarded: WorkerBackend) -> Iterator[Any]:
+    worker = unguarded._pool.take()  # verified, idle: waiting for a job that never comes
+    yield worker
+    worker.close()
+
+
+def _state(pid: int) -> str | None:
+    """``pid``'s state letter (``T`` when stopped), ``None`` once it has gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0].decode()
+    except OSError:
+        return None
+
+
+@pytest.mark.parametrize("target", ["zygote", "sibling"])
+@pytest.mark.parametrize(("attack", "code"), TARGETED, ids=[name for name, _ in TARGETED])
+def test_a_worker_cannot_reach_the_zygote_or_a_sibling(
+    unguarded: WorkerBackend, sibling: Any, target: str, attack: str, code: str
+) -> None:
+    """It refuses each way a worker could signal, trace, read, throttle or regroup the zygote
+    or an idle sibling (which share its uid); both live on, neither stopped."""
+    zygote = unguarded._zygote.pid
+    pid = zygote if target == "zygote" else sibling.pid
+    result = unguarded.execute(code.format(T=pid))
+    _assert_refused(attack, result)
+    for who in (zygote, sibling.pid):
+        assert _state(who) not in (None, "T", "t", "Z"), (attack, who, _state(who))
+    assert not wait_readable(sibling.pidfd, 0)
+
+
+_FORK_FLAGS = "0x01200011"  # what the zygote's own filter lets it clone with
+#: ``(id, code)``: what only the zygote may do, or what would let a worker out of its group.
+UNTARGETED = [
+    ("kill-all", "import os\nos.kill(-1, 0)\nresult = 'escaped'"),
+    ("clone-fork-flags", _call("clone", f"{_FORK_FLAGS}, 0, 0, 0, 0")),
+    ("clone-sigchld", _call("clone", "17, 0, 0, 0, 0")),
+    ("clone-thread", _call("clone", "0x00050f00, 0, 0, 0, 0")),
+    ("fork", _call("fork", "")),
+    ("vfork", _call("vfork", "")),
+    ("clone3", _call("clone3", "0, 0")),
+    ("socketpair", "import socket\nresult = str(socket.socketpair())"),
+    (
+        "abstract-unix",
+        "import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect('\\0ai-sandbox')\n"
+        "result = 'escaped'",
+    ),
+    ("pidfd_open-self", _call("pidfd_open", "os.getpid(), 0")),
+    ("setsid-again", "import os\nos.setsid()\nresult = 'escaped'"),
+    (
+        "f_setown-zygote",
+        FIND_CHANNEL + "import fcntl\nfcntl.fcntl(CHANNEL_FD, fcntl.F_SETOWN, os.getppid())\n"
+        "result = 'escaped'",
+    ),
+    (
+        "f_setsig",
+        FIND_CHANNEL + "import fcntl\nfcntl.fcntl(CHANNEL_FD, 10, 9)\nresult = 'escaped'",
+    ),
+    (
+        "fiosetown",
+        FIND_CHANNEL + "import fcntl, struct\n"
+        "fcntl.ioctl(CHANNEL_FD, 0x8901, struct.pack('i', os.getppid()))\nresult = 'escaped'",
+    ),
+    ("timer_create", _call("timer_create", "1, 0, ctypes.byref(ctypes.c_int())")),
+    ("io_uring_setup", _call("io_uring_setup", "4, ctypes.create_string_buffer(120)")),
+    ("pdeathsig-cleared", _call("prctl", "1, 0, 0, 0, 0")),
+    ("dumpable-again", _call("prctl", "4, 1, 0, 0, 0")),
+    ("subreaper", _call("prctl", "36, 1, 0, 0, 0")),
+    ("setuid-root", "import os\nos.setresuid(0, 0, 0)\nresult = 'escaped'"),
+    ("unshare-user", _call("unshare", "0x10000000")),
+]
+
+
+@pytest.mark.parametrize(("attack", "code"), UNTARGETED, ids=[name for name, _ in UNTARGETED])
+def test_a_worker_cannot_do_what_only_the_zygote_may(
+    unguarded: WorkerBackend, sibling: Any, attack: str, code: str
+) -> None:
+    """It refuses, in a worker, what the zygote's own filter allows it (a fork's clone,
+    socket pairs, pidfds, signals out) and every way to leave the worker's own group."""
+    zygote = unguarded._zygote.pid
+    result = unguarded.execute(code)
+    _assert_refused(attack, result)
+    assert _state(zygote) not in (None, "T", "t", "Z")
+    assert not wait_readable(sibling.pidfd, 0)
