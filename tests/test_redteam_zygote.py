@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import resource
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -277,3 +278,163 @@ def test_a_worker_cannot_do_what_only_the_zygote_may(
     _assert_refused(attack, result)
     assert _state(zygote) not in (None, "T", "t", "Z")
     assert not wait_readable(sibling.pidfd, 0)
+
+
+# -- held: descriptors, the fork's window, the fast fork, reaping, the warm-up --------------
+
+_OPEN_FDS = """
+import os, stat
+def is_open(fd):
+    try:
+        os.fstat(fd)
+        return True
+    except OSError:
+        return False
+result = [[fd, stat.S_IFMT(os.fstat(fd).st_mode)] for fd in range(4096) if is_open(fd)]
+"""
+
+
+@pytest.mark.parametrize("now", [4, 0], ids=["taken-at-once", "warmed-in-the-pool"])
+def test_a_batch_forked_worker_holds_no_siblings_descriptor(
+    unguarded: WorkerBackend, now: int
+) -> None:
+    """It refuses every descriptor a batch's worker inherited (its siblings' socket ends, the
+    zygote's control socket, the scope ruleset) to the job: stdio on /dev/null and its own
+    channel only, whatever its place in the batch."""
+    workers, failure = unguarded._zygote.start_workers(4, now=now)
+    assert failure is None
+    try:
+        found = [
+            unguarded._run_on(worker.ready(), _job(_OPEN_FDS, None)).result.result
+            for worker in workers
+        ]
+    finally:
+        for worker in workers:
+            worker.close()
+    for fds in found:
+        assert [mode for _, mode in fds] == [stat.S_IFCHR] * 3 + [stat.S_IFSOCK], fds
+        assert [fd for fd, _ in fds][:3] == [0, 1, 2]
+
+
+_SIGNAL_SWEEP = """
+import errno, os, time
+me, first = os.getpid(), os.getppid()
+reached = {}
+end = time.monotonic() + 0.4
+while time.monotonic() < end:
+    for pid in range(first, first + 400):
+        if pid == me:
+            continue
+        try:
+            os.kill(pid, 19)
+            reached[pid] = 'stopped'
+        except OSError as exc:
+            if exc.errno != errno.EPERM:
+                reached[pid] = errno.errorcode[exc.errno]
+result = reached
+"""
+
+
+def test_a_worker_cannot_signal_siblings_forked_while_it_runs(unguarded: WorkerBackend) -> None:
+    """It refuses a running worker's SIGSTOP to every pid near the zygote's while a batch of
+    siblings is forked and locks down (the window before their own domain and filter): the
+    kernel never even looks the pid up (EPERM for each, never ESRCH)."""
+    import threading
+
+    started: list[Any] = []
+    session = unguarded.session()
+    try:
+        assert session.run("result = 1").result == 1
+        spawner = threading.Timer(
+            0.1, lambda: started.extend(unguarded._zygote.start_workers(8, now=8)[0])
+        )
+        spawner.start()
+        swept = session.run(_SIGNAL_SWEEP)
+        spawner.join()
+    finally:
+        session.close()
+    try:
+        assert started
+        for worker in started:
+            assert set(unguarded.required) <= set(worker.ready().layers)
+            assert _state(worker.pid) not in (None, "T", "t")
+    finally:
+        for worker in started:
+            worker.close()
+    assert swept.status == "ok", swept.error
+    assert swept.result == {}
+
+
+_FORK_STATE = """
+import _imp, logging, random, signal, threading
+result = {
+    'import lock held': _imp.lock_held(),
+    'logging lock free': logging._lock.acquire(blocking=False),
+    'main thread': threading.main_thread() is threading.current_thread(),
+    'threads': threading.active_count(),
+    'pending': sorted(signal.sigpending()),
+    'blocked': sorted(signal.pthread_sigmask(signal.SIG_BLOCK, [])),
+    'wakeup fd': signal.set_wakeup_fd(-1),
+    'random': random.getrandbits(64),
+}
+"""
+
+
+def test_a_fast_forked_worker_inherits_no_lock_signal_or_random_state(
+    unguarded: WorkerBackend,
+) -> None:
+    """It refuses a fast-forked worker any state CPython's after-fork hooks would have reset:
+    no lock held (import, logging), one thread that is the main one, no pending or blocked
+    signal, no wakeup descriptor, and a random sequence of its own."""
+    runs = [unguarded.execute(_FORK_STATE) for _ in range(3)]
+    for run in runs:
+        assert run.status == "ok", run.error
+        state = dict(run.result)
+        state.pop("random")
+        assert state == {
+            "import lock held": False,
+            "logging lock free": True,
+            "main thread": True,
+            "threads": 1,
+            "pending": [],
+            "blocked": [],
+            "wakeup fd": -1,
+        }
+    assert len({run.result["random"] for run in runs}) == 3
+
+
+def test_exited_workers_do_not_pile_up_as_zombies(unguarded: WorkerBackend) -> None:
+    """It refuses to let the lazily reaping zygote keep exited workers as zombies (they would
+    count against the workers' uid's RLIMIT_NPROC) beyond its one-second reaping interval."""
+    zygote = unguarded._zygote.pid
+    for n in range(20):
+        assert unguarded.execute(f"result = {n}").result == n
+    time.sleep(1.3)
+    children = Path(f"/proc/{zygote}/task/{zygote}/children").read_text().split()
+    assert [pid for pid in children if _state(int(pid)) == "Z"] == []
+
+
+def test_a_guarded_job_sees_nothing_of_the_warm_up(tmp_path: Path) -> None:
+    """It refuses a job in a warmed pool worker (RestrictedPython on) any trace of the
+    warm-up: its names, its output, its result; a job that is the warm-up's own source runs
+    as itself."""
+    from ai_sandbox.isolation.worker import WARM_UP_CODE
+
+    backend = WorkerBackend(tmp_path, POLICY)
+    try:
+        backend.execute("result = 0")  # the first worker, not warmed in the pool
+        time.sleep(0.3)  # the pooled workers have warmed up meanwhile
+        seen = backend.execute(
+            "try:\n    warm_up\n    seen = True\nexcept NameError:\n    seen = False\n"
+            "try:\n    warm\n    seen = True\nexcept NameError:\n    pass\n"
+            "try:\n    result\n    seen = True\nexcept NameError:\n    pass\n"
+            "result = seen"
+        )
+        same = backend.execute(WARM_UP_CODE)
+    finally:
+        backend.close()
+    assert seen.status == "ok", seen.error
+    assert seen.result is False
+    assert seen.stdout == ""
+    assert same.status == "ok", same.error
+    assert same.result == {"total": 15, "count": 5, "squares": [1, 9, 25], "text": "15"}
