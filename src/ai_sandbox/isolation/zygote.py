@@ -271,12 +271,27 @@ class _Zygote:
         for req_id in req_ids[max(room, 0) :]:
             self._reply({"id": req_id, "error": f"too many live workers ({MAX_CHILDREN})"})
         req_ids = req_ids[: max(room, 0)]
-        pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) for _ in req_ids]
+        # A failed socketpair or fork (EMFILE, ENOMEM, or EAGAIN: a locked zygote runs as the
+        # workers' uid, whose RLIMIT_NPROC counts every process of that uid on the machine)
+        # fails this request's remaining workers, never the zygote: its death would take every
+        # live session's worker with it (pdeathsig).
+        pairs: list[tuple[socket.socket, socket.socket]] = []
+        failure: OSError | None = None
+        for _ in req_ids:
+            try:
+                pairs.append(socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM))
+            except OSError as exc:
+                failure = exc
+                break
         plan = _session_plan(self.plan) if session else self.plan
         fast = "seccomp" in self.plan.locked
         pids = []
         for index, (parent_end, child_end) in enumerate(pairs):
-            pid = fast_fork() if fast else os.fork()
+            try:
+                pid = fast_fork() if fast else os.fork()
+            except OSError as exc:
+                failure = exc
+                break
             if pid == 0:  # pragma: no cover - runs in the worker
                 for pair in pairs:  # the others' sockets: closed with every inherited fd
                     if pair[1] is not child_end:
@@ -285,15 +300,28 @@ class _Zygote:
                 # The first ``now`` get a job at once; the others wait in the host's pool.
                 self._become_worker(plan, parent_end, child_end, standby=index >= now)
             pids.append(pid)
-        for req_id, pid, (parent_end, child_end) in zip(req_ids, pids, pairs, strict=True):
+        for req_id, pid, (parent_end, child_end) in zip(
+            req_ids[: len(pids)], pids, pairs[: len(pids)], strict=True
+        ):
             child_end.close()
             self.children.add(pid)
             self._hand_over(req_id, pid, parent_end)
+        for parent_end, child_end in pairs[len(pids) :]:
+            parent_end.close()
+            child_end.close()
+        for req_id in req_ids[len(pids) :]:
+            self._reply({"id": req_id, "error": f"could not start a worker: {failure}"})
 
     def _hand_over(self, req_id: Any, pid: int, parent_end: socket.socket) -> None:
         # A pidfd lets the host kill exactly this process later without asking us, and without
         # a pid-reuse race: it is opened here, before the child can have been reaped.
-        pidfd = os.pidfd_open(pid)
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError as exc:  # EMFILE: fail this worker, not the zygote (see _spawn)
+            self._kill(pid)
+            parent_end.close()
+            self._reply({"id": req_id, "error": f"could not start a worker: {exc}"})
+            return
         try:
             send_message(self.ctl, {"id": req_id, "pid": pid}, fds=(parent_end.fileno(), pidfd))
         except OSError:

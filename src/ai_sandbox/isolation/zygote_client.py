@@ -34,6 +34,8 @@ __all__ = ["ExitStatus", "Worker", "ZygoteClient", "ZygoteInfo"]
 STARTUP_TIMEOUT_S = 30.0
 #: How long a spawned worker may take to fork, lock down and say hello.
 SPAWN_TIMEOUT_S = 10.0
+#: How long the rest of a hello already begun may take, for a worker taken after its deadline.
+_LATE_HELLO_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,6 +305,10 @@ class ZygoteClient:
         )
 
     def _verify(self, channel: Channel, deadline: float) -> tuple[str, ...]:
+        if time.monotonic() >= deadline and channel.pending():
+            # A pooled worker is verified when taken, often long after its spawn's deadline:
+            # its hello is waiting on the channel by then (read it; do not drop the worker).
+            deadline = time.monotonic() + _LATE_HELLO_S
         try:
             hello = channel.recv(deadline=deadline)
         except TimeoutError:
