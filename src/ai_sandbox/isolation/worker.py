@@ -236,6 +236,20 @@ frame['double'] = frame['value'] * 2
 result = frame.groupby('key')['value'].agg(['sum', 'mean']).reset_index()
 """
 
+#: :data:`PANDAS_WARM_UP_CODE` in steps, each a program of its own (a step repeats what the
+#: previous ones warmed, cheaply): a pool worker checks for a job between steps, so a job that
+#: comes during the warm-up waits for one step (a few milliseconds), not the whole of it.
+_PANDAS_STEPS = (
+    "import pandas as pd\n"
+    "frame = pd.DataFrame({'key': ['a', 'b', 'a'], 'value': [1.0, 2.0, 3.5]})\n"
+    "result = frame",
+    "import pandas as pd\n"
+    "frame = pd.DataFrame({'key': ['a', 'b', 'a'], 'value': [1.0, 2.0, 3.5]})\n"
+    "frame['double'] = frame['value'] * 2\n"
+    "result = frame['double'].sum()",
+    PANDAS_WARM_UP_CODE,
+)
+
 
 def warm_up(
     policy: PolicyView, language_guard: bool, *, stop: Callable[[], bool] | None = None
@@ -244,8 +258,8 @@ def warm_up(
 
     The zygote calls it before forking, so the lazy one-time work (first imports, caches)
     is done once and shared; a python-mode worker waiting in the pool calls it again after its
-    hello, while no job has come (``stop`` says when one has: the pandas part is then
-    skipped), so the pages a job needs are already its own (copy-on-write done) when the AI's
+    hello, while no job has come (``stop`` says when one has: the rest of the pandas part is
+    then skipped), so the pages a job needs are already its own (copy-on-write done) when the AI's
     job arrives. No AI code has run yet in either process, so nothing of it can leak into a
     job.
     """
@@ -257,10 +271,11 @@ def warm_up(
         from ai_sandbox.executor.python_mode import run_python_payload
 
         payload = run_python_payload(code, inputs, policy=policy)
-        if stop is not None and stop():
-            return  # a job came meanwhile (a pool worker warming up while idle)
         if "pandas" in sys.modules:  # preloaded: copy the pages a pandas job touches first
-            encode_json(run_python_payload(PANDAS_WARM_UP_CODE, None, policy=policy))
+            for step in _PANDAS_STEPS:
+                if stop is not None and stop():
+                    break  # a job came meanwhile (a pool worker warming up while idle)
+                encode_json(run_python_payload(step, None, policy=policy))
     else:
         payload = execute_payload(
             code, inputs, policy=_as_policy(policy), fs=_NoFiles(), language_guard=language_guard
