@@ -128,12 +128,15 @@ def test_offset_past_the_end_says_so(sandbox: Sandbox, project: Path) -> None:
         pytest.param({"path": "big.txt", "offset": -1}, "offset", id="negative-offset"),
         pytest.param({"path": "big.txt", "limit": 0}, "limit", id="zero-limit"),
         pytest.param({"path": "big.txt", "offset": "x"}, "offset", id="offset-not-int"),
+        pytest.param({"path": "big.txt", "offset": True}, "offset", id="offset-true"),
+        pytest.param({"path": "big.txt", "limit": False}, "limit", id="limit-false"),
     ],
 )
 def test_bad_paging_arguments_are_tool_input_errors(
     sandbox: Sandbox, arguments: dict[str, Any], fragment: str
 ) -> None:
-    """It refuses a negative offset or a zero limit with the argument named."""
+    """It refuses a negative offset, a zero limit, or a boolean for either, with the argument
+    named."""
     res = sandbox.call("read_file", arguments)
     assert not res.ok
     assert res.error is not None

@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = ["TOOL_SPECS", "ListDirectory", "ReadFile", "RunPython", "ToolSpec", "WriteFile"]
 
@@ -62,6 +62,14 @@ class ReadFile(_ToolInput):
         ge=1,
         description="Most lines to return (at most the policy's page, 2000 lines by default).",
     )
+
+    @field_validator("offset", "limit", mode="before")
+    @classmethod
+    def _not_a_bool(cls, value: Any) -> Any:
+        """``true`` is not a line count (pydantic's lax mode would read it as 1)."""
+        if isinstance(value, bool):
+            raise ValueError("must be a whole number of lines, not true or false")
+        return value
 
 
 class WriteFile(_ToolInput):
