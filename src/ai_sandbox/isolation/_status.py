@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["LAYER_NAMES", "LayerStatus"]
+__all__ = ["LANDLOCK_LAYERS", "LAYER_NAMES", "LayerStatus"]
 
 #: Every layer, in the order a worker applies them.
 LAYER_NAMES: Final[tuple[str, ...]] = (
@@ -23,6 +23,9 @@ LAYER_NAMES: Final[tuple[str, ...]] = (
     "landlock_scope",
     "seccomp",
 )
+
+#: The layers one Landlock ruleset enforces (applied together, as ``landlock_fs``).
+LANDLOCK_LAYERS: Final[tuple[str, ...]] = ("landlock_fs", "landlock_net", "landlock_scope")
 
 
 @dataclass(frozen=True, slots=True)

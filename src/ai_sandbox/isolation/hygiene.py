@@ -21,6 +21,7 @@ __all__ = [
     "die_with_parent",
     "environment_block",
     "start_new_session",
+    "thread_count",
 ]
 
 _PR_SET_PDEATHSIG: Final = 1
@@ -81,6 +82,18 @@ def close_fds_above_stdio(keep: tuple[int, ...]) -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     high = hard if hard != resource.RLIM_INFINITY else os.sysconf("SC_OPEN_MAX")
     os.closerange(low, max(high, low))
+
+
+def thread_count(proc_fd: int | None = None) -> int:
+    """Threads of this process; through ``proc_fd``, the host's ``/proc`` kept open, where a
+    filesystem view hides ``/proc``."""
+    if proc_fd is None:
+        return len(os.listdir("/proc/self/task"))
+    fd = os.open("self/task", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=proc_fd)
+    try:
+        return len(os.listdir(fd))
+    finally:
+        os.close(fd)
 
 
 def start_new_session() -> None:

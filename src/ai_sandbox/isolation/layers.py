@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Final
 from ai_sandbox.exceptions import ConfigurationError, IsolationUnavailable
 from ai_sandbox.isolation import fsview, fsview_writes, hygiene, landlock, privileges, seccomp
 from ai_sandbox.isolation._probe import POSIX_LAYERS, probe_layers
-from ai_sandbox.isolation._status import LAYER_NAMES, LayerStatus
+from ai_sandbox.isolation._status import LANDLOCK_LAYERS, LAYER_NAMES, LayerStatus
 from ai_sandbox.isolation._syscalls import ARCH, capget, clearenv, prctl
 from ai_sandbox.isolation.landlock import LandlockRuleset
 from ai_sandbox.isolation.namespaces import enter_network_namespace
@@ -78,7 +78,6 @@ __all__ = [
 
 #: Layers the ``"process"`` level requires (every POSIX system has them).
 PROCESS_REQUIRED: Final = frozenset({"clean_env", "close_fds", "new_session", "rlimits"})
-_LANDLOCK_LAYERS: Final = ("landlock_fs", "landlock_net", "landlock_scope")
 _PR_GET_SECCOMP: Final = 21
 _CAP_SETGID: Final = 6
 _CAP_SETUID: Final = 7
@@ -280,7 +279,7 @@ def _plan_view(
     """
     view = fsview.plan_view(policy, os.getcwd())
     python = view.mode == "python"
-    threads = len(os.listdir("/proc/self/task"))
+    threads = hygiene.thread_count()
     detail = f"the zygote must be single-threaded, it has {threads}" if threads != 1 else ""
     handles = None
     if not detail:
@@ -310,7 +309,7 @@ def _plan_network(planner: _Planner) -> bool:
     Namespaces belong to threads: in a multi-threaded zygote only the calling thread would
     move, and a fork from another thread would escape it, so the zygote must be alone.
     """
-    threads = len(os.listdir("/proc/self/task"))
+    threads = hygiene.thread_count()
     if threads != 1:
         planner.lack("network_namespace", f"the zygote must be single-threaded, it has {threads}")
         return False
@@ -347,10 +346,10 @@ def _plan_landlock(
         if view is not None and handles is not None and view.mode == "python":
             _python_rules(ruleset, view, handles)
     except OSError as exc:
-        for name in _LANDLOCK_LAYERS:
+        for name in LANDLOCK_LAYERS:
             planner.lack(name, f"Landlock is unavailable: {exc.strerror or exc}")
         return None
-    for name, since in zip(_LANDLOCK_LAYERS, (1, 4, 6), strict=True):
+    for name, since in zip(LANDLOCK_LAYERS, (1, 4, 6), strict=True):
         if name in ruleset.layers:
             planner.add(name)
         else:
@@ -430,7 +429,7 @@ def _lockdown(plan: ZygotePlan, kept: tuple[int, ...]) -> tuple[str, ...]:
     }
     active: list[str] = []
     for name in plan.layers:
-        if name in _LANDLOCK_LAYERS[1:]:
+        if name in LANDLOCK_LAYERS[1:]:
             if "landlock_fs" in active:  # one ruleset, applied with landlock_fs
                 active.append(name)
             continue
@@ -448,7 +447,7 @@ def apply_step(
     try:
         step()
     except (OSError, ValueError) as exc:
-        group = _LANDLOCK_LAYERS if name == "landlock_fs" else (name,)
+        group = LANDLOCK_LAYERS if name == "landlock_fs" else (name,)
         failed = next((n for n in group if n in required), None)
         if failed is not None:
             raise IsolationUnavailable(failed, f"{failure}: {exc}") from None
@@ -507,21 +506,10 @@ def _enter_worker_view(plan: ZygotePlan) -> None:
         raise
 
 
-def _thread_count(plan: ZygotePlan) -> int:
-    """Threads of this process, through the host's /proc kept open when a view hides it."""
-    if plan.proc_fd is None:
-        return len(os.listdir("/proc/self/task"))
-    fd = os.open("self/task", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=plan.proc_fd)
-    try:
-        return len(os.listdir(fd))
-    finally:
-        os.close(fd)
-
-
 def _restrict_landlock(plan: ZygotePlan) -> None:
     if plan.landlock is None:
         raise OSError(errno.EOPNOTSUPP, "no Landlock ruleset was prepared")
-    threads = _thread_count(plan)
+    threads = hygiene.thread_count(plan.proc_fd)
     if threads != 1:
         os.close(plan.landlock.fd)
         raise OSError(errno.EBUSY, f"Landlock needs a single-threaded worker, found {threads}")

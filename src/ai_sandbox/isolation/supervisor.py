@@ -13,9 +13,12 @@ import collections
 import threading
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from ai_sandbox.exceptions import ConfigurationError, WorkerError
 from ai_sandbox.isolation.zygote_client import Worker, ZygoteClient
+
+_T = TypeVar("_T")
 
 __all__ = ["ZygoteSupervisor"]
 
@@ -50,31 +53,30 @@ class ZygoteSupervisor:
         """A new worker; if the zygote has died, start a new zygote first (within budget).
 
         A ``standby`` worker will wait in the pool: it warms up while no job has come."""
-        zygote = self._current
-        try:
-            return zygote.spawn(session=session, standby=standby)
-        except WorkerError:
-            if zygote.alive:
-                raise  # the zygote is fine; this worker failed
-        return self._replace(zygote).spawn(session=session, standby=standby)
+        return self._on_a_live_zygote(lambda zygote: zygote.spawn(session=session, standby=standby))
 
     def start_workers(self, count: int, *, now: int = 0) -> list[Worker]:
         """Up to ``count`` new workers from one request, not yet verified (see
         :meth:`ZygoteClient.start_workers`): at least one, or the error. If the zygote has
         died, start a new zygote first (within budget)."""
+
+        def start(zygote: ZygoteClient) -> list[Worker]:
+            workers, failure = zygote.start_workers(count, now=now)
+            if failure is not None and not workers:
+                raise failure
+            return workers
+
+        return self._on_a_live_zygote(start)
+
+    def _on_a_live_zygote(self, action: Callable[[ZygoteClient], _T]) -> _T:
+        """``action(zygote)``; if it fails because the zygote has died, once more on a new one."""
         zygote = self._current
         try:
-            workers, failure = zygote.start_workers(count, now=now)
-        except WorkerError as exc:  # the zygote was gone before the request left
-            workers, failure = [], exc
-        if failure is None or workers:
-            return workers
-        if zygote.alive:
-            raise failure
-        workers, failure = self._replace(zygote).start_workers(count, now=now)
-        if not workers and failure is not None:
-            raise failure
-        return workers
+            return action(zygote)
+        except WorkerError:
+            if zygote.alive:
+                raise  # the zygote is fine; this worker failed
+        return action(self._replace(zygote))
 
     def _replace(self, dead: ZygoteClient) -> ZygoteClient:
         with self._lock:

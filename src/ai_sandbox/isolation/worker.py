@@ -125,7 +125,8 @@ def run_worker(
     """The worker's whole life, from just after ``fork`` to ``_exit``.
 
     ``namespace`` is the job's restricted namespace, built by the zygote before the fork
-    (:func:`prepare_namespace`); this worker's copy is its own, and nothing ran in it yet.
+    (:func:`prepare_namespace`); this worker's copy is its own, and nothing ran in it yet
+    (built here, after the lockdown, when none was passed).
     A ``standby`` worker (for the pool) warms up after its hello while no job has come;
     one started for a waiting call takes its job at once.
     """
@@ -141,6 +142,8 @@ def run_worker(
         message = f"lockdown failed: {type(exc).__name__}: {exc}"
         _say(channel, {"type": "failed", "layer": "lockdown", "message": message})
         os._exit(_EXIT_LOCKDOWN_FAILED)
+    if namespace is None:
+        namespace = prepare_namespace(policy, language_guard)
     if not _say(channel, {"type": "hello", "layers": list(active)}):
         os._exit(_EXIT_CHANNEL_LOST)
     if not standby:
@@ -162,9 +165,9 @@ def run_worker(
     view = getattr(plan, "view", None)
     writes = _Writes(fs, policy) if view is not None and getattr(view, "writes", False) else None
     if isinstance(job, dict) and job.get("type") == "session":
-        _serve_session(channel, fs, policy, language_guard, writes, namespace)
+        _serve_session(channel, fs, policy, writes, namespace)
     elif isinstance(job, dict) and job.get("type") == "run":
-        _run_one(channel, fs, policy, language_guard, job, writes, namespace)
+        _run_one(channel, fs, policy, job, writes, namespace)
     os._exit(_EXIT_OK)
 
 
@@ -292,31 +295,25 @@ def _run_one(
     channel: Channel,
     fs: ChannelFS,
     policy: PolicyView,
-    language_guard: bool,
     job: Any,
-    writes: _Writes | None = None,
-    ready: RestrictedSession | None = None,
+    writes: _Writes | None,
+    ready: RestrictedSession | None,
 ) -> None:
-    from ai_sandbox.executor.runtime import execute_payload
-
+    """One job: in ``ready``, the restricted namespace, or (``None``) in full CPython."""
     fields = _job_fields(job)
     if fields is None:
         _reply(channel, MALFORMED_JOB, _job_id(job))
         return
     code, inputs = fields
     with _streaming(channel, fs, job):
-        if policy.language == "python":  # full CPython: the OS layers alone hold it
+        if ready is not None:
+            payload = ready.run(code, inputs)
+        else:  # full CPython: the OS layers alone hold it
             from ai_sandbox.executor.python_mode import run_python_payload
 
             payload = run_python_payload(code, inputs, policy=policy, sinks=fs)
             if writes is not None:
                 payload = writes.apply(payload)
-        elif ready is not None:
-            payload = ready.run(code, inputs)
-        else:
-            payload = execute_payload(
-                code, inputs, policy=_as_policy(policy), fs=fs, language_guard=language_guard
-            )
     _reply(channel, payload, _job_id(job))
 
 
@@ -324,21 +321,16 @@ def _serve_session(
     channel: Channel,
     fs: ChannelFS,
     policy: PolicyView,
-    language_guard: bool,
-    writes: _Writes | None = None,
-    ready: RestrictedSession | None = None,
+    writes: _Writes | None,
+    ready: RestrictedSession | None,
 ) -> None:
-    from ai_sandbox.executor.runtime import RestrictedSession
-
     session: _Session
-    if policy.language == "python":
+    if ready is not None:
+        session = ready
+    else:
         from ai_sandbox.executor.python_mode import PythonSession
 
         session = PythonSession(policy=policy, sinks=fs)
-    elif ready is not None:
-        session = ready
-    else:
-        session = RestrictedSession(policy=_as_policy(policy), fs=fs, language_guard=language_guard)
     interrupts = _Interrupts()
     fs.shield = interrupts.shield
     while True:

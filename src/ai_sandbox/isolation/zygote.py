@@ -29,11 +29,11 @@ import signal
 import socket
 import sys
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from ai_sandbox.exceptions import IsolationUnavailable, SandboxError
 from ai_sandbox.isolation.protocol import recv_message, send_message
-from ai_sandbox.isolation.zygote_lock import fast_fork
 
 __all__ = ["BOOTSTRAP", "CONTROL_MAX_BYTES", "main"]
 
@@ -202,8 +202,13 @@ class _Zygote:
     def __init__(
         self, ctl: socket.socket, plan: Any, policy: Any, language_guard: bool, namespace: Any
     ) -> None:
+        from ai_sandbox.isolation.zygote_lock import fast_fork  # (not in the host's imports)
+
         self.ctl = ctl
         self.namespace = namespace
+        #: A locked zygote (its filter in place: it can never start a thread) forks with libc's
+        #: fork, skipping CPython's after-fork work; any other with ``os.fork``.
+        self.fork: Callable[[], int] = fast_fork if "seccomp" in plan.locked else os.fork
         self.plan = plan
         self.policy = policy
         self.language_guard = language_guard
@@ -284,11 +289,10 @@ class _Zygote:
                 failure = exc
                 break
         plan = _session_plan(self.plan) if session else self.plan
-        fast = "seccomp" in self.plan.locked
         pids = []
         for index, (parent_end, child_end) in enumerate(pairs):
             try:
-                pid = fast_fork() if fast else os.fork()
+                pid = self.fork()
             except OSError as exc:
                 failure = exc
                 break

@@ -42,26 +42,25 @@ import _random
 import contextlib
 import ctypes
 import dataclasses
+import errno
 import os
 import random
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from ai_sandbox.exceptions import IsolationUnavailable
 from ai_sandbox.isolation import hygiene, landlock, privileges, seccomp
+from ai_sandbox.isolation._status import LANDLOCK_LAYERS
 from ai_sandbox.isolation._syscalls import ARCH
+from ai_sandbox.isolation.layers import ZygotePlan, apply_step
 from ai_sandbox.isolation.rlimits import ResourceLimit, apply_limits
-
-if TYPE_CHECKING:
-    from ai_sandbox.isolation.layers import ZygotePlan
 
 __all__ = [
     "WORKER_LIMITS",
     "fast_fork",
     "lock_zygote",
     "lockdown_locked_worker",
-    "thread_count",
 ]
 
 #: Limits each worker sets itself: the CPU budget (a session's differs from a run's), no
@@ -72,17 +71,6 @@ __all__ = [
 WORKER_LIMITS: Final = frozenset(
     {"RLIMIT_CPU", "RLIMIT_NPROC", "RLIMIT_NOFILE", "RLIMIT_AS", "RLIMIT_DATA"}
 )
-#: Layers the zygote applies to itself; every worker inherits them.
-_ZYGOTE_STEPS: Final = (
-    "clean_env",
-    "close_fds",
-    "rlimits",
-    "no_privileges",
-    "no_new_privs",
-    "landlock_fs",
-    "seccomp",
-)
-_LANDLOCK_LAYERS: Final = ("landlock_fs", "landlock_net", "landlock_scope")
 
 
 def lock_zygote(
@@ -100,11 +88,9 @@ def lock_zygote(
     zygote may be half locked and must not serve. ``clean_environment`` and
     ``drop_privileges`` are the worker's own steps (:mod:`.layers`), run here instead.
     """
-    from ai_sandbox.isolation.layers import apply_step
-
     if sys.platform != "linux" or ARCH is None or "seccomp" not in plan.layers:
         return plan
-    if thread_count(plan.proc_fd) != 1:
+    if hygiene.thread_count(plan.proc_fd) != 1:
         return plan
     scope = _scope_ruleset(plan)
     steps: dict[str, Callable[[], object]] = {
@@ -121,7 +107,7 @@ def lock_zygote(
         if name not in steps:
             if name in ("network_namespace", "fs_view"):
                 inherited.append(name)  # entered when the plan was made
-            elif name in _LANDLOCK_LAYERS[1:] and "landlock_fs" in inherited:
+            elif name in LANDLOCK_LAYERS[1:] and "landlock_fs" in inherited:
                 inherited.append(name)  # one domain, applied with landlock_fs
             continue
         if apply_step(name, steps[name], plan.required, "locking the zygote failed"):
@@ -151,7 +137,7 @@ def _scope_ruleset(plan: ZygotePlan) -> landlock.LandlockRuleset | None:
 
 def _restrict(plan: ZygotePlan) -> None:
     if plan.landlock is None:
-        raise OSError(95, "no Landlock ruleset was prepared")  # EOPNOTSUPP
+        raise OSError(errno.EOPNOTSUPP, "no Landlock ruleset was prepared")
     landlock.restrict_self(plan.landlock)
 
 
@@ -168,17 +154,6 @@ def _stdio_to_null() -> None:
 
 def _limits(plan: ZygotePlan, *, zygote: bool) -> tuple[ResourceLimit, ...]:
     return tuple(limit for limit in plan.limits if (limit.name in WORKER_LIMITS) != zygote)
-
-
-def thread_count(proc_fd: int | None) -> int:
-    """Threads of this process, through the host's ``/proc`` kept open when a view hides it."""
-    if proc_fd is None:
-        return len(os.listdir("/proc/self/task"))
-    fd = os.open("self/task", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=proc_fd)
-    try:
-        return len(os.listdir(fd))
-    finally:
-        os.close(fd)
 
 
 def lockdown_locked_worker(plan: ZygotePlan, *, keep_fds: tuple[int, ...]) -> tuple[str, ...]:
@@ -201,16 +176,12 @@ def lockdown_locked_worker(plan: ZygotePlan, *, keep_fds: tuple[int, ...]) -> tu
     try:
         for name in plan.layers:
             step = own.get(name)
-            if step is not None:
-                try:
-                    step()
-                except (OSError, ValueError) as exc:
-                    if name in plan.required:
-                        raise IsolationUnavailable(name, f"applying it failed: {exc}") from None
-                    continue
-                if name in plan.locked or name in ("new_session", "pdeathsig"):
-                    active.append(name)
-            elif name in plan.locked:
+            if step is None:
+                took = True  # the zygote's own, inherited (if it took there)
+            else:
+                took = apply_step(name, step, plan.required, "applying it failed")
+            # The worker's part and, for a layer both share, the zygote's part too.
+            if took and (name in plan.locked or name in ("new_session", "pdeathsig")):
                 active.append(name)
     finally:
         if scope is not None:
@@ -224,13 +195,13 @@ def lockdown_locked_worker(plan: ZygotePlan, *, keep_fds: tuple[int, ...]) -> tu
 
 def _stack_filter(prepared: seccomp.PreparedFilter | None) -> None:
     if prepared is None:
-        raise OSError(95, "no worker filter was prepared")  # EOPNOTSUPP
+        raise OSError(errno.EOPNOTSUPP, "no worker filter was prepared")
     prepared.install(os.getpid())
 
 
 def _nested_scope(scope: landlock.LandlockRuleset | None) -> None:
     if scope is None:
-        raise OSError(95, "no scope ruleset was prepared")  # EOPNOTSUPP
+        raise OSError(errno.EOPNOTSUPP, "no scope ruleset was prepared")
     landlock.restrict_self_keep(scope)
 
 
