@@ -136,7 +136,8 @@ def _setup(config: Any) -> tuple[Any, Any, bool, dict[str, Any]]:
 def _preload(policy: Any) -> None:
     """Import the executor and every allowed module now, once, before any worker exists."""
     import ai_sandbox.executor.runtime
-    import ai_sandbox.isolation.worker  # noqa: F401
+    import ai_sandbox.isolation.worker
+    import ai_sandbox.isolation.zygote_lock  # noqa: F401  (the lock and fork; the host never needs it)
     from ai_sandbox.executor.modules import PRELOAD_MODULES
 
     # After lockdown a worker can import nothing new (Landlock, and as uid 65534 it may not even
